@@ -1,0 +1,261 @@
+//! The three event types of schema version 1 (DESIGN §2).
+//!
+//! Each struct is written once, in [`event_record!`]: the macro derives from
+//! that one list of fields the serde types (strict: unknown fields refused),
+//! the JSON Schema, the Arrow schema and the Arrow column builders.
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use arrow::array::{ArrayBuilder, ArrayRef};
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use serde::Serialize;
+
+use crate::columns::ColumnValue;
+use crate::fields::{
+    Attributes, Count, EventId, OrgId, Repository, RepositoryList, SchemaVersion, Text, TextList,
+    Timestamp, TokenCount, Usd,
+};
+use crate::vocab::{
+    AiUsageTag, ChangeKind, Client, CodeChangeTag, DataClass, Domain, EventType, IncidentTag,
+    Operation, Severity,
+};
+
+/// Defines an event struct together with its Arrow schema and column builders.
+macro_rules! event_record {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident<'a>, columns $columns:ident {
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[serde_with::skip_serializing_none]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct $name<'a> {
+            $( $(#[$fmeta])* pub $field: $ty, )+
+        }
+
+        impl<'a> $name<'a> {
+            /// The Arrow fields of this event type, one per field, in order.
+            pub fn arrow_fields() -> Vec<Field> {
+                vec![ $( <$ty as ColumnValue>::field(stringify!($field)), )+ ]
+            }
+
+            /// The Arrow schema of this event type.
+            pub fn arrow_schema() -> SchemaRef {
+                Arc::new(Schema::new(Self::arrow_fields()))
+            }
+        }
+
+        /// Column builders that collect events of this type into Arrow arrays.
+        pub struct $columns<'a> {
+            $( $field: <$ty as ColumnValue>::Builder, )+
+            rows: usize,
+            _borrows: PhantomData<fn(&'a ())>,
+        }
+
+        impl<'a> $columns<'a> {
+            /// Empty builders with room for `capacity` events.
+            pub fn with_capacity(capacity: usize) -> Self {
+                Self {
+                    $( $field: <$ty as ColumnValue>::new_builder(capacity), )+
+                    rows: 0,
+                    _borrows: PhantomData,
+                }
+            }
+
+            /// Appends one event as the next row.
+            pub fn append(&mut self, event: &$name<'_>) {
+                $( ColumnValue::append_to(&event.$field, &mut self.$field); )+
+                self.rows += 1;
+            }
+
+            /// Rows appended since the last `finish`.
+            pub fn len(&self) -> usize {
+                self.rows
+            }
+
+            /// Whether no row was appended since the last `finish`.
+            pub fn is_empty(&self) -> bool {
+                self.rows == 0
+            }
+
+            /// The appended rows as arrays in field order; the builders are
+            /// left empty for the next batch.
+            pub fn finish(&mut self) -> Vec<ArrayRef> {
+                self.rows = 0;
+                vec![ $( ArrayBuilder::finish(&mut self.$field), )+ ]
+            }
+        }
+    };
+}
+
+event_record!(
+    /// One AI interaction: a request, a completion, an agent turn.
+    pub struct AiUsage<'a>, columns AiUsageColumns {
+        pub schema_version: SchemaVersion,
+        #[serde(borrow)]
+        pub event_id: EventId<'a>,
+        pub event_type: AiUsageTag,
+        pub occurred_at: Timestamp,
+        #[serde(borrow)]
+        pub org_id: OrgId<'a>,
+        #[serde(borrow)]
+        pub user_id: Text<'a>,
+        #[serde(borrow)]
+        pub team: Option<Text<'a>>,
+        #[serde(borrow)]
+        pub tool: Text<'a>,
+        #[serde(borrow)]
+        pub tool_version: Option<Text<'a>>,
+        #[serde(borrow)]
+        pub provider: Option<Text<'a>>,
+        #[serde(borrow)]
+        pub model: Text<'a>,
+        #[serde(default)]
+        pub operation: Operation,
+        #[serde(borrow)]
+        pub session_id: Option<Text<'a>>,
+        #[serde(borrow)]
+        pub repository: Option<Repository<'a>>,
+        pub input_tokens: TokenCount,
+        pub output_tokens: TokenCount,
+        #[serde(default)]
+        pub cache_read_tokens: TokenCount,
+        #[serde(default)]
+        pub cache_write_tokens: TokenCount,
+        #[serde(default)]
+        pub reasoning_tokens: TokenCount,
+        pub cost_usd: Option<Usd>,
+        #[serde(default)]
+        pub data_class: DataClass,
+        pub domain: Option<Domain>,
+        pub client: Option<Client>,
+        pub lines_added: Option<Count>,
+        pub lines_removed: Option<Count>,
+        pub accepted: Option<bool>,
+        pub duration_ms: Option<Count>,
+        #[serde(borrow)]
+        pub attributes: Option<Attributes<'a>>,
+    }
+);
+
+event_record!(
+    /// A merged pull request, a commit or a deployment, with AI attribution.
+    pub struct CodeChange<'a>, columns CodeChangeColumns {
+        pub schema_version: SchemaVersion,
+        #[serde(borrow)]
+        pub event_id: EventId<'a>,
+        pub event_type: CodeChangeTag,
+        pub occurred_at: Timestamp,
+        #[serde(borrow)]
+        pub org_id: OrgId<'a>,
+        #[serde(borrow)]
+        pub change_id: Text<'a>,
+        pub kind: ChangeKind,
+        #[serde(borrow)]
+        pub repository: Repository<'a>,
+        #[serde(borrow)]
+        pub user_id: Text<'a>,
+        #[serde(borrow)]
+        pub team: Option<Text<'a>>,
+        pub ai_assisted: bool,
+        #[serde(borrow)]
+        pub ai_tools: Option<TextList<'a>>,
+        pub lines_added: Option<Count>,
+        pub lines_removed: Option<Count>,
+        pub ai_lines_added: Option<Count>,
+        #[serde(borrow)]
+        pub reviewer_ids: Option<TextList<'a>>,
+        pub domain: Option<Domain>,
+        #[serde(borrow)]
+        pub service: Option<Text<'a>>,
+    }
+);
+
+event_record!(
+    /// A production incident; `occurred_at` is when it started.
+    pub struct Incident<'a>, columns IncidentColumns {
+        pub schema_version: SchemaVersion,
+        #[serde(borrow)]
+        pub event_id: EventId<'a>,
+        pub event_type: IncidentTag,
+        pub occurred_at: Timestamp,
+        #[serde(borrow)]
+        pub org_id: OrgId<'a>,
+        #[serde(borrow)]
+        pub incident_id: Text<'a>,
+        pub severity: Severity,
+        #[serde(borrow)]
+        pub repositories: RepositoryList<'a>,
+        #[serde(borrow)]
+        pub service: Option<Text<'a>>,
+        pub resolved_at: Option<Timestamp>,
+        #[serde(borrow)]
+        pub caused_by_change_id: Option<Text<'a>>,
+    }
+);
+
+/// A valid event of any type, borrowing its strings from the input it was
+/// parsed from wherever they had no escapes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Event<'a> {
+    /// An `ai_usage` event.
+    AiUsage(AiUsage<'a>),
+    /// A `code_change` event.
+    CodeChange(CodeChange<'a>),
+    /// An `incident` event.
+    Incident(Incident<'a>),
+}
+
+impl Event<'_> {
+    /// The type of this event.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            Event::AiUsage(_) => EventType::AiUsage,
+            Event::CodeChange(_) => EventType::CodeChange,
+            Event::Incident(_) => EventType::Incident,
+        }
+    }
+
+    /// The event's dedup key.
+    pub fn event_id(&self) -> &str {
+        match self {
+            Event::AiUsage(e) => e.event_id.as_str(),
+            Event::CodeChange(e) => e.event_id.as_str(),
+            Event::Incident(e) => e.event_id.as_str(),
+        }
+    }
+
+    /// When the event happened, which decides its `date` partition.
+    pub fn occurred_at(&self) -> Timestamp {
+        match self {
+            Event::AiUsage(e) => e.occurred_at,
+            Event::CodeChange(e) => e.occurred_at,
+            Event::Incident(e) => e.occurred_at,
+        }
+    }
+}
+
+impl EventType {
+    /// The Arrow schema of the table that holds events of this type.
+    pub fn arrow_schema(&self) -> SchemaRef {
+        match self {
+            EventType::AiUsage => AiUsage::arrow_schema(),
+            EventType::CodeChange => CodeChange::arrow_schema(),
+            EventType::Incident => Incident::arrow_schema(),
+        }
+    }
+
+    /// The name of the table that holds events of this type (DESIGN §4).
+    pub fn table_name(&self) -> &'static str {
+        match self {
+            EventType::AiUsage => "ai_usage",
+            EventType::CodeChange => "code_changes",
+            EventType::Incident => "incidents",
+        }
+    }
+}

@@ -1,0 +1,619 @@
+//! Every reason code of the validator, each beside a valid neighbour, and
+//! property tests that feed it arbitrary input.
+
+use chrono::{TimeDelta, TimeZone};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::validate::content::REDACTED;
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap()
+}
+
+fn ai_usage() -> Value {
+    json!({
+        "schema_version": 1,
+        "event_id": "evt-0001",
+        "event_type": "ai_usage",
+        "occurred_at": "2026-03-02T10:15:30.123456+01:00",
+        "org_id": "acme",
+        "user_id": "u-7f3a",
+        "team": "payments",
+        "tool": "claude-code",
+        "model": "claude-sonnet-4-5",
+        "operation": "agent",
+        "repository": "github.example.com/acme/payments-api",
+        "input_tokens": 1200,
+        "output_tokens": 300,
+        "reasoning_tokens": 100,
+        "attributes": {"ticket": "PAY-12"}
+    })
+}
+
+fn code_change() -> Value {
+    json!({
+        "schema_version": 1,
+        "event_id": "chg-0001",
+        "event_type": "code_change",
+        "occurred_at": "2026-03-02T09:00:00Z",
+        "org_id": "acme",
+        "change_id": "acme/payments-api#12",
+        "kind": "pull_request",
+        "repository": "github.example.com/acme/payments-api",
+        "user_id": "u-7f3a",
+        "ai_assisted": true,
+        "ai_tools": ["claude-code"],
+        "lines_added": 120,
+        "ai_lines_added": 80
+    })
+}
+
+fn incident() -> Value {
+    json!({
+        "schema_version": 1,
+        "event_id": "inc-0001",
+        "event_type": "incident",
+        "occurred_at": "2026-03-02T09:00:00Z",
+        "org_id": "acme",
+        "incident_id": "INC-7",
+        "severity": "sev2",
+        "repositories": ["github.example.com/acme/payments-api"],
+        "resolved_at": "2026-03-02T10:00:00Z",
+        "caused_by_change_id": "acme/payments-api#12"
+    })
+}
+
+fn run(value: &Value) -> Result<EventType, Rejection> {
+    let bytes = serde_json::to_vec(value).unwrap();
+    Validator::default()
+        .validate(&bytes, now())
+        .map(|event| event.event_type())
+}
+
+/// Asserts that `valid` passes and that `change` applied to it is refused for
+/// `reason` with a detail containing `detail`; returns the rejection.
+fn refuses(
+    valid: Value,
+    change: impl FnOnce(&mut Value),
+    reason: RejectReason,
+    detail: &str,
+) -> Rejection {
+    assert!(run(&valid).is_ok(), "neighbour refused: {:?}", run(&valid));
+    let mut invalid = valid;
+    change(&mut invalid);
+    let rejection = run(&invalid).expect_err("accepted an invalid event");
+    assert_eq!(rejection.reason, reason, "{rejection}");
+    assert!(
+        rejection.detail.contains(detail),
+        "detail `{}` lacks `{detail}`",
+        rejection.detail
+    );
+    rejection
+}
+
+fn set(field: &str, value: Value) -> impl FnOnce(&mut Value) {
+    let field = field.to_string();
+    move |event| {
+        event[field] = value;
+    }
+}
+
+fn remove(field: &str) -> impl FnOnce(&mut Value) {
+    let field = field.to_string();
+    move |event| {
+        event.as_object_mut().unwrap().remove(&field);
+    }
+}
+
+#[test]
+fn accepts_each_event_type_with_defaults_applied() {
+    let bytes = serde_json::to_vec(&ai_usage()).unwrap();
+    let event = Validator::default().validate(&bytes, now()).unwrap();
+    let Event::AiUsage(usage) = event else {
+        panic!("not ai_usage")
+    };
+    assert_eq!(usage.data_class, crate::vocab::DataClass::Internal);
+    assert_eq!(usage.cache_read_tokens.0, 0);
+    assert_eq!(
+        usage.occurred_at.0,
+        Utc.with_ymd_and_hms(2026, 3, 2, 9, 15, 30).unwrap() + TimeDelta::microseconds(123_456)
+    );
+    assert_eq!(run(&code_change()).unwrap(), EventType::CodeChange);
+    assert_eq!(run(&incident()).unwrap(), EventType::Incident);
+}
+
+#[test]
+fn malformed_json() {
+    let valid = serde_json::to_vec(&ai_usage()).unwrap();
+    let validator = Validator::default();
+    assert!(validator.validate(&valid, now()).is_ok());
+    for input in [
+        &valid[..valid.len() - 1],
+        b"[1, 2]",
+        b"\"text\"",
+        b"",
+        b"{\"a\":\xff}",
+    ] {
+        let rejection = validator.validate(input, now()).unwrap_err();
+        assert_eq!(rejection.reason, RejectReason::MalformedJson, "{input:?}");
+        assert_eq!(rejection.event, None);
+    }
+}
+
+#[test]
+fn too_large() {
+    let validator = Validator::default();
+    let compact = serde_json::to_vec(&ai_usage()).unwrap();
+    let padded = |total: usize| {
+        let mut bytes = compact.clone();
+        bytes.resize(total, b' ');
+        bytes
+    };
+    assert!(validator.validate(&padded(MAX_EVENT_BYTES), now()).is_ok());
+    let rejection = validator
+        .validate(&padded(MAX_EVENT_BYTES + 1), now())
+        .unwrap_err();
+    assert_eq!(rejection.reason, RejectReason::TooLarge);
+    assert!(rejection.detail.contains("65537 bytes"), "{rejection}");
+    assert_eq!(rejection.event, None);
+}
+
+#[test]
+fn unsupported_schema_version() {
+    refuses(
+        ai_usage(),
+        set("schema_version", json!(2)),
+        RejectReason::UnsupportedSchemaVersion,
+        "schema_version 2",
+    );
+    // A newer version may carry fields this build does not know: the version
+    // is still the reason.
+    refuses(
+        ai_usage(),
+        |e| {
+            e["schema_version"] = json!(3);
+            e["new_field"] = json!(1);
+        },
+        RejectReason::UnsupportedSchemaVersion,
+        "schema_version 3",
+    );
+}
+
+#[test]
+fn missing_field() {
+    refuses(
+        ai_usage(),
+        remove("user_id"),
+        RejectReason::MissingField,
+        "`user_id`",
+    );
+    refuses(
+        ai_usage(),
+        remove("input_tokens"),
+        RejectReason::MissingField,
+        "`input_tokens`",
+    );
+    refuses(
+        ai_usage(),
+        remove("schema_version"),
+        RejectReason::MissingField,
+        "`schema_version`",
+    );
+    refuses(
+        ai_usage(),
+        remove("event_type"),
+        RejectReason::MissingField,
+        "`event_type`",
+    );
+    refuses(
+        code_change(),
+        remove("ai_assisted"),
+        RejectReason::MissingField,
+        "`ai_assisted`",
+    );
+    refuses(
+        incident(),
+        remove("repositories"),
+        RejectReason::MissingField,
+        "`repositories`",
+    );
+}
+
+#[test]
+fn invalid_field_types_and_ranges() {
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("input_tokens", json!(1.5), "field `input_tokens`"),
+        ("input_tokens", json!(1.0), "field `input_tokens`"),
+        ("input_tokens", json!("12"), "field `input_tokens`"),
+        ("input_tokens", json!(-1), "field `input_tokens`"),
+        (
+            "output_tokens",
+            json!(1_000_000_001u64),
+            "field `output_tokens`",
+        ),
+        ("cost_usd", json!(-0.5), "field `cost_usd`"),
+        ("cost_usd", json!("0.5"), "field `cost_usd`"),
+        ("accepted", json!("yes"), "field `accepted`"),
+        ("schema_version", json!(0), "field `schema_version`"),
+        ("schema_version", json!("1"), "field `schema_version`"),
+        ("lines_added", json!(-3), "field `lines_added`"),
+        ("duration_ms", json!(2.5), "field `duration_ms`"),
+    ];
+    for (field, value, detail) in cases {
+        refuses(
+            ai_usage(),
+            set(field, value),
+            RejectReason::InvalidField,
+            detail,
+        );
+    }
+    refuses(
+        ai_usage(),
+        set("output_tokens", json!(50)),
+        RejectReason::InvalidField,
+        "field `reasoning_tokens`",
+    );
+}
+
+#[test]
+fn invalid_field_enums() {
+    refuses(
+        ai_usage(),
+        set("operation", json!("browse")),
+        RejectReason::InvalidField,
+        "field `operation`",
+    );
+    refuses(
+        ai_usage(),
+        set("data_class", json!("secret-ish")),
+        RejectReason::InvalidField,
+        "field `data_class`",
+    );
+    refuses(
+        ai_usage(),
+        set("domain", json!("blue")),
+        RejectReason::InvalidField,
+        "field `domain`",
+    );
+    refuses(
+        ai_usage(),
+        set("client", json!("phone")),
+        RejectReason::InvalidField,
+        "field `client`",
+    );
+    refuses(
+        ai_usage(),
+        set("event_type", json!("ai_use")),
+        RejectReason::InvalidField,
+        "field `event_type`",
+    );
+    refuses(
+        code_change(),
+        set("kind", json!("merge")),
+        RejectReason::InvalidField,
+        "field `kind`",
+    );
+    refuses(
+        incident(),
+        set("severity", json!("sev5")),
+        RejectReason::InvalidField,
+        "field `severity`",
+    );
+}
+
+#[test]
+fn invalid_field_lengths_and_forms() {
+    let long = "x".repeat(257);
+    refuses(
+        ai_usage(),
+        set("team", json!(long)),
+        RejectReason::InvalidField,
+        "field `team`",
+    );
+    refuses(
+        ai_usage(),
+        set("model", json!("")),
+        RejectReason::InvalidField,
+        "field `model`",
+    );
+    refuses(
+        ai_usage(),
+        set("org_id", json!("o".repeat(129))),
+        RejectReason::InvalidField,
+        "field `org_id`",
+    );
+    refuses(
+        ai_usage(),
+        set("event_id", json!("has space")),
+        RejectReason::InvalidField,
+        "field `event_id`",
+    );
+    refuses(
+        ai_usage(),
+        set("event_id", json!("e".repeat(65))),
+        RejectReason::InvalidField,
+        "field `event_id`",
+    );
+    refuses(
+        ai_usage(),
+        set("repository", json!("https://github.com/acme/x")),
+        RejectReason::InvalidField,
+        "field `repository`",
+    );
+    refuses(
+        ai_usage(),
+        set("repository", json!("acme/x")),
+        RejectReason::InvalidField,
+        "field `repository`",
+    );
+    // 256 characters of a multi-byte script are within the limit.
+    let mut wide = ai_usage();
+    wide["team"] = json!("é".repeat(256));
+    assert!(run(&wide).is_ok());
+}
+
+#[test]
+fn invalid_field_timestamps() {
+    for bad in [
+        "2026-03-02T10:15:30",
+        "2026-03-02",
+        "yesterday",
+        "2026-13-02T10:15:30Z",
+    ] {
+        refuses(
+            ai_usage(),
+            set("occurred_at", json!(bad)),
+            RejectReason::InvalidField,
+            "field `occurred_at`",
+        );
+    }
+    refuses(
+        incident(),
+        set("resolved_at", json!("2026-03-02T08:59:59Z")),
+        RejectReason::InvalidField,
+        "field `resolved_at`: is before occurred_at",
+    );
+}
+
+#[test]
+fn invalid_field_attributes_and_arrays() {
+    let many: serde_json::Map<String, Value> =
+        (0..17).map(|i| (format!("k{i}"), json!("v"))).collect();
+    refuses(
+        ai_usage(),
+        set("attributes", Value::Object(many)),
+        RejectReason::InvalidField,
+        "field `attributes`",
+    );
+    refuses(
+        ai_usage(),
+        set("attributes", json!({"k".repeat(65): "v"})),
+        RejectReason::InvalidField,
+        "field `attributes",
+    );
+    refuses(
+        ai_usage(),
+        set("attributes", json!({"n": 5})),
+        RejectReason::InvalidField,
+        "field `attributes",
+    );
+    refuses(
+        incident(),
+        set("repositories", json!([])),
+        RejectReason::InvalidField,
+        "field `repositories`",
+    );
+    refuses(
+        code_change(),
+        set("ai_tools", json!([1])),
+        RejectReason::InvalidField,
+        "field `ai_tools",
+    );
+    refuses(
+        code_change(),
+        set("ai_lines_added", json!(121)),
+        RejectReason::InvalidField,
+        "field `ai_lines_added`",
+    );
+}
+
+#[test]
+fn unknown_field() {
+    refuses(
+        ai_usage(),
+        set("favourite_colour", json!("blue")),
+        RejectReason::UnknownField,
+        "`favourite_colour`",
+    );
+    // A field of another event type is unknown here.
+    refuses(
+        ai_usage(),
+        set("severity", json!("sev1")),
+        RejectReason::UnknownField,
+        "`severity`",
+    );
+}
+
+#[test]
+fn content_field_is_refused_and_redacted() {
+    let rejection = refuses(
+        ai_usage(),
+        set("prompt", json!("refactor the payment retry loop")),
+        RejectReason::ContentField,
+        "field `prompt`",
+    );
+    let kept = serde_json::to_string(&rejection.event).unwrap();
+    assert!(!kept.contains("refactor"), "{kept}");
+    assert_eq!(rejection.event.unwrap()["prompt"], REDACTED);
+
+    let rejection = refuses(
+        ai_usage(),
+        |e| e["attributes"]["output"] = json!("fn main() {}"),
+        RejectReason::ContentField,
+        "field `attributes.output`",
+    );
+    assert_eq!(rejection.event.unwrap()["attributes"]["output"], REDACTED);
+
+    let rejection = refuses(
+        ai_usage(),
+        set("meta", json!({"messages": [{"role": "user"}]})),
+        RejectReason::ContentField,
+        "field `meta.messages`",
+    );
+    assert_eq!(rejection.event.unwrap()["meta"]["messages"], REDACTED);
+}
+
+#[test]
+fn secret_detected_is_refused_and_redacted() {
+    let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyz";
+    let rejection = refuses(
+        ai_usage(),
+        |e| e["attributes"]["note"] = json!(format!("used {token}")),
+        RejectReason::SecretDetected,
+        "field `attributes.note` looks like a GitHub token",
+    );
+    assert!(!rejection.detail.contains(token));
+    let kept = serde_json::to_string(&rejection.event).unwrap();
+    assert!(!kept.contains(token), "{kept}");
+
+    let rejection = refuses(
+        ai_usage(),
+        set("team", json!("password=hunter22")),
+        RejectReason::SecretDetected,
+        "field `team`",
+    );
+    assert_eq!(rejection.event.unwrap()["team"], REDACTED);
+}
+
+#[test]
+fn secrets_are_redacted_whatever_else_is_wrong() {
+    let mut event = ai_usage();
+    event["input_tokens"] = json!(-5);
+    event["tool_version"] = json!("AKIAIOSFODNN7EXAMPLE");
+    let rejection = run(&event).unwrap_err();
+    assert_eq!(rejection.reason, RejectReason::SecretDetected);
+    assert_eq!(rejection.event.unwrap()["tool_version"], REDACTED);
+}
+
+#[test]
+fn future_timestamp_against_an_injected_clock() {
+    let at = |offset: i64| json!((now() + TimeDelta::seconds(offset)).to_rfc3339());
+    let mut near = ai_usage();
+    near["occurred_at"] = at(299);
+    refuses(
+        near,
+        set("occurred_at", at(301)),
+        RejectReason::FutureTimestamp,
+        "field `occurred_at`",
+    );
+    refuses(
+        incident(),
+        set("resolved_at", at(3600)),
+        RejectReason::FutureTimestamp,
+        "field `resolved_at`",
+    );
+
+    let strict = Validator::new(ValidatorConfig {
+        max_future_skew: TimeDelta::zero(),
+    });
+    let mut event = ai_usage();
+    event["occurred_at"] = at(1);
+    let bytes = serde_json::to_vec(&event).unwrap();
+    assert_eq!(
+        strict.validate(&bytes, now()).unwrap_err().reason,
+        RejectReason::FutureTimestamp
+    );
+}
+
+#[test]
+fn strings_with_escapes_are_read_and_owned() {
+    let line = br#"{"schema_version":1,"event_id":"e1","event_type":"ai_usage","occurred_at":"2026-03-02T09:00:00Z","org_id":"acme","user_id":"u\u00e9","tool":"t","model":"m","input_tokens":1,"output_tokens":1}"#;
+    let event = Validator::default().validate(line, now()).unwrap();
+    let Event::AiUsage(usage) = event else {
+        panic!("not ai_usage")
+    };
+    assert_eq!(usage.user_id.as_str(), "ué");
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::from),
+        "[ -~]{0,40}".prop_map(Value::from),
+        prop::sample::select(vec![
+            "ai_usage",
+            "code_change",
+            "incident",
+            "2026-03-02T09:00:00Z",
+            "github.example.com/a/b",
+            "chat",
+            "sev1",
+            "sk-ant-0123456789abcdefghijklmnop",
+        ])
+        .prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map("[a-z_]{1,12}", inner, 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+fn field_name() -> impl Strategy<Value = String> {
+    let known: Vec<String> = ai_usage()
+        .as_object()
+        .unwrap()
+        .keys()
+        .chain(code_change().as_object().unwrap().keys())
+        .chain(incident().as_object().unwrap().keys())
+        .cloned()
+        .chain(["prompt", "cost_usd", "accepted", "domain"].map(String::from))
+        .collect();
+    prop_oneof![prop::sample::select(known), "[a-z_]{1,12}"]
+}
+
+/// The fast path and the thorough path reach the same verdict.
+fn assert_paths_agree(input: &[u8]) {
+    let validator = Validator::default();
+    let fast = validator.validate(input, now());
+    let thorough = validator.validate_thoroughly(input, now());
+    match (&fast, &thorough) {
+        (Ok(a), Ok(b)) => assert_eq!(a, b),
+        (Err(a), Err(b)) => {
+            assert_eq!(a.reason, b.reason, "{a} vs {b}");
+            assert_eq!(a.event, b.event);
+        }
+        _ => panic!("fast {fast:?} vs thorough {thorough:?}"),
+    }
+}
+
+proptest! {
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        assert_paths_agree(&bytes);
+    }
+
+    #[test]
+    fn arbitrary_json_never_panics(value in json_value()) {
+        assert_paths_agree(&serde_json::to_vec(&value).unwrap());
+    }
+
+    #[test]
+    fn valid_events_with_one_field_changed_agree(
+        base in prop::sample::select(vec![0usize, 1, 2]),
+        field in field_name(),
+        value in json_value(),
+    ) {
+        let mut event = [ai_usage(), code_change(), incident()][base].clone();
+        event[field] = value;
+        assert_paths_agree(&serde_json::to_vec(&event).unwrap());
+    }
+}
