@@ -1,0 +1,90 @@
+//! The generator's output is valid, deterministic and shaped like an
+//! organization adopting AI.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use serde_json::Value;
+
+use super::*;
+use crate::Validator;
+
+fn config(seed: u64) -> GenConfig {
+    GenConfig {
+        users: 60,
+        days: 90,
+        seed,
+        start: NaiveDate::from_ymd_opt(2025, 1, 6).unwrap(),
+    }
+}
+
+fn run(config: &GenConfig) -> Vec<u8> {
+    let mut out = Vec::new();
+    let count = generate(config, &mut out, |_| {}).unwrap();
+    assert_eq!(count as usize, out.iter().filter(|b| **b == b'\n').count());
+    out
+}
+
+#[test]
+fn every_generated_event_passes_the_validator_and_ids_are_unique() {
+    let out = run(&config(7));
+    let validator = Validator::default();
+    let now = Utc.with_ymd_and_hms(2025, 4, 7, 0, 0, 0).unwrap();
+    let mut ids = HashSet::new();
+    let mut types = BTreeMap::new();
+    for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let event = validator
+            .validate(line, now)
+            .unwrap_or_else(|r| panic!("{r}: {}", String::from_utf8_lossy(line)));
+        assert!(ids.insert(event.event_id().to_string()), "duplicate id");
+        *types.entry(event.event_type().as_str()).or_insert(0) += 1;
+    }
+    assert!(types["ai_usage"] > 10_000, "{types:?}");
+    assert!(types["code_change"] > 1_000, "{types:?}");
+    assert!(types["incident"] > 0, "{types:?}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_bytes_and_another_seed_does_not() {
+    assert_eq!(run(&config(3)), run(&config(3)));
+    assert_ne!(run(&config(3)), run(&config(4)));
+}
+
+#[test]
+fn adoption_grows_work_follows_weekdays_and_ai_users_assist_more() {
+    let out = run(&config(11));
+    let mut users_by_week: BTreeMap<i64, HashSet<String>> = BTreeMap::new();
+    let (mut weekday, mut weekend) = (0u64, 0u64);
+    let (mut cached, mut usage) = (0u64, 0u64);
+    let mut caused = 0;
+    for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        let event: Value = serde_json::from_slice(line).unwrap();
+        let at = chrono::DateTime::parse_from_rfc3339(event["occurred_at"].as_str().unwrap()).unwrap();
+        match event["event_type"].as_str().unwrap() {
+            "ai_usage" => {
+                usage += 1;
+                if event["cache_read_tokens"].as_u64().unwrap() > 0 {
+                    cached += 1;
+                }
+                let week = (at.date_naive() - config(11).start).num_days() / 7;
+                users_by_week
+                    .entry(week)
+                    .or_default()
+                    .insert(event["user_id"].as_str().unwrap().to_string());
+                if at.format("%u").to_string().parse::<u32>().unwrap() >= 6 {
+                    weekend += 1;
+                } else {
+                    weekday += 1;
+                }
+            }
+            "incident" if event.get("caused_by_change_id").is_some() => caused += 1,
+            _ => {}
+        }
+    }
+    let first = users_by_week.values().next().unwrap().len();
+    let last = users_by_week.values().nth_back(1).unwrap().len();
+    assert!(last > first, "adoption did not grow: {first} → {last}");
+    assert!(weekday > 10 * weekend, "{weekday} weekday vs {weekend} weekend events");
+    assert!(cached > usage / 5 && cached < usage, "{cached} of {usage} use a cache");
+    assert!(caused > 0, "no incident names its cause");
+}
