@@ -1,1 +1,46 @@
-fn main() {}
+//! The one `aitrail` binary: parses the command line and calls into the crates.
+
+mod commands;
+mod exit;
+mod input;
+
+use clap::{Parser, Subcommand};
+
+use exit::ExitCode;
+
+/// aitrail — the audit trail of AI-assisted software development.
+#[derive(Parser)]
+#[command(name = "aitrail", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a realistic synthetic organization's events as JSONL on stdout.
+    Gen(commands::generate::GenArgs),
+    /// Check JSONL events; print each rejected line as JSON; exit 1 if any.
+    Validate(commands::validate::ValidateArgs),
+    /// Backfill JSONL events into the store; exit 1 if any were rejected.
+    Load(commands::load::LoadArgs),
+    /// Run one read-only SQL query over the store.
+    Sql(commands::sql::SqlArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Gen(args) => commands::generate::run(args),
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Load(args) => commands::load::run(args),
+        Command::Sql(args) => commands::sql::run(args),
+    };
+    match outcome {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("aitrail: {err:#}");
+            ExitCode::from_error(&err).into()
+        }
+    }
+}

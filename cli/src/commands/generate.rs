@@ -1,0 +1,52 @@
+//! `aitrail gen`: synthetic JSONL on stdout.
+
+use std::io::{self, BufWriter};
+
+use aitrail_schemas::generator::{GenConfig, generate};
+use chrono::{NaiveDate, TimeDelta, Utc};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::exit::ExitCode;
+
+/// Flags of `aitrail gen`.
+#[derive(Args)]
+pub struct GenArgs {
+    /// Number of developers in the organization.
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+    /// Number of days to generate.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
+    /// Seed; the same seed and start give the same output.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// First day (YYYY-MM-DD); by default the span ends yesterday (UTC).
+    #[arg(long)]
+    start: Option<NaiveDate>,
+}
+
+/// Writes the events; a closed pipe (`| head`) ends it quietly.
+pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
+    let start = args
+        .start
+        .unwrap_or_else(|| Utc::now().date_naive() - TimeDelta::days(i64::from(args.days)));
+    let config = GenConfig {
+        users: args.users,
+        days: args.days,
+        seed: args.seed,
+        start,
+    };
+    let progress = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} {human_pos} events ({per_sec})")
+            .expect("the progress template is fixed and valid"),
+    );
+    let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    let result = generate(&config, &mut out, |events| progress.set_position(events));
+    progress.finish_and_clear();
+    match result {
+        Ok(_) => Ok(ExitCode::Ok),
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::Ok),
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod generate;
+pub mod load;
+pub mod sql;
+pub mod validate;

@@ -1,0 +1,210 @@
+//! Rows waiting for the next commit, per table, with what is needed to still
+//! reject any of them (as a duplicate) when the batch is checked against the
+//! store.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use aitrail_schemas::event::{AiUsageColumns, CodeChangeColumns, IncidentColumns};
+use aitrail_schemas::{Event, EventType};
+use arrow::array::{ArrayRef, BooleanArray, Date32Builder, StringBuilder};
+use arrow::compute::filter_record_batch;
+use arrow::record_batch::RecordBatch;
+
+use crate::table::table_schema;
+
+/// Microseconds in a day, to turn `occurred_at` into its `date` partition.
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The UTC date of a timestamp in microseconds, as days since the epoch.
+pub fn epoch_day(micros: i64) -> i32 {
+    micros.div_euclid(MICROS_PER_DAY) as i32
+}
+
+/// Where an input came from, compactly: a Kafka partition and offset, or a
+/// line number of the file being loaded (partition `-1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    /// Kafka partition, or `-1` for a file.
+    pub partition: i32,
+    /// Kafka offset, or 1-based line number.
+    pub offset: i64,
+}
+
+/// What is kept of a pending row besides its columns.
+#[derive(Debug, Clone)]
+pub struct RowOrigin {
+    /// The dedup key.
+    pub event_id: String,
+    /// `occurred_at` in microseconds.
+    pub occurred_at: i64,
+    /// Where the row came from.
+    pub position: Position,
+    raw: Range<usize>,
+}
+
+enum EventColumns {
+    AiUsage(AiUsageColumns<'static>),
+    CodeChange(CodeChangeColumns<'static>),
+    Incident(IncidentColumns<'static>),
+}
+
+struct TableRows {
+    event_type: EventType,
+    columns: EventColumns,
+    tiers: StringBuilder,
+    dates: Date32Builder,
+    origins: Vec<RowOrigin>,
+    raw: Vec<u8>,
+}
+
+impl TableRows {
+    fn new(event_type: EventType) -> Self {
+        let columns = match event_type {
+            EventType::AiUsage => EventColumns::AiUsage(AiUsageColumns::with_capacity(1024)),
+            EventType::CodeChange => {
+                EventColumns::CodeChange(CodeChangeColumns::with_capacity(1024))
+            }
+            EventType::Incident => EventColumns::Incident(IncidentColumns::with_capacity(16)),
+        };
+        TableRows {
+            event_type,
+            columns,
+            tiers: StringBuilder::new(),
+            dates: Date32Builder::new(),
+            origins: Vec::new(),
+            raw: Vec::new(),
+        }
+    }
+
+    fn take(&mut self) -> Option<TableBatch> {
+        if self.origins.is_empty() {
+            return None;
+        }
+        let mut arrays: Vec<ArrayRef> = match &mut self.columns {
+            EventColumns::AiUsage(c) => c.finish(),
+            EventColumns::CodeChange(c) => c.finish(),
+            EventColumns::Incident(c) => c.finish(),
+        };
+        arrays.push(Arc::new(self.tiers.finish()));
+        arrays.push(Arc::new(self.dates.finish()));
+        let batch = RecordBatch::try_new(table_schema(self.event_type), arrays)
+            .expect("the column builders are derived from the table schema");
+        Some(TableBatch {
+            event_type: self.event_type,
+            batch,
+            origins: std::mem::take(&mut self.origins),
+            raw: std::mem::take(&mut self.raw),
+        })
+    }
+}
+
+/// Validated rows of every table, collected until the batch is flushed.
+pub struct PendingRows {
+    tables: [TableRows; 3],
+    rows: usize,
+    bytes: usize,
+}
+
+impl Default for PendingRows {
+    fn default() -> Self {
+        PendingRows {
+            tables: [
+                TableRows::new(EventType::AiUsage),
+                TableRows::new(EventType::CodeChange),
+                TableRows::new(EventType::Incident),
+            ],
+            rows: 0,
+            bytes: 0,
+        }
+    }
+}
+
+impl PendingRows {
+    /// Appends a valid event of tier `tier`; `raw` is its input, kept so that
+    /// a duplicate found later can be rejected with its body.
+    pub fn push(&mut self, event: &Event<'_>, raw: &[u8], tier: &str, position: Position) {
+        let table = &mut self.tables[table_index(event.event_type())];
+        match (&mut table.columns, event) {
+            (EventColumns::AiUsage(c), Event::AiUsage(e)) => c.append(e),
+            (EventColumns::CodeChange(c), Event::CodeChange(e)) => c.append(e),
+            (EventColumns::Incident(c), Event::Incident(e)) => c.append(e),
+            _ => unreachable!("each table's rows hold events of its own type"),
+        }
+        let occurred_at = event.occurred_at().micros();
+        table.tiers.append_value(tier);
+        table.dates.append_value(epoch_day(occurred_at));
+        let start = table.raw.len();
+        table.raw.extend_from_slice(raw);
+        table.origins.push(RowOrigin {
+            event_id: event.event_id().to_string(),
+            occurred_at,
+            position,
+            raw: start..table.raw.len(),
+        });
+        self.rows += 1;
+        self.bytes += raw.len();
+    }
+
+    /// Rows pending.
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether nothing is pending.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Input bytes pending, for the byte limit of a batch.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// The pending rows as one record batch per table that has any; leaves
+    /// this empty.
+    pub fn take(&mut self) -> Vec<TableBatch> {
+        self.rows = 0;
+        self.bytes = 0;
+        self.tables.iter_mut().filter_map(TableRows::take).collect()
+    }
+}
+
+fn table_index(event_type: EventType) -> usize {
+    match event_type {
+        EventType::AiUsage => 0,
+        EventType::CodeChange => 1,
+        EventType::Incident => 2,
+    }
+}
+
+/// The rows of one table in one flush.
+pub struct TableBatch {
+    /// The table they belong to.
+    pub event_type: EventType,
+    /// The rows, in the table's schema.
+    pub batch: RecordBatch,
+    /// Per row, in order: id, time and position.
+    pub origins: Vec<RowOrigin>,
+    raw: Vec<u8>,
+}
+
+impl TableBatch {
+    /// The input of a row.
+    pub fn raw(&self, origin: &RowOrigin) -> &[u8] {
+        &self.raw[origin.raw.clone()]
+    }
+
+    /// Keeps only the rows whose `keep` is true.
+    pub fn retain(&mut self, keep: &[bool]) {
+        if keep.iter().all(|k| *k) {
+            return;
+        }
+        let mask = BooleanArray::from(keep.to_vec());
+        self.batch = filter_record_batch(&self.batch, &mask)
+            .expect("the mask has one entry per row");
+        let mut flags = keep.iter();
+        self.origins
+            .retain(|_| *flags.next().expect("the mask has one entry per row"));
+    }
+}

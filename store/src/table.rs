@@ -1,0 +1,53 @@
+//! The Delta tables of the store: one per event type, partitioned by
+//! retention tier and UTC date, created on first use.
+
+use std::sync::Arc;
+
+use aitrail_schemas::EventType;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::protocol::SaveMode;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+
+use crate::location::StoreRoot;
+
+/// The partition columns, outermost first (DESIGN §4).
+pub const PARTITION_COLUMNS: [&str; 2] = ["tier", "date"];
+
+/// The Arrow schema of the table holding events of `event_type`: the event's
+/// own fields, then `tier` and `date`.
+pub fn table_schema(event_type: EventType) -> SchemaRef {
+    let mut fields: Vec<Field> = event_type
+        .arrow_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("tier", DataType::Utf8, false));
+    fields.push(Field::new("date", DataType::Date32, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// Opens the table of `event_type` under `root`, creating it if missing.
+pub async fn open_or_create(
+    root: &StoreRoot,
+    event_type: EventType,
+) -> Result<DeltaTable, DeltaTableError> {
+    let url = root.table_url(event_type.table_name());
+    let table = DeltaTableBuilder::from_url(url.clone())?.build()?;
+    if table.verify_deltatable_existence().await? {
+        let mut table = table;
+        table.load().await?;
+        return Ok(table);
+    }
+    let schema: StructType = table_schema(event_type).as_ref().try_into_kernel()?;
+    DeltaTable::try_from_url(url)
+        .await?
+        .create()
+        .with_table_name(event_type.table_name())
+        .with_columns(schema.fields().cloned())
+        .with_partition_columns(PARTITION_COLUMNS)
+        .with_save_mode(SaveMode::Ignore)
+        .await
+}

@@ -1,0 +1,213 @@
+//! Commits batches of rows to the tables: data files first, then one Delta
+//! commit per table that adds them together with the application
+//! transactions (Kafka offsets) they contain.
+//!
+//! A failure after the files are written and before the commit leaves each
+//! table exactly as it was: Delta readers see only committed files, and the
+//! orphans are removed by vacuum.
+
+use aitrail_schemas::EventType;
+use chrono::TimeDelta;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Add, Transaction};
+use deltalake::parquet::basic::{Compression, ZstdLevel};
+use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::{DeltaTable, DeltaTableError};
+
+use crate::dedup::find_duplicates;
+use crate::location::StoreRoot;
+use crate::rows::{Position, TableBatch};
+use crate::table::{PARTITION_COLUMNS, open_or_create};
+
+/// The tables of one store, open for appending.
+pub struct StoreWriter {
+    root: StoreRoot,
+    tables: Vec<(EventType, DeltaTable)>,
+    dedup_window: TimeDelta,
+}
+
+/// A row refused at commit time because its `event_id` is already stored.
+#[derive(Debug, Clone)]
+pub struct Duplicate {
+    /// Where the row came from.
+    pub position: Position,
+    /// The event's id.
+    pub event_id: String,
+    /// The input as it was received.
+    pub raw: Vec<u8>,
+}
+
+/// What one commit did.
+#[derive(Debug, Default)]
+pub struct CommitOutcome {
+    /// Rows committed.
+    pub rows: usize,
+    /// Rows refused as duplicates.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// Data files written for one table and not yet committed.
+pub struct StagedFiles {
+    event_type: EventType,
+    adds: Vec<Add>,
+    rows: usize,
+}
+
+impl StoreWriter {
+    /// Opens (creating if needed) every event table under `root`.
+    pub async fn open(root: &StoreRoot, dedup_window: TimeDelta) -> Result<Self, DeltaTableError> {
+        let mut tables = Vec::new();
+        for event_type in EventType::ALL {
+            tables.push((*event_type, open_or_create(root, *event_type).await?));
+        }
+        Ok(StoreWriter {
+            root: root.clone(),
+            tables,
+            dedup_window,
+        })
+    }
+
+    /// The store this writes to.
+    pub fn root(&self) -> &StoreRoot {
+        &self.root
+    }
+
+    /// The open table of `event_type`.
+    pub fn table(&self, event_type: EventType) -> &DeltaTable {
+        &self
+            .tables
+            .iter()
+            .find(|(t, _)| *t == event_type)
+            .expect("every event type's table is opened")
+            .1
+    }
+
+    fn table_mut(&mut self, event_type: EventType) -> &mut DeltaTable {
+        &mut self
+            .tables
+            .iter_mut()
+            .find(|(t, _)| *t == event_type)
+            .expect("every event type's table is opened")
+            .1
+    }
+
+    /// Drops duplicates from `batches`, writes the rest and commits it. With
+    /// `transactions`, every table gets a commit carrying them, even one that
+    /// got no rows, so that each table's recorded offsets cover the batch.
+    pub async fn commit(
+        &mut self,
+        batches: Vec<TableBatch>,
+        transactions: &[Transaction],
+    ) -> Result<CommitOutcome, DeltaTableError> {
+        let mut outcome = CommitOutcome::default();
+        let mut staged = Vec::new();
+        for mut batch in batches {
+            let duplicate =
+                find_duplicates(self.table(batch.event_type), &batch, self.dedup_window).await?;
+            for (row, _) in duplicate.iter().enumerate().filter(|(_, d)| **d) {
+                let origin = &batch.origins[row];
+                outcome.duplicates.push(Duplicate {
+                    position: origin.position,
+                    event_id: origin.event_id.clone(),
+                    raw: batch.raw(origin).to_vec(),
+                });
+            }
+            let keep: Vec<bool> = duplicate.iter().map(|d| !d).collect();
+            batch.retain(&keep);
+            staged.push(self.stage(batch).await?);
+        }
+        if !transactions.is_empty() {
+            for event_type in EventType::ALL {
+                if !staged.iter().any(|s| s.event_type == *event_type) {
+                    staged.push(StagedFiles {
+                        event_type: *event_type,
+                        adds: Vec::new(),
+                        rows: 0,
+                    });
+                }
+            }
+        }
+        for files in staged {
+            outcome.rows += files.rows;
+            self.commit_staged(files, transactions).await?;
+        }
+        outcome.duplicates.sort_by_key(|d| d.position);
+        Ok(outcome)
+    }
+
+    /// Writes the data files of `batch` without committing them.
+    pub async fn stage(&mut self, batch: TableBatch) -> Result<StagedFiles, DeltaTableError> {
+        let rows = batch.batch.num_rows();
+        let event_type = batch.event_type;
+        if rows == 0 {
+            return Ok(StagedFiles {
+                event_type,
+                adds: Vec::new(),
+                rows,
+            });
+        }
+        let mut writer = RecordBatchWriter::for_table(self.table(event_type))?
+            .with_writer_properties(writer_properties());
+        writer.write(batch.batch).await?;
+        let adds = writer.flush().await?;
+        Ok(StagedFiles {
+            event_type,
+            adds,
+            rows,
+        })
+    }
+
+    /// Commits staged files, with `transactions`, as one new table version.
+    pub async fn commit_staged(
+        &mut self,
+        files: StagedFiles,
+        transactions: &[Transaction],
+    ) -> Result<(), DeltaTableError> {
+        if files.adds.is_empty() && transactions.is_empty() {
+            return Ok(());
+        }
+        let table = self.table_mut(files.event_type);
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: Some(PARTITION_COLUMNS.iter().map(|c| c.to_string()).collect()),
+            predicate: None,
+        };
+        let actions = files.adds.into_iter().map(Action::Add).collect();
+        let properties =
+            CommitProperties::default().with_application_transactions(transactions.to_vec());
+        let committed = CommitBuilder::from(properties)
+            .with_actions(actions)
+            .build(Some(table.snapshot()?), table.log_store(), operation)
+            .await?;
+        let version = committed.version();
+        table.update_incremental(Some(version)).await?;
+        Ok(())
+    }
+
+    /// The last version recorded by application `app_id` in the table of
+    /// `event_type` (for Kafka: the last offset committed for a partition).
+    pub async fn transaction_version(
+        &self,
+        event_type: EventType,
+        app_id: &str,
+    ) -> Result<Option<i64>, DeltaTableError> {
+        let table = self.table(event_type);
+        table
+            .snapshot()?
+            .transaction_version(table.log_store().as_ref(), app_id)
+            .await
+    }
+}
+
+/// Parquet settings for scans: zstd, dictionary encoding, large row groups.
+fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
+        ))
+        .set_dictionary_enabled(true)
+        .set_max_row_group_size(1 << 20)
+        .build()
+}
