@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use aitrail_schemas::EventType;
 use aitrail_store::StoreRoot;
-use aitrail_store::table::table_schema;
+use aitrail_store::table::{open_existing, table_schema};
 use arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use deltalake::{DeltaTableBuilder, DeltaTableError};
+use deltalake::DeltaTableError;
 
 /// Why a query was not answered.
 #[derive(Debug, thiserror::Error)]
@@ -42,10 +42,7 @@ impl StoreSession {
         let ctx = SessionContext::new_with_config(config);
         for event_type in EventType::ALL {
             let name = event_type.table_name();
-            let table = DeltaTableBuilder::from_url(root.table_url(name))?.build()?;
-            if table.verify_deltatable_existence().await? {
-                let mut table = table;
-                table.load().await?;
+            if let Some(table) = open_existing(root, name).await? {
                 table.update_datafusion_session(&ctx.state())?;
                 ctx.register_table(name, table.table_provider().await?)?;
             } else {

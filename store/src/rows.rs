@@ -179,6 +179,7 @@ fn table_index(event_type: EventType) -> usize {
 }
 
 /// The rows of one table in one flush.
+#[derive(Clone)]
 pub struct TableBatch {
     /// The table they belong to.
     pub event_type: EventType,

@@ -29,17 +29,40 @@ pub fn table_schema(event_type: EventType) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// Opens the table named `name` under `root`, or `None` if it has not been
+/// created yet.
+pub async fn open_existing(
+    root: &StoreRoot,
+    name: &str,
+) -> Result<Option<DeltaTable>, DeltaTableError> {
+    let url = root.table_url(name);
+    if let Ok(dir) = url.to_file_path()
+        && !dir.exists()
+    {
+        return Ok(None);
+    }
+    let mut table = DeltaTableBuilder::from_url(url)?.build()?;
+    if !table.verify_deltatable_existence().await? {
+        return Ok(None);
+    }
+    table.load().await?;
+    Ok(Some(table))
+}
+
 /// Opens the table of `event_type` under `root`, creating it if missing.
 pub async fn open_or_create(
     root: &StoreRoot,
     event_type: EventType,
 ) -> Result<DeltaTable, DeltaTableError> {
-    let url = root.table_url(event_type.table_name());
-    let table = DeltaTableBuilder::from_url(url.clone())?.build()?;
-    if table.verify_deltatable_existence().await? {
-        let mut table = table;
-        table.load().await?;
+    if let Some(table) = open_existing(root, event_type.table_name()).await? {
         return Ok(table);
+    }
+    let url = root.table_url(event_type.table_name());
+    if let Ok(dir) = url.to_file_path() {
+        std::fs::create_dir_all(&dir).map_err(|err| DeltaTableError::Generic(format!(
+            "cannot create {}: {err}",
+            dir.display()
+        )))?;
     }
     let schema: StructType = table_schema(event_type).as_ref().try_into_kernel()?;
     DeltaTable::try_from_url(url)

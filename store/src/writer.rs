@@ -98,24 +98,55 @@ impl StoreWriter {
     /// got no rows, so that each table's recorded offsets cover the batch.
     pub async fn commit(
         &mut self,
-        batches: Vec<TableBatch>,
+        mut batches: Vec<TableBatch>,
         transactions: &[Transaction],
     ) -> Result<CommitOutcome, DeltaTableError> {
-        let mut outcome = CommitOutcome::default();
+        let mut duplicates = Vec::new();
+        for batch in &mut batches {
+            duplicates.extend(self.take_duplicates(batch).await?);
+        }
+        duplicates.sort_by_key(|d| d.position);
+        let rows = self.commit_unique(batches, transactions).await?;
+        Ok(CommitOutcome { rows, duplicates })
+    }
+
+    /// Removes from `batch` the rows whose `event_id` is already stored (or
+    /// earlier in the batch) within the dedup window, and returns them in
+    /// input order. Split from [`StoreWriter::commit_unique`] so that a
+    /// writer whose rejects must be durable before the commit (the Kafka
+    /// ingest's dead-letter topic) can record them in between.
+    pub async fn take_duplicates(
+        &self,
+        batch: &mut TableBatch,
+    ) -> Result<Vec<Duplicate>, DeltaTableError> {
+        let duplicate =
+            find_duplicates(self.table(batch.event_type), batch, self.dedup_window).await?;
+        let mut found = Vec::new();
+        for (row, _) in duplicate.iter().enumerate().filter(|(_, d)| **d) {
+            let origin = &batch.origins[row];
+            found.push(Duplicate {
+                position: origin.position,
+                event_id: origin.event_id.clone(),
+                raw: batch.raw(origin).to_vec(),
+            });
+        }
+        let keep: Vec<bool> = duplicate.iter().map(|d| !d).collect();
+        batch.retain(&keep);
+        found.sort_by_key(|d| d.position);
+        Ok(found)
+    }
+
+    /// Writes and commits `batches` as they are (see
+    /// [`StoreWriter::take_duplicates`]) and returns the rows committed. With
+    /// `transactions`, every table gets a commit carrying them, even one that
+    /// got no rows, so that each table's recorded offsets cover the batch.
+    pub async fn commit_unique(
+        &mut self,
+        batches: Vec<TableBatch>,
+        transactions: &[Transaction],
+    ) -> Result<usize, DeltaTableError> {
         let mut staged = Vec::new();
-        for mut batch in batches {
-            let duplicate =
-                find_duplicates(self.table(batch.event_type), &batch, self.dedup_window).await?;
-            for (row, _) in duplicate.iter().enumerate().filter(|(_, d)| **d) {
-                let origin = &batch.origins[row];
-                outcome.duplicates.push(Duplicate {
-                    position: origin.position,
-                    event_id: origin.event_id.clone(),
-                    raw: batch.raw(origin).to_vec(),
-                });
-            }
-            let keep: Vec<bool> = duplicate.iter().map(|d| !d).collect();
-            batch.retain(&keep);
+        for batch in batches {
             staged.push(self.stage(batch).await?);
         }
         if !transactions.is_empty() {
@@ -129,12 +160,12 @@ impl StoreWriter {
                 }
             }
         }
+        let mut rows = 0;
         for files in staged {
-            outcome.rows += files.rows;
+            rows += files.rows;
             self.commit_staged(files, transactions).await?;
         }
-        outcome.duplicates.sort_by_key(|d| d.position);
-        Ok(outcome)
+        Ok(rows)
     }
 
     /// Writes the data files of `batch` without committing them.
@@ -208,6 +239,6 @@ fn writer_properties() -> WriterProperties {
             ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
         ))
         .set_dictionary_enabled(true)
-        .set_max_row_group_size(1 << 20)
+        .set_max_row_group_row_count(Some(1 << 20))
         .build()
 }
