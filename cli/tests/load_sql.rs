@@ -95,7 +95,7 @@ fn loading_twice_adds_nothing_the_second_time() {
 
     let second = aitrail(&args, b"");
     assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
-    let rejects: Vec<Value> = String::from_utf8(second.stdout)
+    let rejects: Vec<Value> = String::from_utf8(second.stdout.clone())
         .unwrap()
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
