@@ -8,7 +8,10 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn validate(c: &mut Criterion) {
     let (jsonl, count) = typical_events(200, 5);
-    let lines: Vec<&[u8]> = jsonl.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let lines: Vec<&[u8]> = jsonl
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     let validator = Validator::default();
     let now = Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap();
     let mut group = c.benchmark_group("validate");

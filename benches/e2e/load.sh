@@ -2,13 +2,13 @@
 # End-to-end benchmark of `aitrail gen` and `aitrail load` (issue: load ≥ 500k
 # events/s on 2 cores, a 5M-event file in under 1 GiB RSS).
 #
-#   benches/e2e/load.sh [USERS] [DAYS]     # defaults: 1500 users, 365 days
+#   benches/e2e/load.sh [USERS] [DAYS]     # defaults: 1200 users, 365 days (≈5M events)
 #
 # Prints events/s of gen (to a file) and load, and load's peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aitrail-target}"
-users="${1:-1500}"
+users="${1:-1200}"
 days="${2:-365}"
 work="${AITRAIL_BENCH_DIR:-$(mktemp -d)}"
 mkdir -p "$work"

@@ -19,10 +19,24 @@ fn aitrail(args: &[&str], stdin: &[u8]) -> Output {
 
 fn generated(seed: &str) -> Vec<u8> {
     let out = aitrail(
-        &["gen", "--users", "20", "--days", "10", "--seed", seed, "--start", "2026-01-05"],
+        &[
+            "gen",
+            "--users",
+            "20",
+            "--days",
+            "10",
+            "--seed",
+            seed,
+            "--start",
+            "2026-01-05",
+        ],
         b"",
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out.stdout
 }
 
@@ -31,7 +45,12 @@ fn generated_events_all_validate() {
     let events = generated("5");
     assert!(events.iter().filter(|b| **b == b'\n').count() > 500);
     let out = aitrail(&["validate"], &events);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("0 rejected"));
 }
@@ -82,7 +101,12 @@ fn compressed_files_are_read_by_extension() {
     std::fs::write(&gz, encoder.finish().unwrap()).unwrap();
     for file in [&zst, &gz] {
         let out = aitrail(&["validate", file.to_str().unwrap()], b"");
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 

@@ -27,14 +27,24 @@ fn stderr(out: &Output) -> String {
 
 /// A month of a 40-person organization, ending yesterday so nothing expires.
 fn generated() -> Vec<u8> {
-    let out = aitrail(&["gen", "--users", "40", "--days", "30", "--seed", "11"], b"");
+    let out = aitrail(
+        &["gen", "--users", "40", "--days", "30", "--seed", "11"],
+        b"",
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     out.stdout
 }
 
 fn sql(store: &Path, query: &str) -> Vec<Value> {
     let out = aitrail(
-        &["sql", "--store", store.to_str().unwrap(), "--format", "json", query],
+        &[
+            "sql",
+            "--store",
+            store.to_str().unwrap(),
+            "--format",
+            "json",
+            query,
+        ],
         b"",
     );
     assert_eq!(out.status.code(), Some(0), "{query}: {}", stderr(&out));
@@ -42,7 +52,10 @@ fn sql(store: &Path, query: &str) -> Vec<Value> {
 }
 
 fn lines(events: &[u8]) -> usize {
-    events.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count()
+    events
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count()
 }
 
 const POLICY: &str = r#"
@@ -103,9 +116,16 @@ fn loading_twice_adds_nothing_the_second_time() {
     assert_eq!(rejects.len(), total);
     assert!(rejects.iter().all(|r| r["reason"] == "duplicate"));
     assert_eq!(rejects[0]["source"]["line"], 1);
-    assert!(rejects[0]["source"]["file"].as_str().unwrap().ends_with("events.jsonl.zst"));
+    assert!(
+        rejects[0]["source"]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("events.jsonl.zst")
+    );
     assert!(rejects[0]["event"]["event_id"].is_string());
-    assert!(stderr(&second).contains(&format!("loaded 0 events, rejected {total} (duplicate: {total})")));
+    assert!(stderr(&second).contains(&format!(
+        "loaded 0 events, rejected {total} (duplicate: {total})"
+    )));
     let again = sql(
         &store,
         "SELECT (SELECT count(*) FROM ai_usage) + (SELECT count(*) FROM code_changes) \
@@ -117,7 +137,10 @@ fn loading_twice_adds_nothing_the_second_time() {
 #[test]
 fn rejects_go_to_the_rejects_file_and_the_good_lines_around_them_load() {
     let events = generated();
-    let mut input: Vec<&[u8]> = events.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
+    let mut input: Vec<&[u8]> = events
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
     let good = input.len();
     let secret = br#"{"schema_version":1,"event_id":"s1","event_type":"ai_usage","occurred_at":"2026-01-05T10:00:00Z","org_id":"acme","user_id":"u","tool":"t","model":"m","input_tokens":1,"output_tokens":1,"attributes":{"note":"ghp_abcdefghijklmnopqrstuvwxyz0123456789"}}"#;
     input.insert(3, secret);
@@ -139,11 +162,20 @@ fn rejects_go_to_the_rejects_file_and_the_good_lines_around_them_load() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
     let written = std::fs::read_to_string(&rejects).unwrap();
-    assert!(!written.contains("ghp_"), "a secret reached the rejects file");
-    let records: Vec<Value> = written.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        !written.contains("ghp_"),
+        "a secret reached the rejects file"
+    );
+    let records: Vec<Value> = written
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(records.len(), 2);
     assert_eq!(records[0]["reason"], "secret_detected");
-    assert_eq!(records[0]["source"], serde_json::json!({"file": "-", "line": 4}));
+    assert_eq!(
+        records[0]["source"],
+        serde_json::json!({"file": "-", "line": 4})
+    );
     assert_eq!(records[0]["event"]["attributes"]["note"], "[REDACTED]");
     assert!(records[0]["received_at"].is_string());
     assert_eq!(records[1]["reason"], "unsupported_schema_version");
@@ -160,7 +192,11 @@ fn rejects_go_to_the_rejects_file_and_the_good_lines_around_them_load() {
 fn a_policy_with_an_error_is_refused_naming_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("retention.toml");
-    std::fs::write(&policy, POLICY.replace("tier = \"regulated\"\ndata", "tier = \"vault\"\ndata")).unwrap();
+    std::fs::write(
+        &policy,
+        POLICY.replace("tier = \"regulated\"\ndata", "tier = \"vault\"\ndata"),
+    )
+    .unwrap();
     let out = aitrail(
         &[
             "load",
@@ -189,7 +225,10 @@ fn sql_is_read_only() {
         "CREATE TABLE t AS SELECT 1".to_string(),
         format!("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '{outside}'"),
         "INSERT INTO ai_usage SELECT * FROM ai_usage".to_string(),
-        format!("COPY (SELECT 1) TO '{}'", dir.path().join("copy.csv").display()),
+        format!(
+            "COPY (SELECT 1) TO '{}'",
+            dir.path().join("copy.csv").display()
+        ),
         "DROP TABLE ai_usage".to_string(),
         "SET datafusion.execution.batch_size = 1".to_string(),
         format!("SELECT * FROM '{outside}'"),
@@ -211,7 +250,17 @@ fn sql_prints_csv_and_tables() {
     let loaded = aitrail(&["load", "--store", store.to_str().unwrap()], &generated());
     assert_eq!(loaded.status.code(), Some(0), "{}", stderr(&loaded));
     let query = "SELECT tier, count(*) AS n FROM ai_usage GROUP BY tier";
-    let csv = aitrail(&["sql", "--store", store.to_str().unwrap(), "--format", "csv", query], b"");
+    let csv = aitrail(
+        &[
+            "sql",
+            "--store",
+            store.to_str().unwrap(),
+            "--format",
+            "csv",
+            query,
+        ],
+        b"",
+    );
     let csv = String::from_utf8(csv.stdout).unwrap();
     assert!(csv.starts_with("tier,n\nstandard,"), "{csv}");
     let table = aitrail(&["sql", "--store", store.to_str().unwrap(), query], b"");
@@ -240,12 +289,19 @@ fn duckdb_reading_the_tables_agrees_with_aitrail_sql() {
     );
     assert_eq!(loaded.status.code(), Some(0), "{}", stderr(&loaded));
 
-    let reader = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/readers/duckdb_totals.py");
+    let reader = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/readers/duckdb_totals.py"
+    );
     let duckdb = Command::new("python3")
         .args([reader, store.to_str().unwrap()])
         .output()
         .expect("python3 runs (scripts/test installs duckdb and deltalake)");
-    assert!(duckdb.status.success(), "{}", String::from_utf8_lossy(&duckdb.stderr));
+    assert!(
+        duckdb.status.success(),
+        "{}",
+        String::from_utf8_lossy(&duckdb.stderr)
+    );
     let duckdb: Value = serde_json::from_slice(&duckdb.stdout).unwrap();
 
     let ours = serde_json::json!({

@@ -17,11 +17,9 @@ pub enum Format {
 /// Renders `batches` in `format`.
 pub fn render(batches: &[RecordBatch], format: Format) -> Result<Vec<u8>, ArrowError> {
     match format {
-        Format::Table => Ok(format!(
-            "{}\n",
-            arrow::util::pretty::pretty_format_batches(batches)?
-        )
-        .into_bytes()),
+        Format::Table => {
+            Ok(format!("{}\n", arrow::util::pretty::pretty_format_batches(batches)?).into_bytes())
+        }
         Format::Csv => {
             let mut out = Vec::new();
             let mut writer = arrow::csv::WriterBuilder::new()

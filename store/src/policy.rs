@@ -258,14 +258,20 @@ impl Policy {
             problem,
         };
         if spec.tiers.is_empty() {
-            return Err(invalid("tiers".into(), "at least one tier is required".into()));
+            return Err(invalid(
+                "tiers".into(),
+                "at least one tier is required".into(),
+            ));
         }
         let mut seen = HashSet::new();
         for (i, tier) in spec.tiers.iter().enumerate() {
             if !is_partition_safe(&tier.name) {
                 return Err(invalid(
                     format!("tiers[{i}].name"),
-                    format!("`{}` must be 1–64 characters of a-z, 0-9, '_' or '-'", tier.name),
+                    format!(
+                        "`{}` must be 1–64 characters of a-z, 0-9, '_' or '-'",
+                        tier.name
+                    ),
                 ));
             }
             if !seen.insert(tier.name.as_str()) {
@@ -415,13 +421,22 @@ reason = "litigation"
         let policy = Policy::parse(DESIGN_EXAMPLE, "retention.toml").unwrap();
         assert_eq!(tier_of(&policy, json!({"team": "payments"})), "regulated");
         assert_eq!(tier_of(&policy, json!({"team": "web"})), "standard");
-        assert_eq!(tier_of(&policy, json!({"data_class": "restricted"})), "regulated");
         assert_eq!(
-            tier_of(&policy, json!({"repository": "github.example.com/acme/ledger-core"})),
+            tier_of(&policy, json!({"data_class": "restricted"})),
             "regulated"
         );
         assert_eq!(
-            tier_of(&policy, json!({"repository": "github.example.com/acme/web-app"})),
+            tier_of(
+                &policy,
+                json!({"repository": "github.example.com/acme/ledger-core"})
+            ),
+            "regulated"
+        );
+        assert_eq!(
+            tier_of(
+                &policy,
+                json!({"repository": "github.example.com/acme/web-app"})
+            ),
             "standard"
         );
         assert_eq!(tier_of(&policy, json!({})), "standard");
@@ -430,7 +445,10 @@ reason = "litigation"
     #[test]
     fn errors_name_the_field_and_the_problem() {
         let cases = [
-            (DESIGN_EXAMPLE.replace("keep_days = 730", "keep_day = 730"), "keep_day"),
+            (
+                DESIGN_EXAMPLE.replace("keep_days = 730", "keep_day = 730"),
+                "keep_day",
+            ),
             (
                 DESIGN_EXAMPLE.replace("default_tier = \"standard\"", "default_tier = \"gold\""),
                 "default_tier: `gold` is not a tier",
@@ -457,7 +475,9 @@ reason = "litigation"
             ),
         ];
         for (text, expected) in cases {
-            let err = Policy::parse(&text, "retention.toml").unwrap_err().to_string();
+            let err = Policy::parse(&text, "retention.toml")
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(expected), "`{err}` lacks `{expected}`");
             assert!(err.starts_with("policy retention.toml"), "{err}");
         }

@@ -202,8 +202,8 @@ impl TableBatch {
             return;
         }
         let mask = BooleanArray::from(keep.to_vec());
-        self.batch = filter_record_batch(&self.batch, &mask)
-            .expect("the mask has one entry per row");
+        self.batch =
+            filter_record_batch(&self.batch, &mask).expect("the mask has one entry per row");
         let mut flags = keep.iter();
         self.origins
             .retain(|_| *flags.next().expect("the mask has one entry per row"));

@@ -48,7 +48,12 @@ impl EventSink {
 
     /// Takes one input received at `now`: a valid, unexpired event joins the
     /// pending batch; anything else is returned as a rejection.
-    pub fn accept(&mut self, raw: &[u8], position: Position, now: DateTime<Utc>) -> Result<(), Rejection> {
+    pub fn accept(
+        &mut self,
+        raw: &[u8],
+        position: Position,
+        now: DateTime<Utc>,
+    ) -> Result<(), Rejection> {
         let event = self.validator.validate(raw, now)?;
         let tier = self.policy.tier_for(&event);
         let occurred = event.occurred_at().0.date_naive();

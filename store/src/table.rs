@@ -59,10 +59,9 @@ pub async fn open_or_create(
     }
     let url = root.table_url(event_type.table_name());
     if let Ok(dir) = url.to_file_path() {
-        std::fs::create_dir_all(&dir).map_err(|err| DeltaTableError::Generic(format!(
-            "cannot create {}: {err}",
-            dir.display()
-        )))?;
+        std::fs::create_dir_all(&dir).map_err(|err| {
+            DeltaTableError::Generic(format!("cannot create {}: {err}", dir.display()))
+        })?;
     }
     let schema: StructType = table_schema(event_type).as_ref().try_into_kernel()?;
     DeltaTable::try_from_url(url)

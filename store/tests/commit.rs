@@ -87,7 +87,9 @@ fn batch(lines: &[String]) -> Vec<TableBatch> {
 
 async fn open(dir: &tempfile::TempDir) -> StoreWriter {
     let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
-    StoreWriter::open(&root, TimeDelta::hours(24)).await.unwrap()
+    StoreWriter::open(&root, TimeDelta::hours(24))
+        .await
+        .unwrap()
 }
 
 async fn count(dir: &tempfile::TempDir, table: &str) -> i64 {
@@ -227,7 +229,11 @@ async fn files_written_but_never_committed_leave_the_table_unchanged() {
         usage("c", "2026-02-11T13:00:00Z", "web", 1),
     ]);
     let staged = writer.stage(batches.remove(0)).await.unwrap();
-    assert_eq!(parquet_files(dir.path()).len(), 3, "the data files are written");
+    assert_eq!(
+        parquet_files(dir.path()).len(),
+        3,
+        "the data files are written"
+    );
     drop(staged);
     drop(writer);
 
@@ -273,7 +279,10 @@ async fn an_event_id_stored_within_the_window_is_a_duplicate() {
         usage("n", "2026-02-20T12:00:01Z", "web", 5),
     ];
     let outcome = writer.commit(batch(&lines), &[]).await.unwrap();
-    assert_eq!(outcome.rows, 2, "an id reused outside the window is a new event");
+    assert_eq!(
+        outcome.rows, 2,
+        "an id reused outside the window is a new event"
+    );
     let duplicates: Vec<(i64, &str)> = outcome
         .duplicates
         .iter()
@@ -302,7 +311,11 @@ fn an_event_past_its_tier_retention_is_expired() {
     let old = usage("old", "2024-02-01T00:00:00Z", "web", 1);
     let rejection = sink.accept(old.as_bytes(), position, now()).unwrap_err();
     assert_eq!(rejection.reason, RejectReason::Expired);
-    assert!(rejection.detail.contains("`standard`"), "{}", rejection.detail);
+    assert!(
+        rejection.detail.contains("`standard`"),
+        "{}",
+        rejection.detail
+    );
     assert_eq!(rejection.event.unwrap()["event_id"], "old");
 
     let regulated = usage("kept", "2024-02-01T00:00:00Z", "payments", 1);
@@ -326,11 +339,19 @@ fn a_batch_is_full_at_its_row_limit() {
         partition: -1,
         offset: 1,
     };
-    sink.accept(usage("a", "2026-02-10T12:00:00Z", "web", 1).as_bytes(), position, now())
-        .unwrap();
+    sink.accept(
+        usage("a", "2026-02-10T12:00:00Z", "web", 1).as_bytes(),
+        position,
+        now(),
+    )
+    .unwrap();
     assert!(!sink.is_full());
-    sink.accept(usage("b", "2026-02-10T12:00:00Z", "web", 1).as_bytes(), position, now())
-        .unwrap();
+    sink.accept(
+        usage("b", "2026-02-10T12:00:00Z", "web", 1).as_bytes(),
+        position,
+        now(),
+    )
+    .unwrap();
     assert!(sink.is_full());
     let batches = sink.take_batch();
     assert_eq!(batches.len(), 1);

@@ -53,7 +53,8 @@ impl DayWriter<'_> {
     }
 
     fn finish(mut self) -> DayOutput {
-        self.spans.sort_unstable_by_key(|(at, start, _)| (*at, *start));
+        self.spans
+            .sort_unstable_by_key(|(at, start, _)| (*at, *start));
         let mut jsonl = Vec::with_capacity(self.buffer.len());
         for (_, start, end) in &self.spans {
             jsonl.extend_from_slice(&self.buffer[*start..*end]);
@@ -141,7 +142,8 @@ pub fn generate_day(
     day: u32,
     date: NaiveDate,
 ) -> DayOutput {
-    let mut rng = Pcg64Mcg::seed_from_u64(seed ^ u64::from(day).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng =
+        Pcg64Mcg::seed_from_u64(seed ^ u64::from(day).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let shapes = Shapes::new();
     let day_prefix = format!("{id_prefix}{day:x}-");
     let mut out = DayWriter {
@@ -180,7 +182,9 @@ pub fn generate_day(
                     used_tools.push(tool.tool);
                 }
                 let start = working_time(&mut rng, &shapes, person, midnight);
-                emit_session(&mut out, &mut rng, &shapes, org, person, tool, start, session);
+                emit_session(
+                    &mut out, &mut rng, &shapes, org, person, tool, start, session,
+                );
             }
         }
         let used_ai = !used_tools.is_empty();
@@ -221,8 +225,7 @@ pub fn generate_day(
                 user_id: text(&person.user_id),
                 team: Some(text(&team.name)),
                 ai_assisted,
-                ai_tools: ai_assisted
-                    .then(|| List(used_tools.iter().map(|t| text(t)).collect())),
+                ai_tools: ai_assisted.then(|| List(used_tools.iter().map(|t| text(t)).collect())),
                 lines_added: Some(Count(lines_added)),
                 lines_removed: Some(Count(lines_added / 3)),
                 ai_lines_added: ai_assisted.then(|| Count(lines_added * 6 / 10)),
@@ -285,7 +288,11 @@ fn emit_session(
     let repository = rng
         .random_bool(0.9)
         .then(|| &team.repositories[rng.random_range(0..team.repositories.len())]);
-    let session_id = format!("s-{}-{}-{session}", person.user_id, start.micros() / 1_000_000);
+    let session_id = format!(
+        "s-{}-{}-{session}",
+        person.user_id,
+        start.micros() / 1_000_000
+    );
     let mean_events = match operation {
         Operation::Completion => 14.0,
         Operation::Agent => 7.0,
@@ -305,7 +312,10 @@ fn emit_session(
             ],
         )
     };
-    let domain = pick(rng, &[(Domain::Green, 85), (Domain::Yellow, 12), (Domain::Red, 3)]);
+    let domain = pick(
+        rng,
+        &[(Domain::Green, 85), (Domain::Yellow, 12), (Domain::Red, 3)],
+    );
     let gateway_priced = rng.random_bool(0.3);
     let ticket = rng
         .random_bool(0.25)
@@ -320,7 +330,11 @@ fn emit_session(
         let input_tokens = tokens(rng, input);
         let output_tokens = tokens(rng, output);
         let caches = tool.caches && operation != Operation::Completion;
-        let cache_read = if caches { tokens(rng, &shapes.cache_read) } else { 0 };
+        let cache_read = if caches {
+            tokens(rng, &shapes.cache_read)
+        } else {
+            0
+        };
         let cache_write = if caches && rng.random_bool(0.3) {
             tokens(rng, &shapes.cache_write)
         } else {
@@ -329,8 +343,8 @@ fn emit_session(
         let reasons = model.starts_with("gpt-5") || model.contains("opus");
         let reasoning = if reasons { output_tokens * 3 / 10 } else { 0 };
         let accepted = (operation == Operation::Completion).then(|| rng.random_bool(0.3));
-        let writes_code = matches!(operation, Operation::Agent | Operation::Edit)
-            || accepted == Some(true);
+        let writes_code =
+            matches!(operation, Operation::Agent | Operation::Edit) || accepted == Some(true);
         let lines_added = writes_code.then(|| Count(1 + output_tokens / 12));
         let cost = gateway_priced.then(|| {
             let (price_in, price_out) = list_price(model);
@@ -433,8 +447,7 @@ fn emit_deployments(
             }
             let started = Timestamp(at.0 + TimeDelta::minutes(rng.random_range(10..360)));
             let resolved = Timestamp(
-                started.0
-                    + TimeDelta::seconds((shapes.resolve_hours.sample(rng) * 3600.0) as i64),
+                started.0 + TimeDelta::seconds((shapes.resolve_hours.sample(rng) * 3600.0) as i64),
             );
             let cause = if rng.random_bool(0.6) {
                 Some(changes[rng.random_range(0..changes.len())].1.clone())

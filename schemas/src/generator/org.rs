@@ -36,7 +36,11 @@ pub const TOOLS: [ToolProfile; 4] = [
             ("claude-opus-4-1", "anthropic", 10),
             ("claude-haiku-4-5", "anthropic", 20),
         ],
-        operations: &[(Operation::Agent, 70), (Operation::Chat, 20), (Operation::Edit, 10)],
+        operations: &[
+            (Operation::Agent, 70),
+            (Operation::Chat, 20),
+            (Operation::Edit, 10),
+        ],
         caches: true,
     },
     ToolProfile {
@@ -84,11 +88,27 @@ pub const TOOLS: [ToolProfile; 4] = [
 ];
 
 const TEAM_NAMES: [&str; 16] = [
-    "payments", "trading", "platform", "search", "mobile", "web", "data", "infra", "identity",
-    "growth", "ml", "security", "billing", "checkout", "messaging", "observability",
+    "payments",
+    "trading",
+    "platform",
+    "search",
+    "mobile",
+    "web",
+    "data",
+    "infra",
+    "identity",
+    "growth",
+    "ml",
+    "security",
+    "billing",
+    "checkout",
+    "messaging",
+    "observability",
 ];
 
-const REPO_SUFFIXES: [&str; 8] = ["api", "web", "worker", "infra", "lib", "service", "etl", "app"];
+const REPO_SUFFIXES: [&str; 8] = [
+    "api", "web", "worker", "infra", "lib", "service", "etl", "app",
+];
 
 /// A team: its repositories and the shape of its adoption curve.
 pub struct Team {

@@ -59,7 +59,8 @@ fn adoption_grows_work_follows_weekdays_and_ai_users_assist_more() {
     let mut caused = 0;
     for line in out.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let event: Value = serde_json::from_slice(line).unwrap();
-        let at = chrono::DateTime::parse_from_rfc3339(event["occurred_at"].as_str().unwrap()).unwrap();
+        let at =
+            chrono::DateTime::parse_from_rfc3339(event["occurred_at"].as_str().unwrap()).unwrap();
         match event["event_type"].as_str().unwrap() {
             "ai_usage" => {
                 usage += 1;
@@ -84,7 +85,13 @@ fn adoption_grows_work_follows_weekdays_and_ai_users_assist_more() {
     let first = users_by_week.values().next().unwrap().len();
     let last = users_by_week.values().nth_back(1).unwrap().len();
     assert!(last > first, "adoption did not grow: {first} → {last}");
-    assert!(weekday > 10 * weekend, "{weekday} weekday vs {weekend} weekend events");
-    assert!(cached > usage / 5 && cached < usage, "{cached} of {usage} use a cache");
+    assert!(
+        weekday > 10 * weekend,
+        "{weekday} weekday vs {weekend} weekend events"
+    );
+    assert!(
+        cached > usage / 5 && cached < usage,
+        "{cached} of {usage} use a cache"
+    );
     assert!(caused > 0, "no incident names its cause");
 }

@@ -5,7 +5,7 @@
 //! over the raw bytes first asks whether any credential could be there at all;
 //! only inputs it flags, rare in practice, are scanned value by value.
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use regex::Regex;
 use serde_json::Value;
 
@@ -128,7 +128,8 @@ impl SecretScanner {
     pub fn new() -> Self {
         let prefilter = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostFirst)
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(prefilter_literals())
             .expect("the prefilter literals are fixed and valid");
         let assignment = format!(
