@@ -19,7 +19,7 @@ time_fmt='%e s, peak RSS %M KiB'
 
 echo "== gen --users $users --days $days > $work/events.jsonl" >&2
 start=$(date +%s.%N)
-"$bin" gen --users "$users" --days "$days" --seed 1 --start 2026-01-01 > "$work/events.jsonl"
+"$bin" gen --users "$users" --days "$days" --seed 1 > "$work/events.jsonl"
 end=$(date +%s.%N)
 events=$(wc -l < "$work/events.jsonl")
 size=$(du -h "$work/events.jsonl" | cut -f1)
@@ -29,8 +29,10 @@ printf 'gen: %d events (%s) in %.2f s = %.0f events/s\n' \
 echo "== load into an empty store" >&2
 rm -rf "$work/store"
 start=$(date +%s.%N)
+status=0
 /usr/bin/time -f "$time_fmt" -o "$work/load.time" \
-  "$bin" load --store "$work/store" --rejects "$work/rejects.jsonl" "$work/events.jsonl"
+  "$bin" load --store "$work/store" --rejects "$work/rejects.jsonl" "$work/events.jsonl" || status=$?
+if [ "$status" -gt 1 ]; then echo "load failed with exit code $status" >&2; exit "$status"; fi
 end=$(date +%s.%N)
 printf 'load: %d events in %.2f s = %.0f events/s, %s\n' \
   "$events" "$(echo "$end - $start" | bc)" "$(echo "$events / ($end - $start)" | bc -l)" \
