@@ -44,9 +44,9 @@ pub struct RowOrigin {
 }
 
 enum EventColumns {
-    AiUsage(AiUsageColumns<'static>),
-    CodeChange(CodeChangeColumns<'static>),
-    Incident(IncidentColumns<'static>),
+    AiUsage(Box<AiUsageColumns<'static>>),
+    CodeChange(Box<CodeChangeColumns<'static>>),
+    Incident(Box<IncidentColumns<'static>>),
 }
 
 struct TableRows {
@@ -61,11 +61,15 @@ struct TableRows {
 impl TableRows {
     fn new(event_type: EventType) -> Self {
         let columns = match event_type {
-            EventType::AiUsage => EventColumns::AiUsage(AiUsageColumns::with_capacity(1024)),
-            EventType::CodeChange => {
-                EventColumns::CodeChange(CodeChangeColumns::with_capacity(1024))
+            EventType::AiUsage => {
+                EventColumns::AiUsage(Box::new(AiUsageColumns::with_capacity(1024)))
             }
-            EventType::Incident => EventColumns::Incident(IncidentColumns::with_capacity(16)),
+            EventType::CodeChange => {
+                EventColumns::CodeChange(Box::new(CodeChangeColumns::with_capacity(1024)))
+            }
+            EventType::Incident => {
+                EventColumns::Incident(Box::new(IncidentColumns::with_capacity(16)))
+            }
         };
         TableRows {
             event_type,

@@ -130,7 +130,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let mut number = 0u64;
     while input::next_line(&mut source.reader, &mut line)? {
         number += 1;
-        if number % 65_536 == 0 {
+        if number.is_multiple_of(65_536) {
             progress.set_position(number);
         }
         if line.trim_ascii().is_empty() {
