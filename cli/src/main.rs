@@ -1,6 +1,7 @@
 //! The one `aitrail` binary: parses the command line and calls into the crates.
 
 mod commands;
+mod config;
 mod exit;
 mod input;
 
@@ -22,8 +23,12 @@ enum Command {
     Gen(commands::generate::GenArgs),
     /// Check JSONL events; print each rejected line as JSON; exit 1 if any.
     Validate(commands::validate::ValidateArgs),
+    /// Send JSONL events to a Kafka topic, as a collector does.
+    Produce(commands::produce::ProduceArgs),
     /// Backfill JSONL events into the store; exit 1 if any were rejected.
     Load(commands::load::LoadArgs),
+    /// Consume Kafka into the store until SIGTERM or SIGINT.
+    Ingest(commands::ingest::IngestArgs),
     /// Run one read-only SQL query over the store.
     Sql(commands::sql::SqlArgs),
 }
@@ -33,7 +38,9 @@ fn main() -> std::process::ExitCode {
     let outcome = match cli.command {
         Command::Gen(args) => commands::generate::run(args),
         Command::Validate(args) => commands::validate::run(args),
+        Command::Produce(args) => commands::produce::run(args),
         Command::Load(args) => commands::load::run(args),
+        Command::Ingest(args) => commands::ingest::run(args),
         Command::Sql(args) => commands::sql::run(args),
     };
     match outcome {

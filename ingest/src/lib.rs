@@ -1,5 +1,208 @@
-//! The Kafka ingest service: a consumer group that validates events, sends
-//! rejects to the dead-letter topic and commits batches exactly once through
-//! `aitrail_store::sink::EventSink`, recording offsets as Delta application
-//! transactions. Its issue has not been worked yet; `aitrail load` is the
-//! file-based way into the store meanwhile.
+//! The Kafka ingest service (DESIGN §1, §3, §4): a consumer group that
+//! validates events, sends rejects to the dead-letter topic and commits
+//! batches exactly once through [`aitrail_store::sink::EventSink`],
+//! recording each topic-partition's last offset as a Delta application
+//! transaction in the same commit.
+//!
+//! [`run`] is the service; [`produce::produce_lines`] is the reference
+//! collector that feeds it.
+
+pub mod backoff;
+pub mod config;
+pub mod consumer;
+pub mod context;
+pub mod dlq;
+pub mod http;
+pub mod metrics;
+pub mod offsets;
+pub mod outbox;
+pub mod partitions;
+pub mod produce;
+
+use std::sync::Arc;
+
+use aitrail_schemas::ValidatorConfig;
+use aitrail_store::sink::{BatchLimits, EventSink};
+use aitrail_store::writer::StoreWriter;
+use aitrail_store::{Policy, StoreRoot};
+use deltalake::DeltaTableError;
+use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::producer::FutureProducer;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::backoff::Backoff;
+pub use crate::config::{ConfigError, IngestConfig, KafkaConfig};
+use crate::consumer::Pipeline;
+pub use crate::consumer::Summary;
+use crate::context::IngestContext;
+use crate::dlq::DeadLetters;
+use crate::http::{Health, Operations};
+use crate::metrics::Metrics;
+use crate::partitions::Partitions;
+
+/// Why the ingest could not start or had to stop.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The configuration is wrong; the message names the key.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The operations endpoint could not listen.
+    #[error("ingest.listen: cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address configured.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Kafka refused an operation that is not retried.
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    /// The store failed, and the ingest was stopping so did not retry.
+    #[error("store: {0}")]
+    Store(#[from] DeltaTableError),
+}
+
+/// Everything the ingest needs, from `aitrail.toml`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The `[kafka]` section.
+    pub kafka: KafkaConfig,
+    /// The `[ingest]` section.
+    pub ingest: IngestConfig,
+    /// The `[store]` root.
+    pub store: StoreRoot,
+    /// The `[retention]` policy, which assigns tiers.
+    pub policy: Policy,
+}
+
+/// Runs the ingest until `shutdown` is cancelled, then flushes, commits and
+/// returns what it did. A broker or store that is down only delays it; an
+/// invalid configuration fails at once with [`IngestError::Config`].
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<Summary, IngestError> {
+    let Settings {
+        kafka,
+        ingest,
+        store,
+        policy,
+    } = settings;
+    ingest.validate()?;
+    kafka.validate()?;
+    let group = kafka.group_id()?.to_string();
+    let metrics = Arc::new(Metrics::default());
+    let health = Arc::new(Health::default());
+    let partitions = Partitions::default();
+
+    let producer: FutureProducer = kafka.producer().create().map_err(config_or_kafka)?;
+    let context = IngestContext::new(
+        store.clone(),
+        &group,
+        partitions.clone(),
+        Arc::clone(&health),
+        Arc::clone(&metrics),
+        shutdown.clone(),
+    );
+    let consumer: StreamConsumer<IngestContext> =
+        StreamConsumer::from_config_and_context(&kafka.consumer(), context)
+            .map_err(config_or_kafka)?;
+
+    let listener =
+        TcpListener::bind(ingest.listen)
+            .await
+            .map_err(|source| IngestError::Listen {
+                addr: ingest.listen,
+                source,
+            })?;
+    tracing::info!(listen = %listener.local_addr().unwrap_or(ingest.listen), "serving /metrics, /healthz, /readyz");
+    let stop_serving = CancellationToken::new();
+    let server = tokio::spawn(http::serve(
+        listener,
+        Arc::new(Operations {
+            metrics: Arc::clone(&metrics),
+            health: Arc::clone(&health),
+        }),
+        stop_serving.clone(),
+    ));
+
+    let outcome = async {
+        let Some(writer) = open_store(&store, &ingest, &health, &shutdown).await else {
+            return Ok(Summary::default());
+        };
+        let topics: Vec<&str> = ingest.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        tracing::info!(topics = ?ingest.topics, group, store = %store, "consuming");
+        let limits = BatchLimits {
+            max_rows: ingest.max_batch_rows,
+            max_bytes: ingest.max_batch_bytes,
+        };
+        let validator = ValidatorConfig {
+            max_future_skew: ingest.max_future_skew(),
+        };
+        let pipeline = Pipeline::new(
+            EventSink::new(validator, policy, limits),
+            writer,
+            DeadLetters::new(producer, &ingest.dlq_topic),
+            partitions,
+            &group,
+            store.clone(),
+            ingest.dedup_window(),
+            ingest.max_batch_age(),
+            Arc::clone(&metrics),
+            Arc::clone(&health),
+        );
+        pipeline.run(&consumer, &shutdown).await
+    }
+    .await;
+    drop(consumer);
+    stop_serving.cancel();
+    match server.await {
+        Ok(Err(error)) => tracing::warn!(%error, "the operations endpoint failed"),
+        Err(error) => tracing::warn!(%error, "the operations endpoint panicked"),
+        Ok(Ok(())) => {}
+    }
+    if let Ok(summary) = &outcome {
+        tracing::info!(
+            consumed = summary.consumed,
+            committed = summary.committed,
+            rejected = summary.rejected,
+            "stopped"
+        );
+    }
+    outcome
+}
+
+/// Opens the store, waiting with backoff while it is unreachable; `None`
+/// if asked to stop first.
+async fn open_store(
+    root: &StoreRoot,
+    ingest: &IngestConfig,
+    health: &Health,
+    shutdown: &CancellationToken,
+) -> Option<StoreWriter> {
+    let mut backoff = Backoff::default();
+    loop {
+        match StoreWriter::open(root, ingest.dedup_window()).await {
+            Ok(writer) => {
+                health.set_store(true);
+                return Some(writer);
+            }
+            Err(error) => {
+                health.set_store(false);
+                tracing::warn!(%error, store = %root, "cannot open the store; retrying");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return None,
+            () = backoff.wait() => {}
+        }
+    }
+}
+
+fn config_or_kafka(error: KafkaError) -> IngestError {
+    match config::kafka_config_error(&error) {
+        Some(config) => IngestError::Config(config),
+        None => IngestError::Kafka(error),
+    }
+}

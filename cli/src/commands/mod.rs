@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
 pub mod generate;
+pub mod ingest;
 pub mod load;
+pub mod produce;
 pub mod sql;
 pub mod validate;
