@@ -1,0 +1,89 @@
+//! `aitrail ingest --config aitrail.toml`: the Kafka → store service.
+//!
+//! SIGTERM and SIGINT stop it gracefully: the pending batch is flushed and
+//! committed, and it exits 0.
+
+use std::path::PathBuf;
+
+use aitrail_ingest::{IngestConfig, IngestError, KafkaConfig, Settings};
+use clap::{Args, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ConfigFile;
+use crate::exit::{ExitCode, UsageError};
+
+/// Flags of `aitrail ingest`.
+#[derive(Args)]
+pub struct IngestArgs {
+    /// The configuration file (sections store, kafka, ingest, retention).
+    #[arg(long)]
+    config: PathBuf,
+    /// Log lines as JSON objects (for log collectors) or as text.
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+}
+
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Json,
+    Text,
+}
+
+/// Runs the ingest until SIGTERM or SIGINT.
+pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
+    let file = ConfigFile::load(&args.config)?;
+    let settings = Settings {
+        kafka: file.section::<KafkaConfig>("kafka")?,
+        ingest: file.section::<IngestConfig>("ingest")?,
+        store: file.store()?,
+        policy: file.policy()?,
+    };
+    init_logs(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        match aitrail_ingest::run(settings, shutdown).await {
+            Ok(_) => Ok(ExitCode::Ok),
+            Err(IngestError::Config(err)) => {
+                Err(UsageError(format!("{}: {err}", args.config.display())).into())
+            }
+            Err(err) => Err(err.into()),
+        }
+    })
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Cancels `shutdown` on the first SIGTERM or SIGINT.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        () = terminate => tracing::info!("SIGTERM: stopping"),
+    }
+    shutdown.cancel();
+}

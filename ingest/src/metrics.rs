@@ -1,0 +1,114 @@
+//! The Prometheus metrics of the ingest, served at `/metrics`.
+
+use std::sync::atomic::AtomicU64;
+
+use aitrail_schemas::RejectReason;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of a per-reason counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// The reject reason's wire name.
+    pub reason: &'static str,
+}
+
+/// Labels of a per-partition gauge.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct PartitionLabels {
+    /// The topic.
+    pub topic: String,
+    /// The partition.
+    pub partition: i32,
+}
+
+/// Every metric of the ingest and the registry that exposes them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// Messages read from Kafka.
+    pub consumed: Counter,
+    /// Rows committed to the store.
+    pub committed: Counter,
+    /// Messages sent to the dead-letter topic, by reason.
+    pub rejected: Family<ReasonLabel, Counter>,
+    /// Messages per flushed batch.
+    pub batch_messages: Histogram,
+    /// Seconds from the start of a flush to its store commit.
+    pub commit_seconds: Histogram,
+    /// Messages not yet committed to the consumer group, per partition.
+    pub lag: Family<PartitionLabels, Gauge>,
+    /// Unix time of the last store commit.
+    pub last_commit: Gauge<f64, AtomicU64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("aitrail_ingest");
+        let m = Metrics {
+            registry: Registry::default(),
+            consumed: Counter::default(),
+            committed: Counter::default(),
+            rejected: Family::default(),
+            batch_messages: Histogram::new(exponential_buckets(1.0, 4.0, 10)),
+            commit_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
+            lag: Family::default(),
+            last_commit: Gauge::default(),
+        };
+        registry.register("consumed", "Messages read from Kafka", m.consumed.clone());
+        registry.register(
+            "committed_rows",
+            "Rows committed to the store",
+            m.committed.clone(),
+        );
+        registry.register(
+            "rejected",
+            "Messages sent to the dead-letter topic, by reason",
+            m.rejected.clone(),
+        );
+        registry.register(
+            "batch_messages",
+            "Messages per flushed batch",
+            m.batch_messages.clone(),
+        );
+        registry.register(
+            "commit_seconds",
+            "Seconds from the start of a flush to its store commit",
+            m.commit_seconds.clone(),
+        );
+        registry.register(
+            "consumer_lag",
+            "Messages of a partition not yet committed to the consumer group",
+            m.lag.clone(),
+        );
+        registry.register(
+            "last_commit_timestamp_seconds",
+            "Unix time of the last store commit",
+            m.last_commit.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+}
+
+impl Metrics {
+    /// Counts one message sent to the dead-letter topic.
+    pub fn reject(&self, reason: RejectReason) {
+        self.rejected
+            .get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            })
+            .inc();
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}
