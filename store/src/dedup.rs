@@ -2,7 +2,9 @@
 //! earlier in the same batch, with an `occurred_at` within the dedup window
 //! of its own adds nothing (DESIGN §3).
 
-use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
@@ -23,33 +25,69 @@ pub async fn find_duplicates(
     batch: &TableBatch,
     window: TimeDelta,
 ) -> Result<Vec<bool>, DeltaTableError> {
-    let window_micros = window.num_microseconds().unwrap_or(i64::MAX);
-    let mut rows_by_id: HashMap<&str, Vec<usize>> = HashMap::with_capacity(batch.origins.len());
-    for (row, origin) in batch.origins.iter().enumerate() {
-        rows_by_id
-            .entry(origin.event_id.as_str())
-            .or_default()
-            .push(row);
-    }
-    let mut kept: HashMap<&str, Vec<i64>> = HashMap::new();
-    for (id, times) in stored_times(table, batch, window, &rows_by_id).await? {
-        if let Some((key, _)) = rows_by_id.get_key_value(id.as_str()) {
-            kept.insert(*key, times);
+    let window_micros = window.num_microseconds().unwrap_or(i64::MAX).unsigned_abs();
+    let mut seen = SeenTimes::with_capacity(batch.origins.len());
+    let stored = if table.snapshot()?.log_data().num_files() == 0 {
+        HashMap::default()
+    } else {
+        let wanted: HashSet<&str> = batch.origins.iter().map(|o| o.event_id.as_str()).collect();
+        let stored = stored_times(table, batch, window, &wanted).await?;
+        stored
+            .into_iter()
+            .filter_map(|(id, times)| wanted.get(id.as_str()).map(|key| (*key, times)))
+            .collect()
+    };
+    for (id, times) in stored {
+        for at in times {
+            seen.record(id, at);
         }
     }
-    let mut duplicate = vec![false; batch.origins.len()];
-    for (id, rows) in rows_by_id {
-        let seen = kept.entry(id).or_default();
-        for row in rows {
-            let at = batch.origins[row].occurred_at;
-            if seen.iter().any(|t| t.abs_diff(at) <= window_micros as u64) {
-                duplicate[row] = true;
-            } else {
-                seen.push(at);
+    Ok(batch
+        .origins
+        .iter()
+        .map(|origin| {
+            let id = origin.event_id.as_str();
+            let duplicate = seen.has_within(id, origin.occurred_at, window_micros);
+            if !duplicate {
+                seen.record(id, origin.occurred_at);
             }
+            duplicate
+        })
+        .collect())
+}
+
+/// The `occurred_at` values seen per id. Nearly every id is seen once, so
+/// the first time is kept inline and only the rare later ones in a list.
+struct SeenTimes<'a> {
+    first: HashMap<&'a str, i64>,
+    more: HashMap<&'a str, Vec<i64>>,
+}
+
+impl<'a> SeenTimes<'a> {
+    fn with_capacity(capacity: usize) -> Self {
+        SeenTimes {
+            first: HashMap::with_capacity(capacity),
+            more: HashMap::default(),
         }
     }
-    Ok(duplicate)
+
+    fn record(&mut self, id: &'a str, at: i64) {
+        match self.first.entry(id) {
+            Entry::Vacant(slot) => {
+                slot.insert(at);
+            }
+            Entry::Occupied(_) => self.more.entry(id).or_default().push(at),
+        }
+    }
+
+    fn has_within(&self, id: &str, at: i64, window_micros: u64) -> bool {
+        let close = |t: &i64| t.abs_diff(at) <= window_micros;
+        self.first.get(id).is_some_and(close)
+            || self
+                .more
+                .get(id)
+                .is_some_and(|times| times.iter().any(close))
+    }
 }
 
 /// Stored `occurred_at` values of the ids in `wanted`, from the dates the
@@ -58,12 +96,9 @@ async fn stored_times(
     table: &DeltaTable,
     batch: &TableBatch,
     window: TimeDelta,
-    wanted: &HashMap<&str, Vec<usize>>,
+    wanted: &HashSet<&str>,
 ) -> Result<HashMap<String, Vec<i64>>, DeltaTableError> {
-    let mut stored: HashMap<String, Vec<i64>> = HashMap::new();
-    if table.snapshot()?.log_data().num_files() == 0 {
-        return Ok(stored);
-    }
+    let mut stored: HashMap<String, Vec<i64>> = HashMap::default();
     let reach = (window.num_days() + 1) as i32;
     let mut days: Vec<i32> = batch
         .origins
@@ -97,7 +132,7 @@ async fn stored_times(
         )?;
         let times = times.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
         for row in 0..chunk.num_rows() {
-            if ids.is_valid(row) && times.is_valid(row) && wanted.contains_key(ids.value(row)) {
+            if ids.is_valid(row) && times.is_valid(row) && wanted.contains(ids.value(row)) {
                 stored
                     .entry(ids.value(row).to_string())
                     .or_default()
