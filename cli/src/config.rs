@@ -246,4 +246,18 @@ mod tests {
         .unwrap();
         assert!(both.policy().unwrap_err().0.contains("default_tier"));
     }
+
+    #[test]
+    fn the_example_in_deploy_loads() {
+        let text = include_str!("../../deploy/aitrail.toml");
+        let config = parse(text, &[]).unwrap();
+        let ingest: aitrail_ingest::config::IngestConfig = config.section("ingest").unwrap();
+        ingest.validate().unwrap();
+        assert_eq!(ingest.topics, ["ai-audit.events"]);
+        let kafka: toml::Table = config.section("kafka").unwrap();
+        assert_eq!(kafka["group.id"].as_str(), Some("aitrail-ingest"));
+        let policy = config.policy().unwrap();
+        assert_eq!(policy.spec().tiers.len(), 2);
+        assert_eq!(policy.tier("regulated").unwrap().keep_days, 2557);
+    }
 }
