@@ -96,9 +96,13 @@ impl RecordedOffsets {
     }
 
     /// Records that every table now holds partition `number` up to `offset`.
+    /// A table that was already further (a crash between the tables' commits
+    /// left it ahead) keeps its own offset: lowering it would let the rows it
+    /// holds beyond `offset` be read again as duplicates.
     pub fn committed(&mut self, number: i32, offset: i64) {
         for event_type in EventType::ALL {
-            self.last.insert((*event_type, number), offset);
+            let last = self.last.entry((*event_type, number)).or_insert(offset);
+            *last = (*last).max(offset);
         }
     }
 
@@ -164,5 +168,16 @@ mod tests {
         assert!(recorded.everywhere(0, 12));
         recorded.revoke(0);
         assert!(!recorded.everywhere(0, 1));
+    }
+
+    #[test]
+    fn a_commit_behind_a_table_leaves_that_table_ahead() {
+        let mut recorded = RecordedOffsets::default();
+        recorded.assign(0, &offsets([Some(12), None, None]));
+        recorded.committed(0, 8);
+        assert_eq!(recorded.last[&(EventType::ALL[0], 0)], 12);
+        assert_eq!(recorded.last[&(EventType::ALL[1], 0)], 8);
+        recorded.committed(0, 14);
+        assert!(recorded.everywhere(0, 14));
     }
 }

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# End-to-end benchmark of `aitrail ingest` (issue 7: ≥ 200k events/s on 2
+# cores, ≤ 512 MiB RSS) against tansu, a Kafka-protocol broker, with memory
+# storage on a free loopback port.
+#
+#   benches/e2e/ingest.sh [EVENTS]          # default 1,000,000
+#
+# Generates EVENTS events, produces them all with `aitrail produce`, then
+# starts `aitrail ingest` on the backlog and measures events/s from its start
+# until the store holds them all (polled with `aitrail sql`), and its peak
+# RSS (/usr/bin/time). The broker is $TANSU, else `tansu` on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aitrail-target}"
+events="${1:-1000000}"
+work="${AITRAIL_BENCH_DIR:-$(mktemp -d)}"
+mkdir -p "$work"
+tansu="${TANSU:-$(command -v tansu || echo "$HOME/.cargo/bin/tansu")}"
+[ -x "$tansu" ] || { echo "tansu not found: cargo install --locked tansu --features dynostore" >&2; exit 2; }
+
+cargo build --release --locked -p aitrail >&2
+bin="$CARGO_TARGET_DIR/release/aitrail"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+metrics=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+brokers="127.0.0.1:$port"
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+echo "== tansu ($("$tansu" --version 2>/dev/null || echo unknown version)) on $brokers, memory storage" >&2
+"$tansu" broker --storage-engine memory://tansu/ \
+  --listener-url "tcp://$brokers" --advertised-listener-url "tcp://$brokers" \
+  > "$work/tansu.log" 2>&1 &
+pids+=($!)
+python3 - "$brokers" <<'EOF'
+import sys, time
+from confluent_kafka.admin import AdminClient, NewTopic
+admin = AdminClient({"bootstrap.servers": sys.argv[1]})
+deadline = time.time() + 60
+pending = {"ai-audit.events": 4, "ai-audit.events.dlq": 1}
+while pending:
+    if time.time() > deadline:
+        sys.exit("tansu did not create the topics in time")
+    try:
+        futures = admin.create_topics([NewTopic(t, n, 1) for t, n in pending.items()], operation_timeout=5)
+        for topic, future in futures.items():
+            try:
+                future.result()
+                pending.pop(topic)
+            except Exception as error:
+                if "already exists" in str(error).lower() or "TOPIC_ALREADY_EXISTS" in str(error):
+                    pending.pop(topic)
+    except Exception:
+        pass
+    if pending:
+        time.sleep(0.2)
+EOF
+
+users=$(( events / 3000 + 5 ))
+echo "== gen: $events events ($users users, 365 days)" >&2
+"$bin" gen --users "$users" --days 365 --seed 1 | head -n "$events" > "$work/events.jsonl"
+size=$(du -h "$work/events.jsonl" | cut -f1)
+
+echo "== produce" >&2
+start=$(date +%s.%N)
+"$bin" produce --brokers "$brokers" --topic ai-audit.events "$work/events.jsonl"
+end=$(date +%s.%N)
+printf 'produce: %d events (%s) in %.2f s = %.0f events/s\n' \
+  "$events" "$size" "$(echo "$end - $start" | bc)" "$(echo "$events / ($end - $start)" | bc -l)"
+
+cat > "$work/aitrail.toml" <<EOF
+[store]
+root = "$work/store"
+
+[kafka]
+"bootstrap.servers" = "$brokers"
+"group.id" = "aitrail-bench"
+"auto.offset.reset" = "earliest"
+
+[ingest]
+topics = ["ai-audit.events"]
+dlq_topic = "ai-audit.events.dlq"
+listen = "127.0.0.1:$metrics"
+EOF
+
+count() {
+  "$bin" sql --store "$work/store" --format csv \
+    "SELECT (SELECT count(*) FROM ai_usage) + (SELECT count(*) FROM code_changes) + (SELECT count(*) FROM incidents) AS n" \
+    2>/dev/null | tail -n 1 || echo 0
+}
+
+echo "== ingest" >&2
+rm -rf "$work/store"
+start=$(date +%s.%N)
+/usr/bin/time -f '%M' -o "$work/ingest.rss" \
+  "$bin" ingest --config "$work/aitrail.toml" 2> "$work/ingest.log" &
+time_pid=$!
+pids+=("$time_pid")
+stored=0
+while [ "$stored" != "$events" ]; do
+  kill -0 "$time_pid" 2>/dev/null || { echo "ingest exited early; see $work/ingest.log" >&2; exit 3; }
+  [ "$(echo "$(date +%s.%N) - $start > 900" | bc)" = 1 ] && { echo "timed out with $stored stored" >&2; exit 3; }
+  sleep 0.5
+  stored=$(count)
+done
+end=$(date +%s.%N)
+# SIGTERM to aitrail itself (the child of /usr/bin/time), which flushes and exits.
+pkill -TERM -P "$time_pid" || true
+wait "$time_pid"
+rss_kib=$(cat "$work/ingest.rss")
+printf 'ingest: %d events in %.2f s = %.0f events/s, peak RSS %d MiB\n' \
+  "$events" "$(echo "$end - $start" | bc)" "$(echo "$events / ($end - $start)" | bc -l)" \
+  "$(( rss_kib / 1024 ))"
+files=$(find "$work/store" -name '*.parquet' | wc -l)
+printf 'store: %s in %d Parquet files\n' "$(du -sh "$work/store" | cut -f1)" "$files"
