@@ -8,7 +8,8 @@
 # Generates EVENTS events, produces them all with `aitrail produce`, then
 # starts `aitrail ingest` on the backlog and measures events/s from its start
 # until the store holds them all (polled with `aitrail sql`), and its peak
-# RSS (/usr/bin/time). The broker is $TANSU, else `tansu` on PATH.
+# RSS (/usr/bin/time). The broker is $TANSU, else `tansu` on PATH; the
+# topics are created with Python's confluent-kafka (scripts/test installs it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aitrail-target}"
