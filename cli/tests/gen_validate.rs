@@ -1,21 +1,9 @@
 //! `aitrail gen` and `aitrail validate` as a user runs them.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
 
-fn aitrail(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aitrail"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the aitrail binary starts");
-    let mut input = child.stdin.take().expect("stdin is piped");
-    input.write_all(stdin).expect("stdin accepts the input");
-    drop(input);
-    child.wait_with_output().expect("aitrail finishes")
-}
+mod common;
+use common::aitrail;
 
 fn generated(seed: &str) -> Vec<u8> {
     let out = aitrail(

@@ -1,31 +1,13 @@
 //! `aitrail load` and `aitrail sql` as a user runs them, and DuckDB reading
 //! the same tables.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn aitrail(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aitrail"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the aitrail binary starts");
-    let mut input = child.stdin.take().expect("stdin is piped");
-    let stdin = stdin.to_vec();
-    // Written from another thread: aitrail writes rejects while it reads.
-    let writer = std::thread::spawn(move || input.write_all(&stdin));
-    let output = child.wait_with_output().expect("aitrail finishes");
-    writer
-        .join()
-        .expect("the stdin writer does not panic")
-        .expect("stdin accepts the input");
-    output
-}
+mod common;
+use common::aitrail;
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

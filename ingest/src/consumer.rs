@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aitrail_schemas::{RejectReason, Rejection};
+use aitrail_schemas::Rejection;
 use aitrail_store::StoreRoot;
 use aitrail_store::rows::{Position, TableBatch};
 use aitrail_store::sink::EventSink;
@@ -342,14 +342,7 @@ impl Pipeline {
         self.recorded.skip_committed(tables);
         for table in tables.iter_mut() {
             for duplicate in self.writer.take_duplicates(table).await? {
-                let rejection = Rejection {
-                    reason: RejectReason::Duplicate,
-                    detail: format!(
-                        "event_id `{}` is already stored within the dedup window",
-                        duplicate.event_id
-                    ),
-                    event: serde_json::from_slice(&duplicate.raw).ok(),
-                };
+                let rejection = duplicate.rejection();
                 let source = self.partitions.get(duplicate.position.partition);
                 let key = event_key(&duplicate.raw);
                 self.reject(

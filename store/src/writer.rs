@@ -6,7 +6,7 @@
 //! table exactly as it was: Delta readers see only committed files, and the
 //! orphans are removed by vacuum.
 
-use aitrail_schemas::EventType;
+use aitrail_schemas::{EventType, RejectReason, Rejection};
 use chrono::TimeDelta;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, Transaction};
@@ -37,6 +37,20 @@ pub struct Duplicate {
     pub event_id: String,
     /// The input as it was received.
     pub raw: Vec<u8>,
+}
+
+impl Duplicate {
+    /// The `duplicate` rejection every writer reports for this row.
+    pub fn rejection(&self) -> Rejection {
+        Rejection {
+            reason: RejectReason::Duplicate,
+            detail: format!(
+                "event_id `{}` is already stored within the dedup window",
+                self.event_id
+            ),
+            event: serde_json::from_slice(&self.raw).ok(),
+        }
+    }
 }
 
 /// What one commit did.

@@ -64,15 +64,7 @@ impl Rejects {
 
     fn duplicates(&mut self, duplicates: Vec<Duplicate>) -> io::Result<()> {
         for duplicate in duplicates {
-            let rejection = Rejection {
-                reason: RejectReason::Duplicate,
-                detail: format!(
-                    "event_id `{}` is already stored within the dedup window",
-                    duplicate.event_id
-                ),
-                event: serde_json::from_slice(&duplicate.raw).ok(),
-            };
-            self.record(rejection, duplicate.position.offset as u64)?;
+            self.record(duplicate.rejection(), duplicate.position.offset as u64)?;
         }
         Ok(())
     }
