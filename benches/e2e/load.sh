@@ -13,7 +13,7 @@ days="${2:-365}"
 work="${AITRAIL_BENCH_DIR:-$(mktemp -d)}"
 mkdir -p "$work"
 
-cargo build --release --locked -p aitrail >&2
+cargo build --release --locked --workspace >&2
 bin="$CARGO_TARGET_DIR/release/aitrail"
 time_fmt='%e s, peak RSS %M KiB'
 

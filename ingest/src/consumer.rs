@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aitrail_schemas::Rejection;
+use aitrail_schemas::{EventType, Rejection};
 use aitrail_store::StoreRoot;
 use aitrail_store::rows::{Position, TableBatch};
 use aitrail_store::sink::EventSink;
@@ -283,18 +283,11 @@ impl Pipeline {
     ) -> Result<(), IngestError> {
         let started = Instant::now();
         let batch = std::mem::take(&mut self.batch);
-        let transactions: Vec<Transaction> = batch
-            .last_offsets
-            .iter()
-            .map(|(number, offset)| {
-                Transaction::new(self.partitions.get(*number).app_id(&self.group), *offset)
-            })
-            .collect();
         let mut backoff = Backoff::default();
         let mut attempts = 0;
         let rows = loop {
             attempts += 1;
-            match self.try_commit(&mut tables, &transactions).await {
+            match self.try_commit(&mut tables, &batch.last_offsets).await {
                 Ok(rows) => break rows,
                 Err(error) => {
                     self.health.set_store(false);
@@ -333,11 +326,12 @@ impl Pipeline {
     }
 
     /// One attempt: skip what each table holds, send duplicates to the
-    /// dead-letter topic, wait for every dead letter, then commit.
+    /// dead-letter topic, wait for every dead letter, then commit with each
+    /// table's offsets of the batch's partitions.
     async fn try_commit(
         &mut self,
         tables: &mut [TableBatch],
-        transactions: &[Transaction],
+        last_offsets: &BTreeMap<i32, i64>,
     ) -> Result<usize, IngestError> {
         self.recorded.skip_committed(tables);
         for table in tables.iter_mut() {
@@ -355,9 +349,19 @@ impl Pipeline {
             }
         }
         self.dead_letters.deliver().await?;
+        let (recorded, partitions, group) = (&self.recorded, &self.partitions, &self.group);
+        let transactions_of = |event_type: EventType| -> Vec<Transaction> {
+            recorded
+                .to_record(event_type, last_offsets)
+                .into_iter()
+                .map(|(number, offset)| {
+                    Transaction::new(partitions.get(number).app_id(group), offset)
+                })
+                .collect()
+        };
         Ok(self
             .writer
-            .commit_unique(tables.to_vec(), transactions)
+            .commit_unique(tables.to_vec(), transactions_of)
             .await?)
     }
 

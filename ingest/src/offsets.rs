@@ -8,7 +8,7 @@
 //! skips the rows that table already holds. The consumer group's own
 //! committed offsets are only for lag monitoring.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aitrail_schemas::EventType;
 use aitrail_store::StoreRoot;
@@ -106,6 +106,19 @@ impl RecordedOffsets {
         }
     }
 
+    /// The offset `event_type`'s table records for each partition of a
+    /// batch whose last offsets are `batch`: the batch's, or the table's own
+    /// when a crash between the tables' commits left it further.
+    pub fn to_record(&self, event_type: EventType, batch: &BTreeMap<i32, i64>) -> Vec<(i32, i64)> {
+        batch
+            .iter()
+            .map(|(number, offset)| {
+                let held = self.last.get(&(event_type, *number)).copied();
+                (*number, held.map_or(*offset, |held| held.max(*offset)))
+            })
+            .collect()
+    }
+
     /// Whether every table already holds the message at `offset` of
     /// partition `number`, so reading it again must add nothing anywhere.
     pub fn everywhere(&self, number: i32, offset: i64) -> bool {
@@ -179,5 +192,24 @@ mod tests {
         assert_eq!(recorded.last[&(EventType::ALL[1], 0)], 8);
         recorded.committed(0, 14);
         assert!(recorded.everywhere(0, 14));
+    }
+
+    #[test]
+    fn a_table_ahead_records_its_own_offset() {
+        let mut recorded = RecordedOffsets::default();
+        recorded.assign(0, &offsets([Some(12), Some(5), None]));
+        let batch = BTreeMap::from([(0, 8), (1, 3)]);
+        assert_eq!(
+            recorded.to_record(EventType::ALL[0], &batch),
+            [(0, 12), (1, 3)]
+        );
+        assert_eq!(
+            recorded.to_record(EventType::ALL[1], &batch),
+            [(0, 8), (1, 3)]
+        );
+        assert_eq!(
+            recorded.to_record(EventType::ALL[2], &batch),
+            [(0, 8), (1, 3)]
+        );
     }
 }

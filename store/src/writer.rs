@@ -120,7 +120,9 @@ impl StoreWriter {
             duplicates.extend(self.take_duplicates(batch).await?);
         }
         duplicates.sort_by_key(|d| d.position);
-        let rows = self.commit_unique(batches, transactions).await?;
+        let rows = self
+            .commit_unique(batches, |_| transactions.to_vec())
+            .await?;
         Ok(CommitOutcome { rows, duplicates })
     }
 
@@ -151,33 +153,36 @@ impl StoreWriter {
     }
 
     /// Writes and commits `batches` as they are (see
-    /// [`StoreWriter::take_duplicates`]) and returns the rows committed. With
-    /// `transactions`, every table gets a commit carrying them, even one that
-    /// got no rows, so that each table's recorded offsets cover the batch.
+    /// [`StoreWriter::take_duplicates`]) and returns the rows committed.
+    /// Each table's commit carries `transactions_of(its event type)`; a
+    /// table with transactions gets a commit even without rows, so that
+    /// each table's recorded offsets cover the batch. The versions are per
+    /// table because the tables commit one after another: after a crash
+    /// one table may already hold more of a partition than another, and
+    /// must not record less than it holds.
     pub async fn commit_unique(
         &mut self,
         batches: Vec<TableBatch>,
-        transactions: &[Transaction],
+        transactions_of: impl Fn(EventType) -> Vec<Transaction>,
     ) -> Result<usize, DeltaTableError> {
         let mut staged = Vec::new();
         for batch in batches {
             staged.push(self.stage(batch).await?);
         }
-        if !transactions.is_empty() {
-            for event_type in EventType::ALL {
-                if !staged.iter().any(|s| s.event_type == *event_type) {
-                    staged.push(StagedFiles {
-                        event_type: *event_type,
-                        adds: Vec::new(),
-                        rows: 0,
-                    });
-                }
+        for event_type in EventType::ALL {
+            if !staged.iter().any(|s| s.event_type == *event_type) {
+                staged.push(StagedFiles {
+                    event_type: *event_type,
+                    adds: Vec::new(),
+                    rows: 0,
+                });
             }
         }
         let mut rows = 0;
         for files in staged {
             rows += files.rows;
-            self.commit_staged(files, transactions).await?;
+            let transactions = transactions_of(files.event_type);
+            self.commit_staged(files, &transactions).await?;
         }
         Ok(rows)
     }
