@@ -4,6 +4,7 @@
 # storage on a free loopback port.
 #
 #   benches/e2e/ingest.sh [EVENTS]          # default 1,000,000
+#   AITRAIL_BENCH_DAYS=2 benches/e2e/ingest.sh 2000000   # a live stream's shape
 #
 # Generates EVENTS events, produces them all with `aitrail produce`, then
 # starts `aitrail ingest` on the backlog and measures events/s from its start
@@ -59,9 +60,12 @@ while pending:
         time.sleep(0.2)
 EOF
 
-users=$(( events / 3000 + 5 ))
-echo "== gen: $events events ($users users, 365 days)" >&2
-"$bin" gen --users "$users" --days 365 --seed 1 | head -n "$events" > "$work/events.jsonl"
+# A live stream carries the last day or two (AITRAIL_BENCH_DAYS=2); a
+# backlog replayed after an outage spans many (the default, a year).
+days="${AITRAIL_BENCH_DAYS:-365}"
+users=$(( events / (days * 8) + 5 ))
+echo "== gen: $events events ($users users, $days days from 2026-03-02)" >&2
+"$bin" gen --users "$users" --days "$days" --start 2026-03-02 --seed 1 | head -n "$events" > "$work/events.jsonl"
 size=$(du -h "$work/events.jsonl" | cut -f1)
 
 echo "== produce" >&2
@@ -101,7 +105,7 @@ time_pid=$!
 pids+=("$time_pid")
 committed() {
   curl -sf "http://127.0.0.1:$metrics/metrics" 2>/dev/null \
-    | awk '$1 == "aitrail_ingest_committed_total" { print $2 }' || true
+    | awk '$1 == "aitrail_ingest_committed_rows_total" { print $2 }' || true
 }
 stored=0
 while [ "${stored:-0}" != "$events" ]; do

@@ -227,8 +227,10 @@ impl KafkaConfig {
         for (key, value) in OWNED_PROPERTIES {
             config.set(key, value);
         }
-        if self.get("statistics.interval.ms").is_none() {
-            config.set("statistics.interval.ms", "5000");
+        for (key, value) in CONSUMER_DEFAULTS {
+            if self.get(key).is_none() {
+                config.set(key, value);
+            }
         }
         config
     }
@@ -251,6 +253,16 @@ impl KafkaConfig {
         config
     }
 }
+
+/// Consumer settings aitrail chooses unless `[kafka]` sets them. The
+/// prefetch queue is bounded at 16 MiB of fetched (compressed) data instead
+/// of librdkafka's 64 MiB: JSON compresses 4–5×, so the default held
+/// ≈ 250 MiB of decompressed messages, half the ingest's memory budget,
+/// while 16 MiB still holds a whole batch's worth of zstd-compressed events.
+const CONSUMER_DEFAULTS: [(&str, &str); 2] = [
+    ("statistics.interval.ms", "5000"),
+    ("queued.max.messages.kbytes", "16384"),
+];
 
 /// Turns librdkafka's refusal of a property into an error naming the key.
 pub fn kafka_config_error(err: &rdkafka::error::KafkaError) -> Option<ConfigError> {

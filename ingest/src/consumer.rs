@@ -359,10 +359,7 @@ impl Pipeline {
                 })
                 .collect()
         };
-        Ok(self
-            .writer
-            .commit_unique(tables.to_vec(), transactions_of)
-            .await?)
+        Ok(self.writer.commit_unique(tables, transactions_of).await?)
     }
 
     /// After a failed commit: a fresh writer, and what each table recorded

@@ -450,7 +450,7 @@ async fn tables_that_committed_different_offsets_are_each_caught_up() {
         .map(|o| o.position.offset > 2)
         .collect();
     ahead[0].retain(&keep);
-    let staged = writer.stage(ahead.remove(0)).await.unwrap();
+    let staged = writer.stage(&ahead.remove(0)).await.unwrap();
     writer
         .commit_staged(staged, &[Transaction::new(&app_id, 5)])
         .await

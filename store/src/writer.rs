@@ -6,7 +6,13 @@
 //! table exactly as it was: Delta readers see only committed files, and the
 //! orphans are removed by vacuum.
 
+use std::sync::Arc;
+
 use aitrail_schemas::{EventType, RejectReason, Rejection};
+use arrow::array::ArrayRef;
+use arrow::compute::{SortColumn, lexsort_to_indices, partition, take_record_batch};
+use arrow::error::ArrowError;
+use arrow::record_batch::RecordBatch;
 use chrono::TimeDelta;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, Transaction};
@@ -121,7 +127,7 @@ impl StoreWriter {
         }
         duplicates.sort_by_key(|d| d.position);
         let rows = self
-            .commit_unique(batches, |_| transactions.to_vec())
+            .commit_unique(&batches, |_| transactions.to_vec())
             .await?;
         Ok(CommitOutcome { rows, duplicates })
     }
@@ -162,7 +168,7 @@ impl StoreWriter {
     /// must not record less than it holds.
     pub async fn commit_unique(
         &mut self,
-        batches: Vec<TableBatch>,
+        batches: &[TableBatch],
         transactions_of: impl Fn(EventType) -> Vec<Transaction>,
     ) -> Result<usize, DeltaTableError> {
         let mut staged = Vec::new();
@@ -187,25 +193,23 @@ impl StoreWriter {
         Ok(rows)
     }
 
-    /// Writes the data files of `batch` without committing them.
-    pub async fn stage(&mut self, batch: TableBatch) -> Result<StagedFiles, DeltaTableError> {
-        let rows = batch.batch.num_rows();
+    /// Writes the data files of `batch` without committing them: one
+    /// partition (tier, date) after another, so that only one Parquet
+    /// writer's buffers are in memory at a time even when a batch spans
+    /// many dates (a backlog replayed after an outage).
+    pub async fn stage(&mut self, batch: &TableBatch) -> Result<StagedFiles, DeltaTableError> {
         let event_type = batch.event_type;
-        if rows == 0 {
-            return Ok(StagedFiles {
-                event_type,
-                adds: Vec::new(),
-                rows,
-            });
+        let mut adds = Vec::new();
+        for partition in split_by_partition(&batch.batch)? {
+            let mut writer = RecordBatchWriter::for_table(self.table(event_type))?
+                .with_writer_properties(writer_properties());
+            writer.write(partition).await?;
+            adds.extend(writer.flush().await?);
         }
-        let mut writer = RecordBatchWriter::for_table(self.table(event_type))?
-            .with_writer_properties(writer_properties());
-        writer.write(batch.batch).await?;
-        let adds = writer.flush().await?;
         Ok(StagedFiles {
             event_type,
             adds,
-            rows,
+            rows: batch.batch.num_rows(),
         })
     }
 
@@ -249,6 +253,39 @@ impl StoreWriter {
             .transaction_version(table.log_store().as_ref(), app_id)
             .await
     }
+}
+
+/// The rows of `batch` grouped by their partition columns, one slice per
+/// partition.
+fn split_by_partition(batch: &RecordBatch) -> Result<Vec<RecordBatch>, ArrowError> {
+    if batch.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let keys = |batch: &RecordBatch| -> Vec<ArrayRef> {
+        PARTITION_COLUMNS
+            .iter()
+            .map(|name| {
+                Arc::clone(
+                    batch
+                        .column_by_name(name)
+                        .expect("every table has the partition columns"),
+                )
+            })
+            .collect()
+    };
+    let sort_columns: Vec<SortColumn> = keys(batch)
+        .into_iter()
+        .map(|values| SortColumn {
+            values,
+            options: None,
+        })
+        .collect();
+    let sorted = take_record_batch(batch, &lexsort_to_indices(&sort_columns, None)?)?;
+    Ok(partition(&keys(&sorted))?
+        .ranges()
+        .into_iter()
+        .map(|range| sorted.slice(range.start, range.len()))
+        .collect())
 }
 
 /// Parquet settings for scans: zstd, dictionary encoding, large row groups.

@@ -228,7 +228,7 @@ async fn files_written_but_never_committed_leave_the_table_unchanged() {
         usage("b", "2026-02-10T13:00:00Z", "web", 1),
         usage("c", "2026-02-11T13:00:00Z", "web", 1),
     ]);
-    let staged = writer.stage(batches.remove(0)).await.unwrap();
+    let staged = writer.stage(&batches.remove(0)).await.unwrap();
     assert_eq!(
         parquet_files(dir.path()).len(),
         3,

@@ -56,9 +56,13 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Without `RUST_LOG`: aitrail's own events at `info`, its libraries' only
+/// from `warn` (the Delta kernel logs every snapshot load at `info`).
+const DEFAULT_LOG_FILTER: &str = "warn,aitrail=info,aitrail_ingest=info,aitrail_store=info";
+
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
