@@ -5,8 +5,9 @@
 //! through `aitrail produce` (or a Python confluent-kafka producer); the
 //! store is read with `aitrail sql` and the dead-letter topic with rdkafka.
 //!
-//! - `AITRAIL_E2E_EVENTS`: events per run (default 200,000, which keeps each
-//!   test under two minutes on 2 cores; the issue's figure is 1,000,000).
+//! - `AITRAIL_E2E_EVENTS`: events of the exactly-once and kill -9 runs
+//!   (default 1,000,000, the issue's figure); the group takeover runs a
+//!   fifth of it.
 //! - `AITRAIL_E2E_SEED`: replays the random kill moments of a failed run
 //!   (each run prints its seed).
 //! - `AITRAIL_E2E_KEEP=1`: keeps each test's directory (logs, store, input)
@@ -78,7 +79,7 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Events per run.
+/// Events of the exactly-once and kill -9 runs.
 fn events() -> usize {
     std::env::var("AITRAIL_E2E_EVENTS")
         .ok()
@@ -87,7 +88,7 @@ fn events() -> usize {
                 .parse()
                 .expect("AITRAIL_E2E_EVENTS is a number")
         })
-        .unwrap_or(200_000)
+        .unwrap_or(1_000_000)
 }
 
 /// How long the ingest of `events` may take at the slowest: generous, for
@@ -744,7 +745,6 @@ fn assert_exactly_once(site: &Site, input: &Input) {
 }
 
 #[test]
-#[ignore = "end-to-end against tansu, not yet verified in CI: cargo test --release -p aitrail --test ingest_e2e -- --ignored"]
 fn valid_events_land_once_and_every_invalid_one_in_the_dead_letter_topic() {
     let _serial = serial();
     let site = Site::new();
@@ -782,7 +782,6 @@ fn valid_events_land_once_and_every_invalid_one_in_the_dead_letter_topic() {
 }
 
 #[test]
-#[ignore = "end-to-end against tansu, not yet verified in CI: cargo test --release -p aitrail --test ingest_e2e -- --ignored"]
 fn kill_9_at_five_random_moments_loses_and_duplicates_nothing() {
     let _serial = serial();
     let mut random = Random::from_env_or_clock("kill_9");
@@ -836,12 +835,11 @@ fn kill_9_at_five_random_moments_loses_and_duplicates_nothing() {
 /// leader dies it gets nothing more; the dead member's partitions are never
 /// consumed again (seen with confluent-kafka consumers alone, no aitrail).
 #[test]
-#[ignore = "end-to-end against tansu, not yet verified in CI: cargo test --release -p aitrail --test ingest_e2e -- --ignored"]
 fn a_group_member_killed_hands_its_partitions_to_the_other() {
     let _serial = serial();
     let mut random = Random::from_env_or_clock("takeover");
     let site = Site::new();
-    let input = make_input(site.dir.path(), events(), true);
+    let input = make_input(site.dir.path(), events() / 5, true);
     site.produce(&input, true);
 
     let options = Options {
@@ -935,7 +933,6 @@ print(sent)
 "#;
 
 #[test]
-#[ignore = "end-to-end against tansu, not yet verified in CI: cargo test --release -p aitrail --test ingest_e2e -- --ignored"]
 fn events_from_a_python_confluent_kafka_producer_land() {
     let _serial = serial();
     let site = Site::new();
@@ -970,7 +967,6 @@ fn events_from_a_python_confluent_kafka_producer_land() {
 }
 
 #[test]
-#[ignore = "end-to-end against tansu, not yet verified in CI: cargo test --release -p aitrail --test ingest_e2e -- --ignored"]
 fn sigterm_commits_the_pending_batch_and_exits_0() {
     let _serial = serial();
     let site = Site::new();
