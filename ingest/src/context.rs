@@ -19,6 +19,7 @@ use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
+use crate::committer::CommitGate;
 use crate::http::Health;
 use crate::metrics::{Metrics, PartitionLabels};
 use crate::offsets::{PartitionOffsets, read_recorded};
@@ -41,18 +42,21 @@ pub struct IngestContext {
     changes: Mutex<Vec<AssignmentChange>>,
     health: Arc<Health>,
     metrics: Arc<Metrics>,
+    gate: CommitGate,
     shutdown: CancellationToken,
 }
 
 impl IngestContext {
     /// A context reading recorded offsets of consumer group `group` from the
-    /// store at `root`; `shutdown` ends a wait for an unreachable store.
+    /// store at `root`; a revocation waits for the commit `gate` tells of;
+    /// `shutdown` ends a wait for an unreachable store.
     pub fn new(
         root: StoreRoot,
         group: &str,
         partitions: Partitions,
         health: Arc<Health>,
         metrics: Arc<Metrics>,
+        gate: CommitGate,
         shutdown: CancellationToken,
     ) -> Self {
         IngestContext {
@@ -62,6 +66,7 @@ impl IngestContext {
             changes: Mutex::new(Vec::new()),
             health,
             metrics,
+            gate,
             shutdown,
         }
     }
@@ -164,7 +169,11 @@ impl IngestContext {
         }
     }
 
+    /// Releases partitions, once the running commit (which may hold rows
+    /// of them) has ended: their next owner starts from the store's offsets,
+    /// which must then be final. The loop then drops their pending rows.
     fn revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        self.gate.wait_idle();
         let mut numbers = Vec::new();
         for element in tpl.elements() {
             tracing::info!(

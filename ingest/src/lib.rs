@@ -8,6 +8,7 @@
 //! collector that feeds it.
 
 pub mod backoff;
+pub mod committer;
 pub mod config;
 pub mod consumer;
 pub mod context;
@@ -34,9 +35,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::backoff::Backoff;
+use crate::committer::{CommitGate, Shared};
 pub use crate::config::{ConfigError, IngestConfig, KafkaConfig};
-use crate::consumer::Pipeline;
 pub use crate::consumer::Summary;
+use crate::consumer::{Pipeline, PipelineParts};
 use crate::context::IngestContext;
 use crate::dlq::DeadLetters;
 use crate::http::{Health, Operations};
@@ -96,12 +98,14 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<Summ
     let partitions = Partitions::default();
 
     let producer: FutureProducer = kafka.producer().create().map_err(config_or_kafka)?;
+    let gate = CommitGate::default();
     let context = IngestContext::new(
         store.clone(),
         &group,
         partitions.clone(),
         Arc::clone(&health),
         Arc::clone(&metrics),
+        gate.clone(),
         shutdown.clone(),
     );
     let consumer: StreamConsumer<IngestContext> =
@@ -140,18 +144,26 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<Summ
         let validator = ValidatorConfig {
             max_future_skew: ingest.max_future_skew(),
         };
-        let pipeline = Pipeline::new(
-            EventSink::new(validator, policy, limits),
+        let pipeline = Pipeline::new(PipelineParts {
+            sink: EventSink::new(validator, policy, limits),
             writer,
-            DeadLetters::new(producer, &ingest.dlq_topic),
-            partitions,
-            &group,
-            store.clone(),
-            ingest.dedup_window(),
-            ingest.max_batch_age(),
-            Arc::clone(&metrics),
-            Arc::clone(&health),
-        );
+            shared: Shared {
+                dead_letters: Arc::new(tokio::sync::Mutex::new(DeadLetters::new(
+                    producer,
+                    &ingest.dlq_topic,
+                ))),
+                recorded: Arc::default(),
+                partitions,
+                metrics: Arc::clone(&metrics),
+                health: Arc::clone(&health),
+            },
+            gate,
+            group: group.clone(),
+            root: store.clone(),
+            dedup_window: ingest.dedup_window(),
+            max_batch_age: ingest.max_batch_age(),
+            shutdown: shutdown.clone(),
+        });
         pipeline.run(&consumer, &shutdown).await
     }
     .await;
