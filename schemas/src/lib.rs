@@ -7,6 +7,7 @@
 //! realistic synthetic organization's events for demos, tests and benchmarks.
 
 pub mod columns;
+mod compact;
 pub mod event;
 pub mod fields;
 pub mod generator;

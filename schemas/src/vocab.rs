@@ -5,6 +5,7 @@ use arrow::array::StringBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{ColumnValue, string_builder};
+use crate::compact::{CompactReader, Plain, ReadCompact, Unusual};
 
 /// Defines an enum of wire names stored as a `Utf8` column.
 macro_rules! vocabulary {
@@ -36,6 +37,15 @@ macro_rules! vocabulary {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        impl ReadCompact<'_> for $name {
+            /// Wire names are not screened for secrets: none spells a
+            /// credential (`validate::secrets` tests it).
+            fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
+                let name = reader.string()?;
+                Self::ALL.iter().copied().find(|term| term.as_str() == name).ok_or(Unusual)
             }
         }
 
