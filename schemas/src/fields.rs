@@ -19,11 +19,11 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 
-use crate::compact::{CompactReader, Plain, ReadCompact};
 use crate::columns::{
     ColumnValue, primitive_column, string_builder, string_list_builder, string_map_builder,
     timestamp_builder,
 };
+use crate::compact::{CompactReader, Plain, ReadCompact};
 
 /// Largest count of tokens one event may carry (DESIGN §2).
 pub const MAX_TOKENS: u64 = 1_000_000_000;
@@ -249,11 +249,11 @@ impl Repository<'_> {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         });
-        let rest: Vec<&str> = segments.collect();
-        let rest_ok = rest.len() >= 2
-            && rest
-                .iter()
-                .all(|seg| !seg.is_empty() && !seg.chars().any(char::is_whitespace));
+        let mut rest = 0;
+        let rest_ok = segments.all(|seg| {
+            rest += 1;
+            !seg.is_empty() && !seg.chars().any(char::is_whitespace)
+        }) && rest >= 2;
         if host_ok && rest_ok && char_len_within(s, 1, 256) {
             Ok(())
         } else {

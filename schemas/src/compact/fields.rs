@@ -5,11 +5,11 @@
 use std::borrow::Cow;
 
 use super::{CompactReader, Plain, ReadCompact, Unusual};
-use crate::validate::secrets::{may_hold_assignment, may_name_credential};
 use crate::fields::{
     AttributeKey, AttributeValue, Attributes, BoundedText, EventId, List, MAX_ATTRIBUTES,
     MAX_LIST_ITEMS, Repository, SCHEMA_VERSION, SchemaVersion, Timestamp, Usd,
 };
+use crate::validate::secrets::{may_hold_assignment, may_name_credential};
 
 impl<'a, const MIN: usize, const MAX: usize> ReadCompact<'a> for BoundedText<'a, MIN, MAX> {
     fn read(reader: &mut CompactReader<'a>) -> Plain<Self> {

@@ -96,6 +96,13 @@ impl<'a> CompactReader<'a> {
         let start = self.position;
         let bytes = self.bytes();
         let mut end = start;
+        while let Some(chunk) = bytes.get(end..end + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().expect("a slice of 8 bytes"));
+            if ends_string_or_is_unusual(word) {
+                break;
+            }
+            end += 8;
+        }
         loop {
             match bytes.get(end) {
                 Some(b'"') => break,
@@ -228,6 +235,19 @@ impl<'a> CompactReader<'a> {
     }
 }
 
+/// Whether any of the 8 bytes of `word` is a quote, a backslash or a control
+/// character: the bytes that end the fast scan of a string, 8 at a time.
+fn ends_string_or_is_unusual(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
+    let quote = has_zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = has_zero(word ^ (ONES * u64::from(b'\\')));
+    // Bytes below 0x20; `!word` keeps those of 0x80 and up (UTF-8) out.
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    quote | backslash | control != 0
+}
+
 /// Reads a whole input holding one value of type `T`.
 pub fn read_compact<'a, T: ReadCompact<'a>>(input: &'a [u8]) -> Plain<T> {
     let mut reader = CompactReader::new(input)?;
@@ -276,7 +296,16 @@ mod tests {
         let read = |input: &str| CompactReader::new(input.as_bytes()).unwrap().unsigned(1000);
         assert_eq!(read("0"), Ok(0));
         assert_eq!(read(" 1000,"), Ok(1000));
-        for unusual in ["1001", "-0", "01", "1.0", "1e2", "", "\"1\"", "99999999999999999999"] {
+        for unusual in [
+            "1001",
+            "-0",
+            "01",
+            "1.0",
+            "1e2",
+            "",
+            "\"1\"",
+            "99999999999999999999",
+        ] {
             assert_eq!(read(unusual), Err(Unusual), "{unusual}");
         }
     }

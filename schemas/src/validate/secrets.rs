@@ -89,7 +89,7 @@ const ASSIGNMENT: &str = "a credential assignment";
 /// of [`CREDENTIAL_STEMS`]. Other text may match a word through Unicode case
 /// folding (`ſ` is an `s`), so it is always a maybe.
 pub fn may_hold_assignment(text: &str) -> bool {
-    memchr::memchr2(b':', b'=', text.as_bytes()).is_some()
+    text.bytes().any(|b| b == b':' || b == b'=')
         && (!text.is_ascii()
             || CREDENTIAL_STEMS
                 .iter()
@@ -103,7 +103,8 @@ pub fn may_name_credential(key: &str) -> bool {
     !key.is_ascii()
         || CREDENTIAL_ENDINGS.iter().any(|ending| {
             key.len() >= ending.len()
-                && key.as_bytes()[key.len() - ending.len()..].eq_ignore_ascii_case(ending.as_bytes())
+                && key.as_bytes()[key.len() - ending.len()..]
+                    .eq_ignore_ascii_case(ending.as_bytes())
         })
 }
 
@@ -417,7 +418,11 @@ mod tests {
     fn ordinary_metadata_does_not_trip_the_prefilters() {
         let raw = br#"{"tool":"claude-code","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300,"repository":"github.example.com/acme/payments-api","attributes":{"ticket":"PAY-12"}}"#;
         assert!(!scanner().may_hold_prefixed(raw));
-        for text in ["claude-code", "github.example.com/acme/payments-api", "urn:evt:42"] {
+        for text in [
+            "claude-code",
+            "github.example.com/acme/payments-api",
+            "urn:evt:42",
+        ] {
             assert!(!may_hold_assignment(text), "{text}");
         }
         for key in ["ticket", "team", "tokens_used"] {
