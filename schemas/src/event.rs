@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::columns::ColumnValue;
 use crate::compact::{CompactReader, Plain, ReadCompact, Unusual};
+use crate::json_line::WriteJson;
 use crate::fields::{
     Attributes, Count, EventId, OrgId, Repository, RepositoryList, SchemaVersion, Text, TextList,
     Timestamp, TokenCount, Usd,
@@ -49,6 +50,25 @@ macro_rules! event_record {
         #[serde(deny_unknown_fields)]
         pub struct $name<'a> {
             $( $(#[$fmeta])* $(#[serde($default)])? pub $field: $ty, )+
+        }
+
+        impl WriteJson for $name<'_> {
+            /// The fields in order, absent options left out, as serde writes them.
+            fn write_json(&self, out: &mut Vec<u8>) {
+                let mut separator = b'{';
+                $(
+                    if !self.$field.is_absent() {
+                        out.push(separator);
+                        separator = b',';
+                        out.extend_from_slice(concat!("\"", stringify!($field), "\":").as_bytes());
+                        self.$field.write_json(out);
+                    }
+                )+
+                if separator == b'{' {
+                    out.push(b'{');
+                }
+                out.push(b'}');
+            }
         }
 
         impl<'a> ReadCompact<'a> for $name<'a> {

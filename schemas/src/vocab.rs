@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::columns::{ColumnValue, string_builder};
 use crate::compact::{CompactReader, Plain, ReadCompact, Unusual};
+use crate::json_line::{WriteJson, write_str};
 
 /// Defines an enum of wire names stored as a `Utf8` column.
 macro_rules! vocabulary {
@@ -46,6 +47,12 @@ macro_rules! vocabulary {
             fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
                 let name = reader.string()?;
                 Self::ALL.iter().copied().find(|term| term.as_str() == name).ok_or(Unusual)
+            }
+        }
+
+        impl WriteJson for $name {
+            fn write_json(&self, out: &mut Vec<u8>) {
+                write_str(out, self.as_str());
             }
         }
 

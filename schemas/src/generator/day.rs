@@ -10,10 +10,10 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal, Normal, Poisson};
 use rand_pcg::Pcg64Mcg;
-use serde::Serialize;
 
 use super::org::{Organization, Person, TOOLS, ToolProfile, pick};
 use crate::event::{AiUsage, CodeChange, Incident};
+use crate::json_line::WriteJson;
 use crate::fields::{
     Attributes, BoundedText, Count, EventId, List, Repository, SchemaVersion, Timestamp,
     TokenCount, Usd,
@@ -48,10 +48,10 @@ impl DayWriter<'_> {
         EventId(Cow::Owned(format!("{}{:x}", self.id_prefix, self.sequence)))
     }
 
-    fn emit<T: Serialize>(&mut self, at: Timestamp, event: &T) {
+    fn emit<T: WriteJson>(&mut self, at: Timestamp, event: &T) {
         let buffer = &mut self.output.unsorted;
         let start = buffer.len();
-        serde_json::to_writer(&mut *buffer, event).expect("generated events serialize into memory");
+        event.write_json(buffer);
         buffer.push(b'\n');
         self.output.spans.push((at.micros(), start, buffer.len()));
     }
