@@ -13,11 +13,11 @@ use serde::Serialize;
 
 use crate::columns::ColumnValue;
 use crate::compact::{CompactReader, Plain, ReadCompact, Unusual};
-use crate::json_line::WriteJson;
 use crate::fields::{
     Attributes, Count, EventId, OrgId, Repository, RepositoryList, SchemaVersion, Text, TextList,
     Timestamp, TokenCount, Usd,
 };
+use crate::json_line::WriteJson;
 use crate::vocab::{
     AiUsageTag, ChangeKind, Client, CodeChangeTag, DataClass, Domain, EventType, IncidentTag,
     Operation, Severity,

@@ -11,6 +11,7 @@ mod compact;
 pub mod event;
 pub mod fields;
 pub mod generator;
+mod json_escape;
 pub mod json_line;
 pub mod json_schema;
 pub mod reject;

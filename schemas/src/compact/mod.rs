@@ -18,6 +18,7 @@
 
 mod fields;
 
+use crate::json_escape::plain_prefix_len;
 use crate::validate::secrets::may_hold_assignment;
 
 /// The input is not plain: the thorough path must read it.
@@ -94,22 +95,9 @@ impl<'a> CompactReader<'a> {
     pub fn string(&mut self) -> Plain<&'a str> {
         self.expect(b'"')?;
         let start = self.position;
-        let bytes = self.bytes();
-        let mut end = start;
-        while let Some(chunk) = bytes.get(end..end + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().expect("a slice of 8 bytes"));
-            if ends_string_or_is_unusual(word) {
-                break;
-            }
-            end += 8;
-        }
-        loop {
-            match bytes.get(end) {
-                Some(b'"') => break,
-                Some(b'\\') | None => return Err(Unusual),
-                Some(&b) if b < 0x20 => return Err(Unusual),
-                Some(_) => end += 1,
-            }
+        let end = start + plain_prefix_len(&self.bytes()[start..]);
+        if self.bytes().get(end) != Some(&b'"') {
+            return Err(Unusual);
         }
         self.position = end + 1;
         // The quotes are ASCII, so both ends are character boundaries.
@@ -233,19 +221,6 @@ impl<'a> CompactReader<'a> {
             Some(_) => Err(Unusual),
         }
     }
-}
-
-/// Whether any of the 8 bytes of `word` is a quote, a backslash or a control
-/// character: the bytes that end the fast scan of a string, 8 at a time.
-fn ends_string_or_is_unusual(word: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
-    let quote = has_zero(word ^ (ONES * u64::from(b'"')));
-    let backslash = has_zero(word ^ (ONES * u64::from(b'\\')));
-    // Bytes below 0x20; `!word` keeps those of 0x80 and up (UTF-8) out.
-    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    quote | backslash | control != 0
 }
 
 /// Reads a whole input holding one value of type `T`.

@@ -13,11 +13,11 @@ use rand_pcg::Pcg64Mcg;
 
 use super::org::{Organization, Person, TOOLS, ToolProfile, pick};
 use crate::event::{AiUsage, CodeChange, Incident};
-use crate::json_line::WriteJson;
 use crate::fields::{
     Attributes, BoundedText, Count, EventId, List, Repository, SchemaVersion, Timestamp,
     TokenCount, Usd,
 };
+use crate::json_line::WriteJson;
 use crate::vocab::{
     AiUsageTag, ChangeKind, CodeChangeTag, DataClass, Domain, IncidentTag, Operation, Severity,
 };
