@@ -9,8 +9,11 @@ pub fn plain_prefix_len(bytes: &[u8]) -> usize {
     let mut end = 0;
     while let Some(chunk) = bytes.get(end..end + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("a slice of 8 bytes"));
-        if has_escaped_byte(word) {
-            break;
+        let escaped = escaped_bytes(word);
+        if escaped != 0 {
+            // The lowest flag is exact: only bytes after a flagged one can
+            // be flagged wrongly (by the borrow of the subtraction).
+            return end + (escaped.trailing_zeros() / 8) as usize;
         }
         end += 8;
     }
@@ -20,9 +23,9 @@ pub fn plain_prefix_len(bytes: &[u8]) -> usize {
         .count()
 }
 
-/// Whether any of the 8 bytes of `word` is a quote, a backslash or a control
-/// character.
-fn has_escaped_byte(word: u64) -> bool {
+/// The high bit of each of the 8 bytes of `word` (read little-endian) that
+/// is a quote, a backslash or a control character, and maybe of bytes after it.
+fn escaped_bytes(word: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS;
@@ -30,7 +33,7 @@ fn has_escaped_byte(word: u64) -> bool {
     let backslash = has_zero(word ^ (ONES * u64::from(b'\\')));
     // Bytes below 0x20; `!word` keeps those of 0x80 and up (UTF-8) out.
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    quote | backslash | control != 0
+    quote | backslash | control
 }
 
 #[cfg(test)]
