@@ -34,9 +34,9 @@ macro_rules! absent_field {
     };
 }
 
-/// Defines an event struct together with its Arrow schema, column builders
-/// and fast reader. A field marked `= default` takes its type's default when
-/// absent.
+/// Defines an event struct together with its Arrow schema, column builders,
+/// the validator's fast reader and the generator's JSON writer. A field
+/// marked `= default` takes its type's default when absent.
 macro_rules! event_record {
     (
         $(#[$meta:meta])*
@@ -55,18 +55,18 @@ macro_rules! event_record {
         impl WriteJson for $name<'_> {
             /// The fields in order, absent options left out, as serde writes them.
             fn write_json(&self, out: &mut Vec<u8>) {
-                let mut separator = b'{';
+                out.push(b'{');
+                let mut first = true;
                 $(
                     if !self.$field.is_absent() {
-                        out.push(separator);
-                        separator = b',';
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
                         out.extend_from_slice(concat!("\"", stringify!($field), "\":").as_bytes());
                         self.$field.write_json(out);
                     }
                 )+
-                if separator == b'{' {
-                    out.push(b'{');
-                }
                 out.push(b'}');
             }
         }

@@ -61,7 +61,7 @@ const PATTERNS: [(&str, &str); 9] = [
 
 /// Literals, case-sensitive like [`PATTERNS`], at least one of which starts
 /// every match of every pattern there.
-pub const PREFIXES: [&str; 16] = [
+const PREFIXES: [&str; 16] = [
     "AKIA",
     "ASIA",
     "ABIA",
