@@ -12,21 +12,36 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use serde::Serialize;
 
 use crate::columns::ColumnValue;
+use crate::compact::{CompactReader, Plain, ReadCompact, Unusual};
 use crate::fields::{
     Attributes, Count, EventId, OrgId, Repository, RepositoryList, SchemaVersion, Text, TextList,
     Timestamp, TokenCount, Usd,
 };
+use crate::json_line::WriteJson;
 use crate::vocab::{
     AiUsageTag, ChangeKind, Client, CodeChangeTag, DataClass, Domain, EventType, IncidentTag,
     Operation, Severity,
 };
 
-/// Defines an event struct together with its Arrow schema and column builders.
+/// The value of an absent field: its default where the field is marked
+/// `= default` (serde's `#[serde(default)]`), else what its type says.
+macro_rules! absent_field {
+    ($ty:ty, default) => {
+        Some(<$ty as Default>::default())
+    };
+    ($ty:ty) => {
+        <$ty as ReadCompact>::absent()
+    };
+}
+
+/// Defines an event struct together with its Arrow schema, column builders,
+/// the validator's fast reader and the generator's JSON writer. A field
+/// marked `= default` takes its type's default when absent.
 macro_rules! event_record {
     (
         $(#[$meta:meta])*
         pub struct $name:ident<'a>, columns $columns:ident {
-            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty, )+
+            $( $(#[$fmeta:meta])* pub $field:ident : $ty:ty $(= $default:ident)?, )+
         }
     ) => {
         $(#[$meta])*
@@ -34,7 +49,48 @@ macro_rules! event_record {
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
         #[serde(deny_unknown_fields)]
         pub struct $name<'a> {
-            $( $(#[$fmeta])* pub $field: $ty, )+
+            $( $(#[$fmeta])* $(#[serde($default)])? pub $field: $ty, )+
+        }
+
+        impl WriteJson for $name<'_> {
+            /// The fields in order, absent options left out, as serde writes them.
+            fn write_json(&self, out: &mut Vec<u8>) {
+                out.push(b'{');
+                let mut first = true;
+                $(
+                    if !self.$field.is_absent() {
+                        if !first {
+                            out.push(b',');
+                        }
+                        first = false;
+                        out.extend_from_slice(concat!("\"", stringify!($field), "\":").as_bytes());
+                        self.$field.write_json(out);
+                    }
+                )+
+                out.push(b'}');
+            }
+        }
+
+        impl<'a> ReadCompact<'a> for $name<'a> {
+            /// Reads the fields in any order; a field twice, an unknown
+            /// field or a missing required one is unusual, as serde refuses it.
+            fn read(reader: &mut CompactReader<'a>) -> Plain<Self> {
+                $( let mut $field: Option<$ty> = None; )+
+                reader.object(|reader, key| {
+                    match key {
+                        $(
+                            stringify!($field) if $field.is_none() => {
+                                $field = Some(<$ty as ReadCompact>::read(reader)?);
+                            }
+                        )+
+                        _ => return Err(Unusual),
+                    }
+                    Ok(())
+                })?;
+                Ok($name {
+                    $( $field: $field.or_else(|| absent_field!($ty $(, $default)?)).ok_or(Unusual)?, )+
+                })
+            }
         }
 
         impl<'a> $name<'a> {
@@ -114,23 +170,18 @@ event_record!(
         pub provider: Option<Text<'a>>,
         #[serde(borrow)]
         pub model: Text<'a>,
-        #[serde(default)]
-        pub operation: Operation,
+        pub operation: Operation = default,
         #[serde(borrow)]
         pub session_id: Option<Text<'a>>,
         #[serde(borrow)]
         pub repository: Option<Repository<'a>>,
         pub input_tokens: TokenCount,
         pub output_tokens: TokenCount,
-        #[serde(default)]
-        pub cache_read_tokens: TokenCount,
-        #[serde(default)]
-        pub cache_write_tokens: TokenCount,
-        #[serde(default)]
-        pub reasoning_tokens: TokenCount,
+        pub cache_read_tokens: TokenCount = default,
+        pub cache_write_tokens: TokenCount = default,
+        pub reasoning_tokens: TokenCount = default,
         pub cost_usd: Option<Usd>,
-        #[serde(default)]
-        pub data_class: DataClass,
+        pub data_class: DataClass = default,
         pub domain: Option<Domain>,
         pub client: Option<Client>,
         pub lines_added: Option<Count>,

@@ -23,6 +23,7 @@ use crate::columns::{
     ColumnValue, primitive_column, string_builder, string_list_builder, string_map_builder,
     timestamp_builder,
 };
+use crate::compact::{CompactReader, Plain, ReadCompact};
 
 /// Largest count of tokens one event may carry (DESIGN §2).
 pub const MAX_TOKENS: u64 = 1_000_000_000;
@@ -125,20 +126,24 @@ impl<const MIN: usize, const MAX: usize> From<String> for BoundedText<'static, M
     }
 }
 
+impl<const MIN: usize, const MAX: usize> BoundedText<'_, MIN, MAX> {
+    /// The rule of the type, for both of the validator's readers.
+    pub(crate) fn check(s: &str) -> Result<(), String> {
+        if char_len_within(s, MIN, MAX) {
+            Ok(())
+        } else if MIN > 0 && s.is_empty() {
+            Err("must not be empty".to_string())
+        } else {
+            Err(format!("is longer than {MAX} characters"))
+        }
+    }
+}
+
 impl<'de: 'a, 'a, const MIN: usize, const MAX: usize> Deserialize<'de>
     for BoundedText<'a, MIN, MAX>
 {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserialize_cow_str(deserializer, "a string", |s| {
-            if char_len_within(s, MIN, MAX) {
-                Ok(())
-            } else if MIN > 0 && s.is_empty() {
-                Err("must not be empty".to_string())
-            } else {
-                Err(format!("is longer than {MAX} characters"))
-            }
-        })
-        .map(BoundedText)
+        deserialize_cow_str(deserializer, "a string", Self::check).map(BoundedText)
     }
 }
 
@@ -184,7 +189,8 @@ impl EventId<'_> {
         &self.0
     }
 
-    fn check(s: &str) -> Result<(), &'static str> {
+    /// The rule of the type, for both of the validator's readers.
+    pub(crate) fn check(s: &str) -> Result<(), &'static str> {
         let allowed = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-');
         if !s.is_empty() && s.len() <= 64 && s.as_bytes().iter().all(allowed) {
             Ok(())
@@ -234,7 +240,8 @@ impl Repository<'_> {
         &self.0
     }
 
-    fn check(s: &str) -> Result<(), &'static str> {
+    /// The rule of the type, for both of the validator's readers.
+    pub(crate) fn check(s: &str) -> Result<(), &'static str> {
         let mut segments = s.split('/');
         let host_ok = segments.next().is_some_and(|host| {
             !host.is_empty()
@@ -242,11 +249,11 @@ impl Repository<'_> {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         });
-        let rest: Vec<&str> = segments.collect();
-        let rest_ok = rest.len() >= 2
-            && rest
-                .iter()
-                .all(|seg| !seg.is_empty() && !seg.chars().any(char::is_whitespace));
+        let mut rest = 0;
+        let rest_ok = segments.all(|seg| {
+            rest += 1;
+            !seg.is_empty() && !seg.chars().any(char::is_whitespace)
+        }) && rest >= 2;
         if host_ok && rest_ok && char_len_within(s, 1, 256) {
             Ok(())
         } else {
@@ -387,6 +394,12 @@ macro_rules! count_type {
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 deserialize_count(deserializer, $max).map($name)
+            }
+        }
+
+        impl ReadCompact<'_> for $name {
+            fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
+                reader.unsigned($max).map($name)
             }
         }
 

@@ -7,9 +7,12 @@
 //! realistic synthetic organization's events for demos, tests and benchmarks.
 
 pub mod columns;
+mod compact;
 pub mod event;
 pub mod fields;
 pub mod generator;
+mod json_escape;
+pub mod json_line;
 pub mod json_schema;
 pub mod reject;
 pub mod validate;

@@ -5,6 +5,8 @@ use arrow::array::StringBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{ColumnValue, string_builder};
+use crate::compact::{CompactReader, Plain, ReadCompact, Unusual};
+use crate::json_line::{WriteJson, write_str};
 
 /// Defines an enum of wire names stored as a `Utf8` column.
 macro_rules! vocabulary {
@@ -36,6 +38,21 @@ macro_rules! vocabulary {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
+            }
+        }
+
+        impl ReadCompact<'_> for $name {
+            /// Wire names are not screened for secrets: none spells a
+            /// credential (`validate::secrets` tests it).
+            fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
+                let name = reader.string()?;
+                Self::ALL.iter().copied().find(|term| term.as_str() == name).ok_or(Unusual)
+            }
+        }
+
+        impl WriteJson for $name {
+            fn write_json(&self, out: &mut Vec<u8>) {
+                write_str(out, self.as_str());
             }
         }
 

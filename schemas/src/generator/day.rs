@@ -10,7 +10,6 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal, Normal, Poisson};
 use rand_pcg::Pcg64Mcg;
-use serde::Serialize;
 
 use super::org::{Organization, Person, TOOLS, ToolProfile, pick};
 use crate::event::{AiUsage, CodeChange, Incident};
@@ -18,22 +17,27 @@ use crate::fields::{
     Attributes, BoundedText, Count, EventId, List, Repository, SchemaVersion, Timestamp,
     TokenCount, Usd,
 };
+use crate::json_line::WriteJson;
 use crate::vocab::{
     AiUsageTag, ChangeKind, CodeChangeTag, DataClass, Domain, IncidentTag, Operation, Severity,
 };
 
-/// The JSONL of one day, in order of `occurred_at`.
+/// The JSONL of one day, in order of `occurred_at`, and the buffers that
+/// made it, which the next day reuses: a year of events is gigabytes, and
+/// fresh buffers for each day would cost a page fault every 4 KiB.
+#[derive(Debug, Default)]
 pub struct DayOutput {
     /// The lines, each ending in `\n`.
     pub jsonl: Vec<u8>,
     /// How many events the lines hold.
     pub events: usize,
+    unsorted: Vec<u8>,
+    spans: Vec<(i64, usize, usize)>,
 }
 
 /// Collects one day's events and hands them out in time order.
 struct DayWriter<'p> {
-    buffer: Vec<u8>,
-    spans: Vec<(i64, usize, usize)>,
+    output: &'p mut DayOutput,
     id_prefix: &'p str,
     sequence: u64,
 }
@@ -44,25 +48,27 @@ impl DayWriter<'_> {
         EventId(Cow::Owned(format!("{}{:x}", self.id_prefix, self.sequence)))
     }
 
-    fn emit<T: Serialize>(&mut self, at: Timestamp, event: &T) {
-        let start = self.buffer.len();
-        serde_json::to_writer(&mut self.buffer, event)
-            .expect("generated events serialize into memory");
-        self.buffer.push(b'\n');
-        self.spans.push((at.micros(), start, self.buffer.len()));
+    fn emit<T: WriteJson>(&mut self, at: Timestamp, event: &T) {
+        let buffer = &mut self.output.unsorted;
+        let start = buffer.len();
+        event.write_json(buffer);
+        buffer.push(b'\n');
+        self.output.spans.push((at.micros(), start, buffer.len()));
     }
 
-    fn finish(mut self) -> DayOutput {
-        self.spans
-            .sort_unstable_by_key(|(at, start, _)| (*at, *start));
-        let mut jsonl = Vec::with_capacity(self.buffer.len());
-        for (_, start, end) in &self.spans {
-            jsonl.extend_from_slice(&self.buffer[*start..*end]);
-        }
-        DayOutput {
+    fn finish(self) {
+        let DayOutput {
             jsonl,
-            events: self.spans.len(),
+            events,
+            unsorted,
+            spans,
+        } = self.output;
+        spans.sort_unstable_by_key(|(at, start, _)| (*at, *start));
+        jsonl.reserve(unsorted.len());
+        for (_, start, end) in spans.iter() {
+            jsonl.extend_from_slice(&unsorted[*start..*end]);
         }
+        *events = spans.len();
     }
 }
 
@@ -134,21 +140,25 @@ fn text<'a, const MIN: usize, const MAX: usize>(s: &'a str) -> BoundedText<'a, M
     BoundedText(Cow::Borrowed(s))
 }
 
-/// Generates every event of `date`, day number `day` of the span.
+/// Generates every event of `date`, day number `day` of the span, into
+/// `output`, replacing what it held.
 pub fn generate_day(
     org: &Organization,
     seed: u64,
     id_prefix: &str,
     day: u32,
     date: NaiveDate,
-) -> DayOutput {
+    output: &mut DayOutput,
+) {
     let mut rng =
         Pcg64Mcg::seed_from_u64(seed ^ u64::from(day).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let shapes = Shapes::new();
     let day_prefix = format!("{id_prefix}{day:x}-");
+    output.jsonl.clear();
+    output.unsorted.clear();
+    output.spans.clear();
     let mut out = DayWriter {
-        buffer: Vec::new(),
-        spans: Vec::new(),
+        output,
         id_prefix: &day_prefix,
         sequence: 0,
     };
@@ -247,7 +257,7 @@ pub fn generate_day(
     if !weekend {
         emit_deployments(&mut out, &mut rng, &shapes, org, midnight, &merged);
     }
-    out.finish()
+    out.finish();
 }
 
 /// A moment in the person's working hours, as UTC.

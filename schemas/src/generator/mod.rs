@@ -13,6 +13,7 @@ mod org;
 
 use std::io::{self, Write};
 use std::num::NonZeroUsize;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use chrono::{NaiveDate, TimeDelta};
 use rand::SeedableRng;
@@ -34,8 +35,17 @@ pub struct GenConfig {
     pub start: NaiveDate,
 }
 
+/// Days a maker may have finished before the writer takes them: enough to
+/// keep the makers busy while the writer waits on the output.
+const DAYS_AHEAD: usize = 2;
+
 /// Writes the events of `config` to `out` as JSONL and returns how many it
 /// wrote; `progress` is told the number of events after each day.
+///
+/// Days are made on every core, day `d` by maker `d % makers`, while the
+/// calling thread writes them in order: writing (for a file, copying into
+/// the page cache) overlaps with making. Each maker fills the buffers the
+/// writer hands back, so memory stays at a few days' worth.
 pub fn generate(
     config: &GenConfig,
     out: &mut impl Write,
@@ -44,36 +54,49 @@ pub fn generate(
     let mut rng = Pcg64Mcg::seed_from_u64(config.seed);
     let org = Organization::new(&mut rng, config.users, config.days);
     let id_prefix = format!("g{:x}-{}-", config.seed, config.start.format("%Y%m%d"));
-    let threads = std::thread::available_parallelism()
+    let makers = std::thread::available_parallelism()
         .map(NonZeroUsize::get)
         .unwrap_or(1)
         .clamp(1, 8);
-    let mut written = 0u64;
-    let days: Vec<u32> = (0..config.days).collect();
-    for chunk in days.chunks(threads) {
-        let outputs: Vec<DayOutput> = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|&day| {
-                    let org = &org;
-                    let id_prefix = id_prefix.as_str();
+    std::thread::scope(|scope| {
+        let mut lanes: Vec<(Receiver<DayOutput>, SyncSender<DayOutput>)> = Vec::new();
+        for maker in 0..makers {
+            let (made_tx, made_rx) = sync_channel::<DayOutput>(DAYS_AHEAD);
+            let (free_tx, free_rx) = sync_channel::<DayOutput>(DAYS_AHEAD + 1);
+            for _ in 0..=DAYS_AHEAD {
+                free_tx
+                    .send(DayOutput::default())
+                    .expect("the channel has room for every buffer");
+            }
+            let (org, id_prefix) = (&org, id_prefix.as_str());
+            scope.spawn(move || {
+                let days = (maker as u32..config.days).step_by(makers);
+                for (day, mut output) in days.zip(free_rx) {
                     let date = config.start + TimeDelta::days(i64::from(day));
-                    scope.spawn(move || generate_day(org, config.seed, id_prefix, day, date))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a generator thread does not panic"))
-                .collect()
-        });
-        for output in outputs {
+                    generate_day(org, config.seed, id_prefix, day, date, &mut output);
+                    if made_tx.send(output).is_err() {
+                        // The writer stopped on an error.
+                        return;
+                    }
+                }
+            });
+            lanes.push((made_rx, free_tx));
+        }
+        let mut written = 0u64;
+        for day in 0..config.days {
+            let (made, free) = &lanes[day as usize % makers];
+            let output = made
+                .recv()
+                .expect("a maker sends each of its days unless it panicked");
             out.write_all(&output.jsonl)?;
             written += output.events as u64;
             progress(written);
+            // A maker past its last day has dropped its receiver.
+            let _ = free.send(output);
         }
-    }
-    out.flush()?;
-    Ok(written)
+        out.flush()?;
+        Ok(written)
+    })
 }
 
 #[cfg(test)]

@@ -37,6 +37,11 @@ fn every_generated_event_passes_the_validator_and_ids_are_unique() {
             .validate(line, now)
             .unwrap_or_else(|r| panic!("{r}: {}", String::from_utf8_lossy(line)));
         assert!(ids.insert(event.event_id().to_string()), "duplicate id");
+        assert_eq!(
+            serde_json::to_vec(&event).unwrap(),
+            line,
+            "the generator writes what serde would"
+        );
         *types.entry(event.event_type().as_str()).or_insert(0) += 1;
     }
     assert!(types["ai_usage"] > 10_000, "{types:?}");

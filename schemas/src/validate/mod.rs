@@ -1,12 +1,14 @@
 //! The metadata-only validator (DESIGN §3).
 //!
-//! Valid events, by far the common case, take a fast path: one typed parse
-//! straight from the input bytes, borrowing its strings, plus one prefilter
-//! pass for secrets. Anything else takes the thorough path, which parses the
+//! Valid events, by far the common case, take a fast path: the compact
+//! reader (`crate::compact`) reads plain input straight into the typed
+//! structs, borrowing its strings and screening free text for credential
+//! assignments, and one SIMD pass over the raw bytes screens for credentials
+//! of a fixed form. Anything else takes the thorough path, which parses the
 //! input as a JSON value to find the most important thing wrong with it in a
 //! fixed order (content and secrets first, so that the copy kept of a rejected
 //! event is always redacted) and to name the field. Both paths must agree on
-//! every input; a property test holds them to it.
+//! every input; property tests hold them to it.
 
 pub mod content;
 mod path;
@@ -16,6 +18,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::compact::{Plain, read_compact};
 use crate::event::{AiUsage, CodeChange, Event, Incident};
 use crate::fields::Attributes;
 use crate::reject::{RejectReason, Rejection};
@@ -68,8 +71,10 @@ impl Validator {
         if input.len() > MAX_EVENT_BYTES {
             return Err(too_large(input.len()));
         }
-        if let Some(event) = sniff_event_type(input).and_then(|t| parse_typed(input, t).ok())
-            && !self.secrets.may_contain_secret(input)
+        if let Some(event) = sniff_event_type(input).and_then(|t| read_plain(input, t).ok())
+            // Exact: the compact reader took no escapes, so every string of
+            // the event is a slice of the raw input.
+            && !self.secrets.may_hold_prefixed(input)
         {
             return match self.check_parsed(&event, now) {
                 Ok(()) => Ok(event),
@@ -320,11 +325,11 @@ fn sniff_event_type(input: &[u8]) -> Option<EventType> {
         .and_then(event_type_named)
 }
 
-fn parse_typed(input: &[u8], event_type: EventType) -> serde_json::Result<Event<'_>> {
+fn read_plain(input: &[u8], event_type: EventType) -> Plain<Event<'_>> {
     Ok(match event_type {
-        EventType::AiUsage => Event::AiUsage(serde_json::from_slice(input)?),
-        EventType::CodeChange => Event::CodeChange(serde_json::from_slice(input)?),
-        EventType::Incident => Event::Incident(serde_json::from_slice(input)?),
+        EventType::AiUsage => Event::AiUsage(read_compact(input)?),
+        EventType::CodeChange => Event::CodeChange(read_compact(input)?),
+        EventType::Incident => Event::Incident(read_compact(input)?),
     })
 }
 

@@ -1,11 +1,18 @@
 //! The `secret_detected` rule: no string that looks like a credential is kept.
 //!
 //! Scanning every string of every event with a dozen regular expressions would
-//! cost more than parsing it, so a single case-insensitive Aho-Corasick pass
-//! over the raw bytes first asks whether any credential could be there at all;
-//! only inputs it flags, rare in practice, are scanned value by value.
+//! cost more than reading it, so the validator's fast path first asks two
+//! cheap questions that every credential answers "yes" to, and only inputs
+//! flagged by either, rare in practice, are scanned value by value:
+//! - credentials of a fixed form start with one of [`PREFIXES`], found by one
+//!   SIMD pass over the raw input ([`SecretScanner::may_hold_prefixed`]; exact
+//!   because the fast reader refuses escapes, so every value is a slice of
+//!   the raw input);
+//! - an assignment (`password=…`) needs a `:` or `=` and a credential word
+//!   in the same string ([`may_hold_assignment`], asked of each free-text
+//!   value, the only place where the case of a word does not matter).
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, packed};
 use regex::Regex;
 use serde_json::Value;
 
@@ -15,6 +22,13 @@ use super::path::FieldPath;
 /// Words that name a credential in an assignment (`password=…`) or as a key.
 const CREDENTIAL_WORDS: &str =
     r"(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)";
+
+/// Parts of the credential words of which every one contains at least one
+/// (`api_key`, `access-key`… all contain `key`): the screen for assignments.
+const CREDENTIAL_STEMS: [&str; 4] = ["passw", "secret", "token", "key"];
+
+/// How every credential word ends: the screen for keys that name one.
+const CREDENTIAL_ENDINGS: [&str; 5] = ["password", "passwd", "secret", "token", "key"];
 
 /// The credential patterns, each with the name a rejection's detail gives it;
 /// assignments (`password=…`) are added from [`CREDENTIAL_WORDS`].
@@ -45,65 +59,71 @@ const PATTERNS: [(&str, &str); 9] = [
     ),
 ];
 
+/// Literals, case-sensitive like [`PATTERNS`], at least one of which starts
+/// every match of every pattern there.
+const PREFIXES: [&str; 16] = [
+    "AKIA",
+    "ASIA",
+    "ABIA",
+    "ACCA",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "xox",
+    "sk-",
+    "AIza",
+    "eyJ",
+    "-----BEGIN",
+];
+
 /// The kind a rejection gives an assignment such as `password=hunter2`.
 const ASSIGNMENT: &str = "a credential assignment";
 
-/// Literals at least one of which occurs in the raw bytes of any input that
-/// holds a credential, JSON escapes (`\u…`, `\n`) included.
-fn prefilter_literals() -> Vec<String> {
-    let mut literals: Vec<String> = [
-        "akia",
-        "asia",
-        "abia",
-        "acca",
-        "ghp_",
-        "gho_",
-        "ghu_",
-        "ghs_",
-        "ghr_",
-        "github_pat_",
-        "glpat-",
-        "xoxa-",
-        "xoxb-",
-        "xoxp-",
-        "xoxo-",
-        "xoxs-",
-        "xoxr-",
-        "sk-",
-        "aiza",
-        "eyj",
-        "-----begin",
-        "\\u",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let words = [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "apikey",
-        "api_key",
-        "api-key",
-        "accesskey",
-        "access_key",
-        "access-key",
-        "privatekey",
-        "private_key",
-        "private-key",
-    ];
-    for word in words {
-        for follower in ["=", ":", " ", "\t", "\\", "\""] {
-            literals.push(format!("{word}{follower}"));
-        }
-    }
-    literals
+/// Whether a string may hold a credential assignment (`password=…`). A
+/// `false` is certain: the assignment pattern needs a `:` or `=` and one of
+/// the credential words, and for ASCII text, case aside, every word holds one
+/// of [`CREDENTIAL_STEMS`]. Other text may match a word through Unicode case
+/// folding (`ſ` is an `s`), so it is always a maybe.
+pub fn may_hold_assignment(text: &str) -> bool {
+    text.bytes().any(|b| b == b':' || b == b'=')
+        && (!text.is_ascii()
+            || CREDENTIAL_STEMS
+                .iter()
+                .any(|stem| contains_ignoring_ascii_case(text, stem)))
+}
+
+/// Whether an object key may name a credential, so that its value counts as
+/// one ([`SecretScanner::is_credential_key`]). A `false` is certain, as for
+/// [`may_hold_assignment`].
+pub fn may_name_credential(key: &str) -> bool {
+    !key.is_ascii()
+        || CREDENTIAL_ENDINGS.iter().any(|ending| {
+            key.len() >= ending.len()
+                && key.as_bytes()[key.len() - ending.len()..]
+                    .eq_ignore_ascii_case(ending.as_bytes())
+        })
+}
+
+fn contains_ignoring_ascii_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// A search for [`PREFIXES`]: SIMD (Teddy) where the processor has it.
+enum PrefixSearch {
+    Packed(packed::Searcher),
+    Automaton(AhoCorasick),
 }
 
 /// Finds credentials in strings and redacts them from JSON values.
 pub struct SecretScanner {
-    prefilter: AhoCorasick,
+    prefixes: PrefixSearch,
     patterns: Vec<(&'static str, Regex)>,
     credential_key: Regex,
 }
@@ -126,12 +146,12 @@ impl Default for SecretScanner {
 impl SecretScanner {
     /// Compiles the patterns; done once per validator.
     pub fn new() -> Self {
-        let prefilter = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(prefilter_literals())
-            .expect("the prefilter literals are fixed and valid");
+        let prefixes = match packed::Searcher::new(PREFIXES) {
+            Some(searcher) => PrefixSearch::Packed(searcher),
+            None => PrefixSearch::Automaton(
+                AhoCorasick::new(PREFIXES).expect("the prefixes are fixed and valid"),
+            ),
+        };
         let assignment = format!(
             r"(?i)(?:^|[^a-z0-9])(?:[a-z0-9]+[_-])*{CREDENTIAL_WORDS}\s*[:=]\s*([^\s'\x22]{{4,}})"
         );
@@ -149,16 +169,19 @@ impl SecretScanner {
         let credential_key = Regex::new(&format!(r"(?i)^(?:[a-z0-9]+[_-])*{CREDENTIAL_WORDS}$"))
             .expect("the credential key pattern is fixed and valid");
         SecretScanner {
-            prefilter,
+            prefixes,
             patterns,
             credential_key,
         }
     }
 
-    /// Whether the raw input may hold a credential. A `false` is certain; a
-    /// `true` asks for [`SecretScanner::redact`] to decide.
-    pub fn may_contain_secret(&self, raw: &[u8]) -> bool {
-        self.prefilter.is_match(raw)
+    /// Whether raw input may hold a credential of a fixed form. A `false` is
+    /// certain for every string of the input that is written without escapes.
+    pub fn may_hold_prefixed(&self, raw: &[u8]) -> bool {
+        match &self.prefixes {
+            PrefixSearch::Packed(searcher) => searcher.find(raw).is_some(),
+            PrefixSearch::Automaton(automaton) => automaton.is_match(raw),
+        }
     }
 
     /// What credential `text` looks like, if any.
@@ -265,7 +288,7 @@ mod tests {
         assert_eq!(scanner.find(&embedded), Some(kind), "{embedded}");
         let raw = serde_json::to_vec(&json!({ "note": embedded })).unwrap();
         assert!(
-            scanner.may_contain_secret(&raw),
+            scanner.may_hold_prefixed(&raw) || may_hold_assignment(&embedded),
             "prefilter missed {secret}"
         );
         assert_eq!(
@@ -392,14 +415,90 @@ mod tests {
     }
 
     #[test]
-    fn a_secret_hidden_by_json_escapes_still_trips_the_prefilter() {
-        let raw = br#"{"note":"\u0041KIAIOSFODNN7EXAMPLE"}"#;
-        assert!(scanner().may_contain_secret(raw));
+    fn ordinary_metadata_does_not_trip_the_prefilters() {
+        let raw = br#"{"tool":"claude-code","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300,"repository":"github.example.com/acme/payments-api","attributes":{"ticket":"PAY-12"}}"#;
+        assert!(!scanner().may_hold_prefixed(raw));
+        for text in [
+            "claude-code",
+            "github.example.com/acme/payments-api",
+            "urn:evt:42",
+        ] {
+            assert!(!may_hold_assignment(text), "{text}");
+        }
+        for key in ["ticket", "team", "tokens_used"] {
+            assert!(!may_name_credential(key), "{key}");
+        }
     }
 
     #[test]
-    fn ordinary_metadata_does_not_trip_the_prefilter() {
-        let raw = br#"{"tool":"claude-code","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300,"repository":"github.example.com/acme/payments-api"}"#;
-        assert!(!scanner().may_contain_secret(raw));
+    fn every_credential_word_trips_the_screens_in_any_case() {
+        let words = [
+            "password",
+            "passwd",
+            "secret",
+            "token",
+            "apikey",
+            "api_key",
+            "api-key",
+            "accesskey",
+            "access_key",
+            "access-key",
+            "privatekey",
+            "private_key",
+            "private-key",
+        ];
+        let scanner = scanner();
+        for word in words {
+            for word in [word.to_string(), word.to_uppercase()] {
+                let assignment = format!("db_{word} = hunter22");
+                assert_eq!(scanner.find(&assignment), Some(ASSIGNMENT), "{assignment}");
+                assert!(may_hold_assignment(&assignment), "{assignment}");
+                let key = format!("db_{word}");
+                assert!(scanner.is_credential_key(&key), "{key}");
+                assert!(may_name_credential(&key), "{key}");
+            }
+        }
+        // Unicode case folding makes `ſ` an `s` for the pattern; the screens
+        // leave any text that is not ASCII to it.
+        let folded = "paſſword=hunter22";
+        assert_eq!(scanner.find(folded), Some(ASSIGNMENT));
+        assert!(may_hold_assignment(folded));
+        assert!(may_name_credential("paſſword"));
+    }
+
+    #[test]
+    fn timestamps_and_wire_names_spell_no_credential() {
+        let scanner = scanner();
+        // Everything RFC 3339 allows, in one string.
+        let timestamp = "2026-03-02T09:15:00.123456789+01:00 t z Z 1985-04-12t23:20:50.52z";
+        assert!(scanner.find(timestamp).is_none());
+        assert!(!scanner.may_hold_prefixed(timestamp.as_bytes()));
+        let names = crate::vocab::EventType::ALL
+            .iter()
+            .map(|t| t.as_str())
+            .chain(crate::vocab::Operation::ALL.iter().map(|t| t.as_str()))
+            .chain(crate::vocab::DataClass::ALL.iter().map(|t| t.as_str()))
+            .chain(crate::vocab::Domain::ALL.iter().map(|t| t.as_str()))
+            .chain(crate::vocab::Client::ALL.iter().map(|t| t.as_str()))
+            .chain(crate::vocab::ChangeKind::ALL.iter().map(|t| t.as_str()))
+            .chain(crate::vocab::Severity::ALL.iter().map(|t| t.as_str()));
+        for name in names {
+            assert!(scanner.find(name).is_none(), "{name}");
+        }
+    }
+
+    #[test]
+    fn no_field_name_looks_like_or_names_a_credential() {
+        let scanner = scanner();
+        let fields = crate::AiUsage::arrow_fields()
+            .into_iter()
+            .chain(crate::CodeChange::arrow_fields())
+            .chain(crate::Incident::arrow_fields());
+        for field in fields {
+            let name = field.name();
+            assert!(scanner.find(name).is_none(), "{name}");
+            assert!(!scanner.is_credential_key(name), "{name}");
+            assert!(!scanner.may_hold_prefixed(name.as_bytes()), "{name}");
+        }
     }
 }

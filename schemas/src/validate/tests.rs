@@ -528,6 +528,38 @@ fn future_timestamp_against_an_injected_clock() {
 }
 
 #[test]
+fn a_secret_hidden_by_json_escapes_is_still_found() {
+    let line = br#"{"schema_version":1,"event_id":"e1","event_type":"ai_usage","occurred_at":"2026-03-02T09:00:00Z","org_id":"acme","user_id":"u","tool":"\u0041KIAIOSFODNN7EXAMPLE","model":"m","input_tokens":1,"output_tokens":1}"#;
+    let rejection = Validator::default().validate(line, now()).unwrap_err();
+    assert_eq!(rejection.reason, RejectReason::SecretDetected);
+    assert_eq!(rejection.event.unwrap()["tool"], REDACTED);
+}
+
+#[test]
+fn spaced_and_reordered_events_are_accepted_alike() {
+    let compact = serde_json::to_vec(&ai_usage()).unwrap();
+    let pretty = serde_json::to_vec_pretty(&ai_usage()).unwrap();
+    let validator = Validator::default();
+    assert_eq!(
+        validator.validate(&compact, now()).unwrap(),
+        validator.validate(&pretty, now()).unwrap()
+    );
+    let members: Vec<String> = ai_usage()
+        .as_object()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|(key, value)| format!("{}:{value}", Value::from(key.as_str())))
+        .collect();
+    let reordered = format!("{{{}}}", members.join(",")).into_bytes();
+    assert_ne!(reordered, compact);
+    assert_eq!(
+        validator.validate(&compact, now()).unwrap(),
+        validator.validate(&reordered, now()).unwrap()
+    );
+}
+
+#[test]
 fn strings_with_escapes_are_read_and_owned() {
     let line = br#"{"schema_version":1,"event_id":"e1","event_type":"ai_usage","occurred_at":"2026-03-02T09:00:00Z","org_id":"acme","user_id":"u\u00e9","tool":"t","model":"m","input_tokens":1,"output_tokens":1}"#;
     let event = Validator::default().validate(line, now()).unwrap();
@@ -595,7 +627,122 @@ fn assert_paths_agree(input: &[u8]) {
     }
 }
 
+/// Text built from pieces of credentials, assignments, escapes and
+/// non-ASCII look-alikes, to probe the fast path's screens.
+fn tricky_text() -> impl Strategy<Value = String> {
+    let pieces = prop::sample::select(vec![
+        "password",
+        "PassWd",
+        "db_",
+        "token",
+        "api-key",
+        "Key",
+        "secret",
+        "=",
+        ":",
+        " ",
+        "\u{a0}",
+        "ſ",
+        "K",
+        "é",
+        "AKIA",
+        "ASIA",
+        "IOSFODNN7EXAMPLE",
+        "ghp_",
+        "github_pat_",
+        "glpat-",
+        "xoxb-",
+        "sk-ant-",
+        "AIza",
+        "eyJhbGciOi",
+        ".",
+        "-----BEGIN RSA PRIVATE KEY-----",
+        "0123456789abcdefghij",
+        "abcdefghijklmnopqrstuvwxyz0123456789",
+        "\"",
+        "\\",
+        "\n",
+        "/",
+        "x",
+    ]);
+    prop::collection::vec(pieces, 0..8).prop_map(|pieces| pieces.concat())
+}
+
+/// A valid event of each type, and the names of its free-text fields.
+fn valid_event_and_texts() -> impl Strategy<Value = (Value, &'static [&'static str])> {
+    prop::sample::select(vec![
+        (
+            ai_usage(),
+            &[
+                "event_id",
+                "org_id",
+                "user_id",
+                "team",
+                "tool",
+                "model",
+                "repository",
+            ][..],
+        ),
+        (
+            code_change(),
+            &["event_id", "change_id", "repository", "user_id"][..],
+        ),
+        (
+            incident(),
+            &["incident_id", "caused_by_change_id", "org_id"][..],
+        ),
+    ])
+}
+
+/// One edit of a byte string: replace, insert or remove a byte.
+fn byte_edit() -> impl Strategy<Value = (usize, u8, u8)> {
+    let byte = prop_oneof![
+        prop::sample::select(b"\"\\:,{}[] \t\n0123456789.-+eEtfnul=AKIak_sx\x00\x7f".to_vec()),
+        any::<u8>(),
+    ];
+    (any::<usize>(), byte, 0u8..3)
+}
+
 proptest! {
+    #[test]
+    fn valid_events_with_tricky_text_agree(
+        (event, texts) in valid_event_and_texts(),
+        field in any::<prop::sample::Index>(),
+        text in tricky_text(),
+        in_attributes in any::<bool>(),
+        as_key in any::<bool>(),
+    ) {
+        let mut event = event;
+        if in_attributes && event["event_type"] == "ai_usage" {
+            let (key, value) = if as_key { (text, "v".to_string()) } else { ("note".to_string(), text) };
+            event["attributes"][key] = Value::from(value);
+        } else {
+            event[*field.get(texts)] = Value::from(text);
+        }
+        assert_paths_agree(&serde_json::to_vec(&event).unwrap());
+        assert_paths_agree(&serde_json::to_vec_pretty(&event).unwrap());
+    }
+
+    #[test]
+    fn valid_events_with_a_byte_edited_agree(
+        (event, _) in valid_event_and_texts(),
+        edits in prop::collection::vec(byte_edit(), 1..3),
+    ) {
+        let mut bytes = serde_json::to_vec(&event).unwrap();
+        for (at, byte, kind) in edits {
+            let at = at % (bytes.len() + 1);
+            match kind {
+                0 if at < bytes.len() => bytes[at] = byte,
+                1 => bytes.insert(at, byte),
+                _ if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                _ => {}
+            }
+        }
+        assert_paths_agree(&bytes);
+    }
+
     #[test]
     fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
         assert_paths_agree(&bytes);

@@ -1,0 +1,296 @@
+//! The validator's fast reader: events as collectors write them, read
+//! straight into the typed structs without serde.
+//!
+//! serde_json's typed parse alone costs more per event than the validator's
+//! budget (issue 2: a million events per second on one core), mostly in
+//! per-token bookkeeping it needs for the general case. Nearly every event is
+//! plain: compact or lightly spaced JSON, no escapes, counts as plain integers,
+//! each field once. This reader takes exactly that and returns [`Unusual`] for
+//! anything else, so that the thorough path (serde_json) decides. It never
+//! accepts what serde_json would refuse, and whatever it accepts it reads to
+//! the same value: the field checks it applies are the ones the serde
+//! deserializers apply (see [`fields`]), and property tests in
+//! `validate/tests.rs` hold the two paths to the same verdict.
+//!
+//! Because it refuses escapes, every string it returns is a slice of the raw
+//! input, which lets the secret screen scan the raw bytes once instead of each
+//! value (see `validate::secrets`).
+
+mod fields;
+
+use crate::json_escape::plain_prefix_len;
+use crate::validate::secrets::may_hold_assignment;
+
+/// The input is not plain: the thorough path must read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unusual;
+
+/// What the fast reader returns: a value, or [`Unusual`].
+pub type Plain<T> = Result<T, Unusual>;
+
+/// A value the fast reader can read: every field type of an event.
+pub trait ReadCompact<'a>: Sized {
+    /// Reads one value at the reader's position.
+    fn read(reader: &mut CompactReader<'a>) -> Plain<Self>;
+
+    /// The value of the field when it is absent from the event, as serde
+    /// gives it: `None` (the default) means the field is required.
+    fn absent() -> Option<Self> {
+        None
+    }
+}
+
+/// A cursor over one input that reads JSON tokens without escapes.
+pub struct CompactReader<'a> {
+    text: &'a str,
+    position: usize,
+}
+
+impl<'a> CompactReader<'a> {
+    /// A reader of `input`, which must be UTF-8 (serde_json refuses anything
+    /// else too, inside strings or outside them).
+    pub fn new(input: &'a [u8]) -> Plain<Self> {
+        let text = std::str::from_utf8(input).map_err(|_| Unusual)?;
+        Ok(CompactReader { text, position: 0 })
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// Skips JSON whitespace, the same four bytes serde_json skips.
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.position) {
+            self.position += 1;
+        }
+    }
+
+    /// The next byte after whitespace, not consumed.
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.bytes().get(self.position).copied()
+    }
+
+    /// Consumes `byte` after whitespace, or reports the input unusual.
+    fn expect(&mut self, byte: u8) -> Plain<()> {
+        if self.peek() == Some(byte) {
+            self.position += 1;
+            Ok(())
+        } else {
+            Err(Unusual)
+        }
+    }
+
+    /// Consumes `literal` after whitespace if it comes next.
+    fn eat(&mut self, literal: &[u8]) -> bool {
+        self.skip_whitespace();
+        let found = self.bytes()[self.position..].starts_with(literal);
+        if found {
+            self.position += literal.len();
+        }
+        found
+    }
+
+    /// A string without escapes or control characters, borrowed from the input.
+    pub fn string(&mut self) -> Plain<&'a str> {
+        self.expect(b'"')?;
+        let start = self.position;
+        let end = start + plain_prefix_len(&self.bytes()[start..]);
+        if self.bytes().get(end) != Some(&b'"') {
+            return Err(Unusual);
+        }
+        self.position = end + 1;
+        // The quotes are ASCII, so both ends are character boundaries.
+        Ok(&self.text[start..end])
+    }
+
+    /// A string that is free text: unusual when it may hold a credential
+    /// assignment, which only the thorough path can rule out. (Credentials
+    /// with a fixed prefix are screened on the raw input instead.)
+    pub fn free_text(&mut self) -> Plain<&'a str> {
+        let text = self.string()?;
+        if may_hold_assignment(text) {
+            Err(Unusual)
+        } else {
+            Ok(text)
+        }
+    }
+
+    /// A non-negative integer of at most `max`, written as JSON writes it (no
+    /// sign, no leading zero, no fraction, no exponent).
+    pub fn unsigned(&mut self, max: u64) -> Plain<u64> {
+        self.skip_whitespace();
+        let bytes = self.bytes();
+        let start = self.position;
+        let mut end = start;
+        let mut value = 0u64;
+        while let Some(digit) = bytes.get(end).filter(|b| b.is_ascii_digit()) {
+            value = value
+                .checked_mul(10)
+                .and_then(|v| v.checked_add(u64::from(digit - b'0')))
+                .ok_or(Unusual)?;
+            end += 1;
+        }
+        let digits = end - start;
+        let leading_zero = digits > 1 && bytes[start] == b'0';
+        let continues = matches!(bytes.get(end), Some(b'.' | b'e' | b'E'));
+        if digits == 0 || leading_zero || continues || value > max {
+            return Err(Unusual);
+        }
+        self.position = end;
+        Ok(value)
+    }
+
+    /// The text of a JSON number, for a type that hands it to serde_json.
+    pub fn number_text(&mut self) -> Plain<&'a str> {
+        self.skip_whitespace();
+        let start = self.position;
+        let length = self.bytes()[start..]
+            .iter()
+            .take_while(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+            .count();
+        if length == 0 {
+            return Err(Unusual);
+        }
+        self.position += length;
+        Ok(&self.text[start..start + length])
+    }
+
+    /// `true` or `false`.
+    pub fn boolean(&mut self) -> Plain<bool> {
+        if self.eat(b"true") {
+            Ok(true)
+        } else if self.eat(b"false") {
+            Ok(false)
+        } else {
+            Err(Unusual)
+        }
+    }
+
+    /// Consumes a `null` if one comes next.
+    pub fn null(&mut self) -> bool {
+        self.eat(b"null")
+    }
+
+    /// An object: `member` reads each value, given its key.
+    pub fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Plain<()>) -> Plain<()> {
+        self.expect(b'{')?;
+        if self.peek() == Some(b'}') {
+            self.position += 1;
+            return Ok(());
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            member(self, key)?;
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b'}') => {
+                    self.position += 1;
+                    return Ok(());
+                }
+                _ => return Err(Unusual),
+            }
+        }
+    }
+
+    /// An array: `item` reads each item.
+    pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Plain<()>) -> Plain<()> {
+        self.expect(b'[')?;
+        if self.peek() == Some(b']') {
+            self.position += 1;
+            return Ok(());
+        }
+        loop {
+            item(self)?;
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b']') => {
+                    self.position += 1;
+                    return Ok(());
+                }
+                _ => return Err(Unusual),
+            }
+        }
+    }
+
+    /// Checks that nothing but whitespace follows the value read.
+    pub fn finish(mut self) -> Plain<()> {
+        match self.peek() {
+            None => Ok(()),
+            Some(_) => Err(Unusual),
+        }
+    }
+}
+
+/// Reads a whole input holding one value of type `T`.
+pub fn read_compact<'a, T: ReadCompact<'a>>(input: &'a [u8]) -> Plain<T> {
+    let mut reader = CompactReader::new(input)?;
+    let value = T::read(&mut reader)?;
+    reader.finish()?;
+    Ok(value)
+}
+
+impl<'a, T: ReadCompact<'a>> ReadCompact<'a> for Option<T> {
+    fn read(reader: &mut CompactReader<'a>) -> Plain<Self> {
+        if reader.null() {
+            Ok(None)
+        } else {
+            T::read(reader).map(Some)
+        }
+    }
+
+    fn absent() -> Option<Self> {
+        Some(None)
+    }
+}
+
+impl ReadCompact<'_> for bool {
+    fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
+        reader.boolean()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_with_escapes_or_control_characters_are_unusual() {
+        assert_eq!(read_compact::<bool>(b" true "), Ok(true));
+        for input in [&br#""a\"b""#[..], b"\"a\tb\"", b"\"a"] {
+            let mut reader = CompactReader::new(input).unwrap();
+            assert_eq!(reader.string(), Err(Unusual), "{input:?}");
+        }
+        let mut reader = CompactReader::new("\"é–x\"".as_bytes()).unwrap();
+        assert_eq!(reader.string(), Ok("é–x"));
+    }
+
+    #[test]
+    fn integers_take_only_the_plain_json_form() {
+        let read = |input: &str| CompactReader::new(input.as_bytes()).unwrap().unsigned(1000);
+        assert_eq!(read("0"), Ok(0));
+        assert_eq!(read(" 1000,"), Ok(1000));
+        for unusual in [
+            "1001",
+            "-0",
+            "01",
+            "1.0",
+            "1e2",
+            "",
+            "\"1\"",
+            "99999999999999999999",
+        ] {
+            assert_eq!(read(unusual), Err(Unusual), "{unusual}");
+        }
+    }
+
+    #[test]
+    fn trailing_input_and_trailing_commas_are_unusual() {
+        assert_eq!(read_compact::<bool>(b"true x"), Err(Unusual));
+        let mut reader = CompactReader::new(br#"{"a":true,}"#).unwrap();
+        assert_eq!(reader.object(|r, _| r.boolean().map(drop)), Err(Unusual));
+        let mut reader = CompactReader::new(b"[true,]").unwrap();
+        assert_eq!(reader.array(|r| r.boolean().map(drop)), Err(Unusual));
+    }
+}
