@@ -268,7 +268,13 @@ mod tests {
     fn the_retention_schedule_is_a_checked_cron_expression() {
         let config = parse("[retention]\nschedule = \"*/5 * * * * *\"\n", &[]).unwrap();
         assert!(config.retention_schedule().unwrap().is_some());
-        assert!(parse("", &[]).unwrap().retention_schedule().unwrap().is_none());
+        assert!(
+            parse("", &[])
+                .unwrap()
+                .retention_schedule()
+                .unwrap()
+                .is_none()
+        );
         let bad = parse("[retention]\nschedule = \"every night\"\n", &[]).unwrap();
         let err = bad.retention_schedule().unwrap_err().0;
         assert!(err.contains("retention.schedule"), "{err}");

@@ -93,7 +93,7 @@ fn once(args: OnceArgs, purge: bool) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("retention plan on {root}"))?;
         match args.format {
             Format::Json => serde_json::to_string_pretty(&plan)?,
-            Format::Table => describe_plan(&plan, "purge"),
+            Format::Table => describe_plan(&plan, "purge", "to purge"),
         }
     };
     let mut out = std::io::stdout().lock();
@@ -141,7 +141,7 @@ fn daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-fn describe_plan(plan: &Plan, verb: &str) -> String {
+fn describe_plan(plan: &Plan, verb: &str, summary: &str) -> String {
     let mut lines = vec![format!(
         "retention as of {} (policy sha256 {}), run {}",
         plan.as_of, plan.policy_sha256, plan.run_id
@@ -176,7 +176,7 @@ fn describe_plan(plan: &Plan, verb: &str) -> String {
         (f + p.files, r + p.rows, b + p.bytes)
     });
     lines.push(format!(
-        "{} partitions to {verb} ({files} files, {rows} rows, {bytes} bytes); {} kept by legal holds or unknown tiers",
+        "{} partitions {summary} ({files} files, {rows} rows, {bytes} bytes); {} expired kept by legal holds or unknown tiers",
         plan.purge.len(),
         plan.kept.len()
     ));
@@ -186,7 +186,7 @@ fn describe_plan(plan: &Plan, verb: &str) -> String {
 fn describe_run(report: &RunReport) -> String {
     format!(
         "{}\n{} files deleted from storage",
-        describe_plan(&report.plan, "purged"),
+        describe_plan(&report.plan, "purged", "purged"),
         report.files_deleted
     )
 }
