@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::{Days, NaiveDate};
 use serde_json::Value;
 
 mod common;
@@ -205,16 +206,21 @@ fn keys(partitions: &Value) -> Vec<(String, String, String)> {
 #[test]
 fn three_years_two_tiers_two_holds_purge_exactly_the_expired_partitions() {
     let dir = tempfile::tempdir().unwrap();
-    let store = load_store(dir.path(), "20", "1100", "2023-01-01", "500000");
+    // 24 people make two teams: payments (regulated) and trading.
+    let store = load_store(dir.path(), "24", "1100", "2023-01-01", "500000");
     let policy_file = dir.path().join("retention.toml");
     std::fs::write(&policy_file, policy(730, 365, HOLDS)).unwrap();
     let now = "2026-01-01";
-    // regulated keeps 730 days: dates before 2024-01-01 expire, the closed
-    // hold on June 2023 protects nothing. standard keeps 365 days: dates
-    // before 2025-01-01 expire, except March 2024 under the active hold.
+    // regulated keeps 730 days: dates before 2024-01-02 (2024 is a leap
+    // year) expire, the closed hold on June 2023 protects nothing. standard
+    // keeps 365 days: dates before 2025-01-01 expire, except March 2024
+    // under the active hold.
+    let oldest_kept = |days: u64| (now.parse::<NaiveDate>().unwrap() - Days::new(days)).to_string();
+    let (regulated_kept, standard_kept) = (oldest_kept(730), oldest_kept(365));
+    assert_eq!(regulated_kept, "2024-01-02");
     let expired = |tier: &str, date: &str| match tier {
-        "regulated" => date < "2024-01-01",
-        _ => date < "2025-01-01" && !("2024-03-01"..="2024-03-31").contains(&date),
+        "regulated" => date < regulated_kept.as_str(),
+        _ => date < standard_kept.as_str() && !("2024-03-01"..="2024-03-31").contains(&date),
     };
     let held = |tier: &str, date: &str| {
         tier == "standard" && ("2024-03-01"..="2024-03-31").contains(&date)

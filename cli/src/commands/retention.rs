@@ -103,14 +103,14 @@ fn once(args: OnceArgs, purge: bool) -> anyhow::Result<ExitCode> {
 
 fn daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     let file = ConfigFile::load(&args.config)?;
-    let root = file.store()?;
-    let policy = file.policy()?;
     let schedule = file.retention_schedule()?.ok_or_else(|| {
         UsageError(format!(
             "{}: retention.schedule: missing; the daemon needs a cron expression",
             args.config.display()
         ))
     })?;
+    let root = file.store()?;
+    let policy = file.policy()?;
     init_logs(args.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
