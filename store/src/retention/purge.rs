@@ -75,7 +75,7 @@ pub async fn purge(
         .with_clock(Arc::new(JustAfterNow))
         .await?;
     *table = vacuumed;
-    if let Some(dir) = table.table_url().to_file_path().ok() {
+    if let Ok(dir) = table.table_url().to_file_path() {
         remove_empty_partition_dirs(&dir, partitions);
     }
     Ok(metrics.files_deleted.len())
