@@ -293,5 +293,6 @@ mod tests {
         let policy = config.policy().unwrap();
         assert_eq!(policy.spec().tiers.len(), 2);
         assert_eq!(policy.tier("regulated").unwrap().keep_days, 2557);
+        assert!(config.retention_schedule().unwrap().is_some());
     }
 }

@@ -483,6 +483,52 @@ reason = "litigation"
     }
 
     #[test]
+    fn the_hash_follows_the_content_not_the_formatting() {
+        let policy = Policy::parse(DESIGN_EXAMPLE, "retention.toml").unwrap();
+        let reformatted = DESIGN_EXAMPLE
+            .replace("keep_days = 2557", "keep_days = 2557   # seven years")
+            .replace("\n\n", "\n");
+        let same = Policy::parse(&reformatted, "aitrail.toml").unwrap();
+        assert_eq!(policy.sha256(), same.sha256());
+        assert_eq!(policy.sha256().len(), 64);
+        let shorter = DESIGN_EXAMPLE.replace("keep_days = 730", "keep_days = 729");
+        let other = Policy::parse(&shorter, "retention.toml").unwrap();
+        assert_ne!(policy.sha256(), other.sha256());
+    }
+
+    #[test]
+    fn a_hold_protects_its_tier_and_range_until_its_end() {
+        let policy = Policy::parse(DESIGN_EXAMPLE, "retention.toml").unwrap();
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        let today = day("2026-12-31");
+        assert!(
+            policy
+                .hold_on("standard", day("2025-01-01"), today)
+                .is_some()
+        );
+        assert!(
+            policy
+                .hold_on("standard", day("2025-03-31"), today)
+                .is_some()
+        );
+        assert!(
+            policy
+                .hold_on("standard", day("2025-04-01"), today)
+                .is_none()
+        );
+        assert!(
+            policy
+                .hold_on("regulated", day("2025-02-01"), today)
+                .is_none()
+        );
+        assert!(
+            policy
+                .hold_on("standard", day("2025-02-01"), day("2027-01-01"))
+                .is_none()
+        );
+    }
+
+    #[test]
     fn errors_name_the_field_and_the_problem() {
         let cases = [
             (
