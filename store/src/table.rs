@@ -82,12 +82,18 @@ pub async fn open_or_create_named(
         })?;
     }
     let schema: StructType = schema.try_into_kernel()?;
-    DeltaTable::try_from_url(url)
+    let created = DeltaTable::try_from_url(url)
         .await?
         .create()
         .with_table_name(name)
         .with_columns(schema.fields().cloned())
         .with_partition_columns(partition_columns.iter().copied())
         .with_save_mode(SaveMode::Ignore)
-        .await
+        .await;
+    match created {
+        Ok(table) => Ok(table),
+        // Another writer created it first (its version 0 won the conditional
+        // put): use theirs.
+        Err(err) => open_existing(root, name).await?.ok_or(err),
+    }
 }
