@@ -4,6 +4,7 @@
 
 use aitrail_schemas::ValidatorConfig;
 use aitrail_store::retention::log::{LogRow, append_log, read_log};
+use aitrail_store::retention::purge::remove_partitions;
 use aitrail_store::retention::{plan, run};
 use aitrail_store::rows::Position;
 use aitrail_store::sink::{BatchLimits, EventSink};
@@ -135,4 +136,33 @@ async fn an_interrupted_run_is_finished_by_the_next_and_logged_once() {
         ["2026-01-03", "2026-01-04", "2026-01-05"]
     );
     assert_eq!(read_log(&root).await.unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn files_a_run_removed_but_did_not_vacuum_are_deleted_by_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = store(&dir).await;
+    let policy = Policy::parse(POLICY, "retention.toml").unwrap();
+    let as_of = date("2026-01-14");
+    let first = vec![("standard".to_string(), date("2026-01-01"))];
+
+    // A run that logged and removed 2026-01-01, then stopped before its vacuum.
+    let mut table = deltalake::open_table(root.table_url("ai_usage"))
+        .await
+        .unwrap();
+    remove_partitions(&mut table, &first, 1).await.unwrap();
+    let partition = dir.path().join("ai_usage/tier=standard/date=2026-01-01");
+    assert!(partition.exists());
+
+    let report = run(&root, &policy, as_of).await.unwrap();
+    assert!(report.plan.unfinished.is_empty());
+    assert_eq!(
+        dates(report.plan.purge.iter().map(|p| p.date)),
+        ["2026-01-02"]
+    );
+    assert_eq!(report.files_deleted, 2);
+    assert!(!partition.exists(), "{} is left", partition.display());
+
+    let again = run(&root, &policy, as_of).await.unwrap();
+    assert_eq!(again.files_deleted, 0);
 }

@@ -6,13 +6,14 @@
 //! 1. Its plan is computed from the Delta logs ([`plan::plan`]).
 //! 2. Its log rows are committed to `retention_log` under a new run id.
 //! 3. Each table gets one commit removing the partitions' files and
-//!    recording the run id as an application transaction, then a vacuum.
+//!    recording the run id as an application transaction.
+//! 4. Every table is vacuumed with no grace period.
 //!
 //! A crash after 2 leaves rows whose run id is above what their table
 //! recorded; the next run (and `plan`) sees them as unfinished and completes
-//! exactly those partitions first. A crash after 3's commit leaves removed
-//! files in storage; every purge's vacuum deletes them. A second run finds
-//! nothing expired and logs nothing.
+//! exactly those partitions first. A crash after 3 leaves removed files in
+//! storage; the next run's vacuum (4 runs every time) deletes them. A second
+//! run finds nothing expired and logs nothing.
 
 pub mod log;
 pub mod plan;
@@ -22,12 +23,12 @@ use std::collections::BTreeMap;
 
 use aitrail_schemas::EventType;
 use chrono::{NaiveDate, Utc};
-use deltalake::DeltaTableError;
+use deltalake::{DeltaTable, DeltaTableError};
 use serde::Serialize;
 
 use self::log::{LogRow, append_log, read_log};
 use self::plan::{Plan, judge, partitions};
-use self::purge::{last_purged_run, purge};
+use self::purge::{last_purged_run, remove_partitions, vacuum_removed};
 use crate::location::StoreRoot;
 use crate::policy::Policy;
 use crate::table::open_existing;
@@ -75,14 +76,15 @@ pub async fn plan(
 }
 
 /// Finishes any interrupted run, then purges what [`plan`] finds expired on
-/// `as_of`, logging each partition before purging it.
+/// `as_of`, logging each partition before removing it, and finally vacuums
+/// every table so that no removed file stays in storage, including files a
+/// run interrupted before its vacuum left behind.
 pub async fn run(
     root: &StoreRoot,
     policy: &Policy,
     as_of: NaiveDate,
 ) -> Result<RunReport, DeltaTableError> {
     let plan = plan(root, policy, as_of).await?;
-    let mut files_deleted = 0;
     let mut unfinished: BTreeMap<(String, i64), Vec<(String, NaiveDate)>> = BTreeMap::new();
     for row in &plan.unfinished {
         unfinished
@@ -97,7 +99,7 @@ pub async fn run(
             partitions = partitions.len(),
             "finishing an interrupted purge"
         );
-        files_deleted += purge_table(root, &table, &partitions, run_id).await?;
+        remove_partitions(&mut open(root, &table).await?, &partitions, run_id).await?;
     }
 
     let purged_at = Utc::now();
@@ -118,22 +120,33 @@ pub async fn run(
         })
         .collect();
     append_log(root, &rows).await?;
-    let mut by_table: BTreeMap<&str, Vec<(String, NaiveDate)>> = BTreeMap::new();
+    let mut by_table: BTreeMap<String, Vec<(String, NaiveDate)>> = BTreeMap::new();
     for p in &plan.purge {
         by_table
-            .entry(p.table.as_str())
+            .entry(p.table.clone())
             .or_default()
             .push((p.tier.clone(), p.date));
     }
     for (table, partitions) in by_table {
-        let deleted = purge_table(root, table, &partitions, plan.run_id).await?;
+        remove_partitions(&mut open(root, &table).await?, &partitions, plan.run_id).await?;
         tracing::info!(
             table,
             run_id = plan.run_id,
             partitions = partitions.len(),
-            files_deleted = deleted,
-            "purged expired partitions"
+            "removed expired partitions"
         );
+    }
+
+    let mut files_deleted = 0;
+    for event_type in EventType::ALL {
+        let name = event_type.table_name();
+        let Some(mut table) = open_existing(root, name).await? else {
+            continue;
+        };
+        let deleted = vacuum_removed(&mut table).await?;
+        if deleted > 0 {
+            tracing::info!(table = name, files_deleted = deleted, "vacuumed");
+        }
         files_deleted += deleted;
     }
     Ok(RunReport {
@@ -142,14 +155,8 @@ pub async fn run(
     })
 }
 
-async fn purge_table(
-    root: &StoreRoot,
-    name: &str,
-    partitions: &[(String, NaiveDate)],
-    run_id: i64,
-) -> Result<usize, DeltaTableError> {
-    let mut table = open_existing(root, name)
+async fn open(root: &StoreRoot, name: &str) -> Result<DeltaTable, DeltaTableError> {
+    open_existing(root, name)
         .await?
-        .ok_or_else(|| DeltaTableError::Generic(format!("table `{name}` is missing")))?;
-    purge(&mut table, partitions, run_id).await
+        .ok_or_else(|| DeltaTableError::Generic(format!("table `{name}` is missing")))
 }
