@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use aitrail_store::policy::RetentionPolicy;
+use aitrail_store::schedule::Schedule;
 use aitrail_store::{Policy, StoreRoot};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -114,9 +115,25 @@ impl ConfigFile {
             .map_err(|err| UsageError(format!("{}: store.root: {err}", self.path.display())))
     }
 
+    /// The `schedule` of `[retention]`: when the retention purge and
+    /// compaction run inside a long-running process; `None` when not set.
+    pub fn retention_schedule(&self) -> Result<Option<Schedule>, UsageError> {
+        let name = self.path.display();
+        match self.table.get("retention").and_then(|s| s.get("schedule")) {
+            None => Ok(None),
+            Some(Value::String(expression)) => expression
+                .parse()
+                .map(Some)
+                .map_err(|err| UsageError(format!("{name}: retention.schedule: {err}"))),
+            Some(_) => Err(UsageError(format!(
+                "{name}: retention.schedule: must be a cron expression string"
+            ))),
+        }
+    }
+
     /// The retention policy of `[retention]`: inline, or the file its
     /// `policy` key names (relative to this file); the default policy when
-    /// the section is absent. `schedule` belongs to `aitrail serve`.
+    /// the section is absent. `schedule` is read by [`ConfigFile::retention_schedule`].
     pub fn policy(&self) -> Result<Policy, UsageError> {
         let Some(section) = self.table.get("retention") else {
             return Ok(Policy::default());
@@ -248,6 +265,23 @@ mod tests {
     }
 
     #[test]
+    fn the_retention_schedule_is_a_checked_cron_expression() {
+        let config = parse("[retention]\nschedule = \"*/5 * * * * *\"\n", &[]).unwrap();
+        assert!(config.retention_schedule().unwrap().is_some());
+        assert!(
+            parse("", &[])
+                .unwrap()
+                .retention_schedule()
+                .unwrap()
+                .is_none()
+        );
+        let bad = parse("[retention]\nschedule = \"every night\"\n", &[]).unwrap();
+        let err = bad.retention_schedule().unwrap_err().0;
+        assert!(err.contains("retention.schedule"), "{err}");
+        assert!(err.contains("every night"), "{err}");
+    }
+
+    #[test]
     fn the_example_in_deploy_loads() {
         let text = include_str!("../../deploy/aitrail.toml");
         let config = parse(text, &[]).unwrap();
@@ -259,5 +293,6 @@ mod tests {
         let policy = config.policy().unwrap();
         assert_eq!(policy.spec().tiers.len(), 2);
         assert_eq!(policy.tier("regulated").unwrap().keep_days, 2557);
+        assert!(config.retention_schedule().unwrap().is_some());
     }
 }

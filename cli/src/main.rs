@@ -31,6 +31,11 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Run one read-only SQL query over the store.
     Sql(commands::sql::SqlArgs),
+    /// Purge partitions past their retention (plan, run, or a scheduled daemon).
+    #[command(subcommand)]
+    Retention(commands::retention::RetentionCommand),
+    /// Merge the small files of partitions old enough to be complete.
+    Compact(commands::compact::CompactArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +47,8 @@ fn main() -> std::process::ExitCode {
         Command::Load(args) => commands::load::run(args),
         Command::Ingest(args) => commands::ingest::run(args),
         Command::Sql(args) => commands::sql::run(args),
+        Command::Retention(command) => commands::retention::run(command),
+        Command::Compact(args) => commands::compact::run(args),
     };
     match outcome {
         Ok(code) => code.into(),

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use aitrail_schemas::EventType;
 use aitrail_store::StoreRoot;
+use aitrail_store::retention::log::{RETENTION_LOG, retention_log_schema};
 use aitrail_store::table::{open_existing, table_schema};
 use arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
@@ -27,26 +28,30 @@ pub enum QueryError {
 }
 
 /// A session in which the store's tables are registered under their names
-/// (`ai_usage`, `code_changes`, `incidents`) and nothing can be written.
+/// (`ai_usage`, `code_changes`, `incidents`, `retention_log`) and nothing
+/// can be written.
 pub struct StoreSession {
     ctx: SessionContext,
 }
 
 impl StoreSession {
-    /// Registers every table of the store at `root`; a table not yet created
+    /// Registers every table of the store at `root` (the event tables and
+    /// `retention_log`); a table not yet created
     /// is registered empty, so queries over a young store still run.
     pub async fn open(root: &StoreRoot) -> Result<Self, QueryError> {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .set_bool("datafusion.execution.parquet.pushdown_filters", true);
         let ctx = SessionContext::new_with_config(config);
-        for event_type in EventType::ALL {
-            let name = event_type.table_name();
+        let tables = EventType::ALL
+            .iter()
+            .map(|t| (t.table_name(), table_schema(*t)))
+            .chain([(RETENTION_LOG, retention_log_schema())]);
+        for (name, schema) in tables {
             if let Some(table) = open_existing(root, name).await? {
                 table.update_datafusion_session(&ctx.state())?;
                 ctx.register_table(name, table.table_provider().await?)?;
             } else {
-                let schema = table_schema(*event_type);
                 let empty = MemTable::try_new(schema, vec![vec![]])?;
                 ctx.register_table(name, Arc::new(empty))?;
             }

@@ -1,14 +1,19 @@
 //! The store: Delta Lake tables of validated events, one per event type,
-//! partitioned by retention tier and UTC date (DESIGN §4, §5).
+//! partitioned by retention tier and UTC date (DESIGN §4, §5), and their
+//! lifecycle: retention purges, compaction and the schedule that runs them.
 //!
 //! [`sink::EventSink`] is the way in for every writer (`aitrail load`, the
 //! Kafka ingest): it assigns tiers, refuses expired events and duplicates,
 //! batches rows, and commits them with [`writer::StoreWriter`].
 
+pub mod compact;
 pub mod dedup;
+pub mod lifecycle;
 pub mod location;
 pub mod policy;
+pub mod retention;
 pub mod rows;
+pub mod schedule;
 pub mod sink;
 pub mod table;
 pub mod writer;

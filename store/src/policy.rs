@@ -6,7 +6,8 @@ use std::path::Path;
 
 use aitrail_schemas::Event;
 use chrono::NaiveDate;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// A policy file that cannot be used; the message names the field and says
 /// what is wrong with it.
@@ -41,7 +42,7 @@ pub enum PolicyError {
 }
 
 /// A retention tier: how long its partitions are kept.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tier {
     /// The tier's name, which is also its partition value.
@@ -52,8 +53,18 @@ pub struct Tier {
     pub compact_after_days: Option<u32>,
 }
 
+impl Tier {
+    /// The oldest date this tier still keeps on `today`: a partition (or an
+    /// event) dated before it is expired. One rule for the `expired`
+    /// rejection and for the purge, so a writer never adds what the next
+    /// purge would remove.
+    pub fn oldest_kept(&self, today: NaiveDate) -> NaiveDate {
+        today - chrono::Days::new(u64::from(self.keep_days))
+    }
+}
+
 /// One value or a list of them, as a rule condition is written either way.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(untagged)]
 pub enum OneOrMany {
     /// `team = "payments"`.
@@ -77,7 +88,7 @@ impl OneOrMany {
 
 /// A rule that sends matching events to a tier. Every condition given must
 /// match; an event lacking the field a condition tests does not match it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// The tier matching events go to.
@@ -97,7 +108,7 @@ pub struct Rule {
 }
 
 /// A legal hold: while active, nothing of its tier dated within its range is purged.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LegalHold {
     /// The case or matter id.
@@ -114,8 +125,17 @@ pub struct LegalHold {
     pub reason: String,
 }
 
+impl LegalHold {
+    /// Whether the hold keeps the partition (`tier`, `date`) on `today`: it
+    /// is still active (`today` before `until`) and the partition is of its
+    /// tier and within its range.
+    pub fn protects(&self, tier: &str, date: NaiveDate, today: NaiveDate) -> bool {
+        today < self.until && self.tier == tier && (self.from..=self.to).contains(&date)
+    }
+}
+
 /// The retention policy, as written in `retention.toml`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetentionPolicy {
     /// The tier of events no rule matches.
@@ -219,6 +239,7 @@ impl CompiledRule {
 #[derive(Debug, Clone)]
 pub struct Policy {
     spec: RetentionPolicy,
+    sha256: String,
     default_tier: usize,
     rules: Vec<CompiledRule>,
 }
@@ -324,7 +345,9 @@ impl Policy {
                 ));
             }
         }
+        let canonical = serde_json::to_vec(&spec).expect("a policy serializes to JSON");
         Ok(Policy {
+            sha256: hex::encode(Sha256::digest(&canonical)),
             spec,
             default_tier,
             rules,
@@ -334,6 +357,23 @@ impl Policy {
     /// The policy as written.
     pub fn spec(&self) -> &RetentionPolicy {
         &self.spec
+    }
+
+    /// The SHA-256 (hex) of the policy's canonical form (its parsed content
+    /// as JSON): the same policy written inline in `aitrail.toml` or in its
+    /// own file, with other comments or spacing, has the same hash, which
+    /// `retention_log` records with every purge.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// The first active legal hold that keeps the partition (`tier`, `date`)
+    /// on `today`.
+    pub fn hold_on(&self, tier: &str, date: NaiveDate, today: NaiveDate) -> Option<&LegalHold> {
+        self.spec
+            .legal_holds
+            .iter()
+            .find(|hold| hold.protects(tier, date, today))
     }
 
     /// The tier of `event`: the first matching rule's, else the default.
@@ -440,6 +480,52 @@ reason = "litigation"
             "standard"
         );
         assert_eq!(tier_of(&policy, json!({})), "standard");
+    }
+
+    #[test]
+    fn the_hash_follows_the_content_not_the_formatting() {
+        let policy = Policy::parse(DESIGN_EXAMPLE, "retention.toml").unwrap();
+        let reformatted = DESIGN_EXAMPLE
+            .replace("keep_days = 2557", "keep_days = 2557   # seven years")
+            .replace("\n\n", "\n");
+        let same = Policy::parse(&reformatted, "aitrail.toml").unwrap();
+        assert_eq!(policy.sha256(), same.sha256());
+        assert_eq!(policy.sha256().len(), 64);
+        let shorter = DESIGN_EXAMPLE.replace("keep_days = 730", "keep_days = 729");
+        let other = Policy::parse(&shorter, "retention.toml").unwrap();
+        assert_ne!(policy.sha256(), other.sha256());
+    }
+
+    #[test]
+    fn a_hold_protects_its_tier_and_range_until_its_end() {
+        let policy = Policy::parse(DESIGN_EXAMPLE, "retention.toml").unwrap();
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        let today = day("2026-12-31");
+        assert!(
+            policy
+                .hold_on("standard", day("2025-01-01"), today)
+                .is_some()
+        );
+        assert!(
+            policy
+                .hold_on("standard", day("2025-03-31"), today)
+                .is_some()
+        );
+        assert!(
+            policy
+                .hold_on("standard", day("2025-04-01"), today)
+                .is_none()
+        );
+        assert!(
+            policy
+                .hold_on("regulated", day("2025-02-01"), today)
+                .is_none()
+        );
+        assert!(
+            policy
+                .hold_on("standard", day("2025-02-01"), day("2027-01-01"))
+                .is_none()
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! collects it into the pending batch until a limit says to flush.
 
 use aitrail_schemas::{RejectReason, Rejection, Validator, ValidatorConfig};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::policy::Policy;
 use crate::rows::{PendingRows, Position, TableBatch};
@@ -57,7 +57,7 @@ impl EventSink {
         let event = self.validator.validate(raw, now)?;
         let tier = self.policy.tier_for(&event);
         let occurred = event.occurred_at().0.date_naive();
-        let oldest_kept = now.date_naive() - TimeDelta::days(i64::from(tier.keep_days));
+        let oldest_kept = tier.oldest_kept(now.date_naive());
         if occurred < oldest_kept {
             return Err(Rejection {
                 reason: RejectReason::Expired,

@@ -54,22 +54,46 @@ pub async fn open_or_create(
     root: &StoreRoot,
     event_type: EventType,
 ) -> Result<DeltaTable, DeltaTableError> {
-    if let Some(table) = open_existing(root, event_type.table_name()).await? {
+    open_or_create_named(
+        root,
+        event_type.table_name(),
+        &table_schema(event_type),
+        &PARTITION_COLUMNS,
+    )
+    .await
+}
+
+/// Opens the table `name` under `root`, creating it with `schema` and
+/// `partition_columns` if missing: the event tables and the store's own logs
+/// (`retention_log`) are made the same way.
+pub async fn open_or_create_named(
+    root: &StoreRoot,
+    name: &str,
+    schema: &Schema,
+    partition_columns: &[&str],
+) -> Result<DeltaTable, DeltaTableError> {
+    if let Some(table) = open_existing(root, name).await? {
         return Ok(table);
     }
-    let url = root.table_url(event_type.table_name());
+    let url = root.table_url(name);
     if let Ok(dir) = url.to_file_path() {
         std::fs::create_dir_all(&dir).map_err(|err| {
             DeltaTableError::Generic(format!("cannot create {}: {err}", dir.display()))
         })?;
     }
-    let schema: StructType = table_schema(event_type).as_ref().try_into_kernel()?;
-    DeltaTable::try_from_url(url)
+    let schema: StructType = schema.try_into_kernel()?;
+    let created = DeltaTable::try_from_url(url)
         .await?
         .create()
-        .with_table_name(event_type.table_name())
+        .with_table_name(name)
         .with_columns(schema.fields().cloned())
-        .with_partition_columns(PARTITION_COLUMNS)
+        .with_partition_columns(partition_columns.iter().copied())
         .with_save_mode(SaveMode::Ignore)
-        .await
+        .await;
+    match created {
+        Ok(table) => Ok(table),
+        // Another writer created it first (its version 0 won the conditional
+        // put): use theirs.
+        Err(err) => open_existing(root, name).await?.ok_or(err),
+    }
 }

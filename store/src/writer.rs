@@ -289,7 +289,7 @@ fn split_by_partition(batch: &RecordBatch) -> Result<Vec<RecordBatch>, ArrowErro
 }
 
 /// Parquet settings for scans: zstd, dictionary encoding, large row groups.
-fn writer_properties() -> WriterProperties {
+pub(crate) fn writer_properties() -> WriterProperties {
     WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(3).expect("3 is a valid zstd level"),

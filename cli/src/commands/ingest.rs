@@ -25,7 +25,7 @@ pub struct IngestArgs {
 
 /// How log lines are written to stderr.
 #[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
+pub(crate) enum LogFormat {
     Json,
     Text,
 }
@@ -60,7 +60,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
 /// from `warn` (the Delta kernel logs every snapshot load at `info`).
 const DEFAULT_LOG_FILTER: &str = "warn,aitrail=info,aitrail_ingest=info,aitrail_store=info";
 
-fn init_logs(format: LogFormat) {
+/// Sends `tracing` output to stderr in `format`, filtered by `RUST_LOG`.
+pub(crate) fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let builder = tracing_subscriber::fmt()
@@ -73,7 +74,7 @@ fn init_logs(format: LogFormat) {
 }
 
 /// Cancels `shutdown` on the first SIGTERM or SIGINT.
-async fn stop_on_signal(shutdown: CancellationToken) {
+pub(crate) async fn stop_on_signal(shutdown: CancellationToken) {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {

@@ -39,7 +39,7 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
-    /// The query; tables: ai_usage, code_changes, incidents.
+    /// The query; tables: ai_usage, code_changes, incidents, retention_log.
     sql: String,
 }
 

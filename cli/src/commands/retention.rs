@@ -1,0 +1,192 @@
+//! `aitrail retention plan|run|daemon`: the retention purge of DESIGN §5,
+//! once (`plan` shows what `run` then does) or on the configured schedule.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use aitrail_store::lifecycle::run_lifecycle;
+use aitrail_store::retention::plan::{Partition, Plan};
+use aitrail_store::retention::{self, RunReport};
+use aitrail_store::{Policy, StoreRoot};
+use anyhow::Context;
+use chrono::{NaiveDate, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use super::ingest::{LogFormat, init_logs, stop_on_signal};
+use crate::config::ConfigFile;
+use crate::exit::{ExitCode, UsageError};
+
+/// Subcommands of `aitrail retention`.
+#[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// List the partitions a run would purge, and the expired ones legal holds keep.
+    Plan(OnceArgs),
+    /// Purge expired partitions (delete + vacuum) and log them in `retention_log`.
+    Run(OnceArgs),
+    /// Run retention and compaction on the `[retention] schedule` until SIGTERM/SIGINT.
+    Daemon(DaemonArgs),
+}
+
+/// Flags of `retention plan` and `retention run`.
+#[derive(Args)]
+pub struct OnceArgs {
+    /// Store root: a directory or s3://bucket/prefix.
+    #[arg(long)]
+    store: String,
+    /// Retention policy (TOML, DESIGN §5).
+    #[arg(long)]
+    policy: PathBuf,
+    /// The day expiry is judged on (YYYY-MM-DD); today (UTC) when absent.
+    #[arg(long)]
+    now: Option<NaiveDate>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// Flags of `retention daemon`.
+#[derive(Args)]
+pub struct DaemonArgs {
+    /// The configuration file (sections store and retention, with `schedule`).
+    #[arg(long)]
+    config: PathBuf,
+    /// Log lines as JSON objects (for log collectors) or as text.
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+}
+
+/// How a plan or a run is printed.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned text for people.
+    Table,
+    /// One JSON object.
+    Json,
+}
+
+/// Runs the subcommand.
+pub fn run(command: RetentionCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        RetentionCommand::Plan(args) => once(args, false),
+        RetentionCommand::Run(args) => once(args, true),
+        RetentionCommand::Daemon(args) => daemon(args),
+    }
+}
+
+fn once(args: OnceArgs, purge: bool) -> anyhow::Result<ExitCode> {
+    let policy = Policy::load(&args.policy).map_err(|err| UsageError(err.to_string()))?;
+    let root = StoreRoot::parse(&args.store).map_err(|err| UsageError(err.to_string()))?;
+    let as_of = args.now.unwrap_or_else(|| Utc::now().date_naive());
+    let runtime = tokio::runtime::Runtime::new()?;
+    let text = if purge {
+        let report = runtime
+            .block_on(retention::run(&root, &policy, as_of))
+            .with_context(|| format!("retention run on {root}"))?;
+        match args.format {
+            Format::Json => serde_json::to_string_pretty(&report)?,
+            Format::Table => describe_run(&report),
+        }
+    } else {
+        let plan = runtime
+            .block_on(retention::plan(&root, &policy, as_of))
+            .with_context(|| format!("retention plan on {root}"))?;
+        match args.format {
+            Format::Json => serde_json::to_string_pretty(&plan)?,
+            Format::Table => describe_plan(&plan, "purge", "to purge"),
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")?;
+    Ok(ExitCode::Ok)
+}
+
+fn daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
+    let file = ConfigFile::load(&args.config)?;
+    let schedule = file.retention_schedule()?.ok_or_else(|| {
+        UsageError(format!(
+            "{}: retention.schedule: missing; the daemon needs a cron expression",
+            args.config.display()
+        ))
+    })?;
+    let root = file.store()?;
+    let policy = file.policy()?;
+    init_logs(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        tracing::info!(store = %root, policy_sha256 = policy.sha256(), "retention daemon started");
+        schedule
+            .run(shutdown.cancelled(), |at| {
+                let (root, policy) = (&root, &policy);
+                async move {
+                    match run_lifecycle(root, policy, at).await {
+                        Ok(report) => tracing::info!(
+                            run_id = report.retention.plan.run_id,
+                            purged = report.retention.plan.purge.len(),
+                            kept_by_holds = report.retention.plan.kept.len(),
+                            files_deleted = report.retention.files_deleted,
+                            compacted = report.compacted.iter().map(|c| c.partitions).sum::<usize>(),
+                            "lifecycle job done"
+                        ),
+                        Err(error) => tracing::error!(%error, "lifecycle job failed; retrying at the next scheduled time"),
+                    }
+                }
+            })
+            .await;
+    });
+    Ok(ExitCode::Ok)
+}
+
+fn describe_plan(plan: &Plan, verb: &str, summary: &str) -> String {
+    let mut lines = vec![format!(
+        "retention as of {} (policy sha256 {}), run {}",
+        plan.as_of, plan.policy_sha256, plan.run_id
+    )];
+    let row = |what: &str, p: &Partition, note: &str| {
+        format!(
+            "{what:<10} {:<13} {:<10} {}  {:>6} files {:>10} rows {:>12} bytes  {note}",
+            p.table, p.tier, p.date, p.files, p.rows, p.bytes
+        )
+        .trim_end()
+        .to_string()
+    };
+    for p in &plan.purge {
+        lines.push(row(verb, p, ""));
+    }
+    for unfinished in &plan.unfinished {
+        let p = Partition {
+            table: unfinished.table_name.clone(),
+            tier: unfinished.tier.clone(),
+            date: unfinished.date,
+            files: unfinished.files,
+            rows: unfinished.rows,
+            bytes: unfinished.bytes,
+        };
+        let note = format!("(logged by run {}, interrupted)", unfinished.run_id);
+        lines.push(row("finish", &p, &note));
+    }
+    for kept in &plan.kept {
+        lines.push(row("keep", &kept.partition, &kept.reason));
+    }
+    let (files, rows, bytes) = plan.purge.iter().fold((0, 0, 0), |(f, r, b), p| {
+        (f + p.files, r + p.rows, b + p.bytes)
+    });
+    lines.push(format!(
+        "{} partitions {summary} ({files} files, {rows} rows, {bytes} bytes); {} expired kept by legal holds or unknown tiers",
+        plan.purge.len(),
+        plan.kept.len()
+    ));
+    lines.join("\n")
+}
+
+fn describe_run(report: &RunReport) -> String {
+    format!(
+        "{}\n{} files deleted from storage",
+        describe_plan(&report.plan, "purged", "purged"),
+        report.files_deleted
+    )
+}

@@ -1,0 +1,163 @@
+//! Removing partitions from a table for good: one Delta commit removes every
+//! active file of the partitions (whole files, nothing rewritten) and records
+//! the run as an application transaction; a vacuum with no grace period then
+//! deletes the removed files from storage.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate, Utc};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::{Action, Transaction};
+use deltalake::operations::vacuum::Clock;
+use deltalake::protocol::DeltaOperation;
+use deltalake::{DeltaTable, DeltaTableError, Path};
+use futures::TryStreamExt;
+
+use super::plan::partition_of;
+
+/// The application id under which each table records the last retention
+/// run whose purge it committed.
+pub const RETENTION_APP_ID: &str = "aitrail-retention";
+
+/// The last run whose purge `table` committed (0 if none).
+pub async fn last_purged_run(table: &DeltaTable) -> Result<i64, DeltaTableError> {
+    Ok(table
+        .snapshot()?
+        .transaction_version(table.log_store().as_ref(), RETENTION_APP_ID)
+        .await?
+        .unwrap_or(0))
+}
+
+/// Removes every active file of `partitions` (tier, date) from `table` in one
+/// commit that also records `run_id`. The files stay in storage until
+/// [`vacuum_removed`].
+///
+/// The commit is made even when no file is left to remove, so that the
+/// table records the run and a later run does not try again.
+pub async fn remove_partitions(
+    table: &mut DeltaTable,
+    partitions: &[(String, NaiveDate)],
+    run_id: i64,
+) -> Result<(), DeltaTableError> {
+    table.update_state().await?;
+    let wanted: HashSet<(&str, NaiveDate)> = partitions
+        .iter()
+        .map(|(tier, date)| (tier.as_str(), *date))
+        .collect();
+    let removes: Vec<Action> = table
+        .snapshot()?
+        .log_data()
+        .iter()
+        .filter(|file| {
+            partition_of(&file.partition_values_map())
+                .is_some_and(|(tier, date)| wanted.contains(&(tier.as_str(), date)))
+        })
+        .map(|file| Action::Remove(file.remove_action(true)))
+        .collect();
+    let operation = DeltaOperation::Delete {
+        predicate: Some(predicate(partitions)),
+    };
+    let properties = CommitProperties::default()
+        .with_application_transaction(Transaction::new(RETENTION_APP_ID, run_id));
+    let committed = CommitBuilder::from(properties)
+        .with_actions(removes)
+        .build(Some(table.snapshot()?), table.log_store(), operation)
+        .await?;
+    table.update_incremental(Some(committed.version())).await?;
+    Ok(())
+}
+
+/// Deletes from storage, with no grace period, every file `table` has
+/// removed (a vacuum with a zero retention period): the partitions just
+/// purged, files a purge interrupted before its vacuum left behind, and any
+/// other removed file (e.g. compaction's inputs). On a local store the
+/// partition directories this leaves empty go too. Returns the number of
+/// files deleted.
+pub async fn vacuum_removed(table: &mut DeltaTable) -> Result<usize, DeltaTableError> {
+    table.update_state().await?;
+    let vacuum = |dry_run: bool| {
+        table
+            .clone()
+            .vacuum()
+            .with_retention_period(Duration::zero())
+            .with_enforce_retention_duration(false)
+            .with_clock(Arc::new(JustAfterNow))
+            .with_dry_run(dry_run)
+    };
+    // Removed files stay listed in the log for a week after their deletion,
+    // so a vacuum would "delete" them again on every run and commit each
+    // time: it runs only when one of them is still in storage.
+    let (_, candidates) = vacuum(true).await?;
+    let present = still_stored(table, &candidates.files_deleted).await?;
+    if present > 0 {
+        let (vacuumed, _) = vacuum(false).await?;
+        *table = vacuumed;
+    }
+    if let Ok(dir) = table.table_url().to_file_path() {
+        remove_empty_dirs(&dir, &candidates.files_deleted);
+    }
+    Ok(present)
+}
+
+/// How many of `paths` (relative to the table root) exist in storage: one
+/// listing per directory they are in, not one request per file.
+async fn still_stored(table: &DeltaTable, paths: &[String]) -> Result<usize, DeltaTableError> {
+    let mut by_dir: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
+    for path in paths {
+        let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        by_dir.entry(dir).or_default().insert(path.as_str());
+    }
+    let store = table.log_store().object_store(None);
+    let mut present = 0;
+    for (dir, wanted) in by_dir {
+        let prefix = (!dir.is_empty()).then(|| Path::from(dir));
+        let listed: Vec<_> = store.list(prefix.as_ref()).try_collect().await?;
+        present += listed
+            .iter()
+            .filter(|meta| wanted.contains(meta.location.as_ref()))
+            .count();
+    }
+    Ok(present)
+}
+
+/// The predicate the commit records (`operationParameters.predicate`), as
+/// a SQL reader of the table history would write it.
+fn predicate(partitions: &[(String, NaiveDate)]) -> String {
+    partitions
+        .iter()
+        .map(|(tier, date)| format!("(tier = '{tier}' AND date = '{date}')"))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// A vacuum clock a second ahead: the files this purge removed carry the
+/// commit's timestamp, and a zero retention period only deletes tombstones
+/// strictly older than "now".
+#[derive(Debug)]
+struct JustAfterNow;
+
+impl Clock for JustAfterNow {
+    fn current_timestamp_millis(&self) -> i64 {
+        Utc::now().timestamp_millis() + 1000
+    }
+}
+
+/// A local store keeps empty `tier=…/date=…` directories after their files
+/// are deleted (object stores have no directories); they are removed so that
+/// purged partitions leave no trace. A directory still holding anything is
+/// left alone.
+fn remove_empty_dirs(table_dir: &std::path::Path, deleted: &[String]) {
+    let dirs: HashSet<&str> = deleted
+        .iter()
+        .filter_map(|path| path.rsplit_once('/').map(|(dir, _)| dir))
+        .collect();
+    for dir in dirs {
+        let dir = table_dir.join(dir);
+        // Fails harmlessly when the directory is not empty or already gone.
+        let _ = std::fs::remove_dir(&dir);
+        if let Some(tier_dir) = dir.parent().filter(|d| d != &table_dir) {
+            let _ = std::fs::remove_dir(tier_dir);
+        }
+    }
+}
