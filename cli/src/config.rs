@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aitrail_query::{ModelPrice, Prices};
 use aitrail_store::policy::RetentionPolicy;
 use aitrail_store::{Policy, StoreRoot};
 use serde::Deserialize;
@@ -112,6 +113,13 @@ impl ConfigFile {
         let section: StoreSection = self.section("store")?;
         StoreRoot::parse(&section.root)
             .map_err(|err| UsageError(format!("{}: store.root: {err}", self.path.display())))
+    }
+
+    /// The price table of `[[prices]]`, empty when absent.
+    pub fn prices(&self) -> Result<Prices, UsageError> {
+        let entries: Vec<ModelPrice> = self.section("prices")?;
+        Prices::new(entries)
+            .map_err(|err| UsageError(format!("{}: {err}", self.path.display())))
     }
 
     /// The retention policy of `[retention]`: inline, or the file its

@@ -31,6 +31,10 @@ enum Command {
     Ingest(commands::ingest::IngestArgs),
     /// Run one read-only SQL query over the store.
     Sql(commands::sql::SqlArgs),
+    /// Print a report: adoption, token-spend or incidents.
+    Report(commands::report::ReportArgs),
+    /// Serve SQL and reports over HTTP until SIGTERM or SIGINT.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -42,6 +46,8 @@ fn main() -> std::process::ExitCode {
         Command::Load(args) => commands::load::run(args),
         Command::Ingest(args) => commands::ingest::run(args),
         Command::Sql(args) => commands::sql::run(args),
+        Command::Report(args) => commands::report::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match outcome {
         Ok(code) => code.into(),

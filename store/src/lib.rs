@@ -5,6 +5,7 @@
 //! Kafka ingest): it assigns tiers, refuses expired events and duplicates,
 //! batches rows, and commits them with [`writer::StoreWriter`].
 
+pub mod access_log;
 pub mod dedup;
 pub mod location;
 pub mod policy;

@@ -25,8 +25,10 @@ pub struct IngestArgs {
 
 /// How log lines are written to stderr.
 #[derive(Clone, Copy, ValueEnum)]
-enum LogFormat {
+pub enum LogFormat {
+    /// One JSON object per line.
     Json,
+    /// Text for people.
     Text,
 }
 
@@ -56,7 +58,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn init_logs(format: LogFormat) {
+/// Sends logs to stderr in `format`, filtered by `RUST_LOG` (default info).
+pub fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -69,7 +72,7 @@ fn init_logs(format: LogFormat) {
 }
 
 /// Cancels `shutdown` on the first SIGTERM or SIGINT.
-async fn stop_on_signal(shutdown: CancellationToken) {
+pub async fn stop_on_signal(shutdown: CancellationToken) {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut signal) => {

@@ -1,0 +1,82 @@
+//! The adoption report: per bucket and group, who used AI tools
+//! (`active_users`), who started something with them (`engaged_users`), who
+//! could have (`developers`: anyone in `ai_usage` or `code_changes`), and
+//! who used them for the first time ever (`new_users`).
+//!
+//! `developers` is per team when grouped by team; grouped by tool, model or
+//! user it is every developer of the bucket, so `adoption_rate` reads as
+//! "the share of all developers who used this tool". A user is new to a
+//! group in the bucket of their first usage in that group (grouped by tool:
+//! their first use of that tool).
+
+use super::{ReportParams, bucket_of, range_params};
+use crate::context::{Answer, QueryError, StoreSession};
+use crate::reports::GroupBy;
+
+/// Runs the report; `k` is the k-anonymity threshold on `active_users`.
+pub async fn run(
+    session: &StoreSession,
+    params: &ReportParams,
+    k: i64,
+) -> Result<Answer, QueryError> {
+    session
+        .query_with_params(&sql(params), range_params(params, k))
+        .await
+}
+
+fn sql(params: &ReportParams) -> String {
+    let bucket = bucket_of(params.bucket, "date");
+    let first_bucket = bucket_of(params.bucket, "first_date");
+    let group = params.by.column().unwrap_or("''");
+    let (dev_group, dev_join) = if params.by == GroupBy::Team {
+        ("team AS grp, ", " AND d.grp IS NOT DISTINCT FROM a.grp")
+    } else {
+        ("", "")
+    };
+    let dev_keys = if dev_group.is_empty() { "1" } else { "1, 2" };
+    let group_column = if params.by == GroupBy::None {
+        ""
+    } else {
+        "a.grp AS \"group\", "
+    };
+    format!(
+        "WITH usage AS (
+            SELECT {bucket} AS bucket_start, {group} AS grp, user_id, session_id,
+                   operation <> 'completion' OR coalesce(accepted, false) AS engaged
+            FROM ai_usage WHERE date >= $from AND date < $to
+        ), per_session AS (
+            SELECT bucket_start, grp, user_id, session_id, count(*) AS events,
+                   bool_or(engaged) AS engaged
+            FROM usage GROUP BY 1, 2, 3, 4
+        ), active AS (
+            SELECT bucket_start, grp, count(DISTINCT user_id) AS active_users,
+                   count(DISTINCT CASE WHEN engaged THEN user_id END) AS engaged_users,
+                   sum(events) AS events, count(DISTINCT session_id) AS sessions
+            FROM per_session GROUP BY 1, 2
+        ), people AS (
+            SELECT {bucket} AS bucket_start, {dev_group}user_id
+            FROM ai_usage WHERE date >= $from AND date < $to
+            UNION ALL
+            SELECT {bucket} AS bucket_start, {dev_group}user_id
+            FROM code_changes WHERE date >= $from AND date < $to
+        ), developers AS (
+            SELECT bucket_start, {dev_group}count(DISTINCT user_id) AS developers
+            FROM people GROUP BY {dev_keys}
+        ), firsts AS (
+            SELECT {group} AS grp, user_id, min(date) AS first_date
+            FROM ai_usage WHERE date < $to GROUP BY 1, 2
+        ), newcomers AS (
+            SELECT {first_bucket} AS bucket_start, grp, count(*) AS new_users
+            FROM firsts WHERE first_date >= $from GROUP BY 1, 2
+        )
+        SELECT a.bucket_start, {group_column}a.active_users, a.engaged_users, d.developers,
+               CAST(a.active_users AS DOUBLE) / d.developers AS adoption_rate,
+               a.events, a.sessions, coalesce(n.new_users, 0) AS new_users
+        FROM active a
+        JOIN developers d ON d.bucket_start = a.bucket_start{dev_join}
+        LEFT JOIN newcomers n ON n.bucket_start = a.bucket_start
+            AND n.grp IS NOT DISTINCT FROM a.grp
+        WHERE a.active_users >= $k
+        ORDER BY a.bucket_start, a.grp"
+    )
+}

@@ -1,0 +1,120 @@
+//! The incidents report: for each incident started in the range, the code
+//! changes to its repositories in the `lookback_hours` before it started
+//! (how many, how many AI-assisted, with which tools), the AI tokens spent
+//! on those repositories in the same window (all four counts), and whether
+//! the change named as its cause was AI-assisted. The summary compares the
+//! change-failure rate of AI-assisted and other changes made in the range,
+//! a change having failed when some incident names it as its cause.
+//!
+//! An incident's people are the authors of its changes and the users of
+//! its tokens; an incident with fewer than k of them is suppressed, and so
+//! is a summary side with fewer than k authors (it is then `null`).
+
+use chrono::Days;
+use datafusion::common::ScalarValue;
+use serde_json::{Value, json};
+
+use super::{ReportParams, date_value, range_params};
+use crate::context::{Answer, QueryError, StoreSession};
+use crate::output::json_rows;
+
+const MICROS_PER_HOUR: i64 = 3_600_000_000;
+
+/// Runs the report and its summary; `k` is the k-anonymity threshold.
+pub async fn run(
+    session: &StoreSession,
+    params: &ReportParams,
+    k: i64,
+) -> Result<(Answer, Value), QueryError> {
+    let lookback_days = u64::from(params.lookback_hours.div_ceil(24));
+    let window_from = params
+        .from
+        .checked_sub_days(Days::new(lookback_days))
+        .unwrap_or(params.from);
+    let mut bound = range_params(params, k);
+    bound.push((
+        "lookback_us",
+        ScalarValue::Int64(Some(i64::from(params.lookback_hours) * MICROS_PER_HOUR)),
+    ));
+    bound.push(("window_from", date_value(window_from)));
+    let rows = session.query_with_params(INCIDENTS, bound).await?;
+    let sides = session
+        .query_with_params(SUMMARY, range_params(params, k))
+        .await?;
+    let sides = json_rows(&sides.batches).map_err(|err| QueryError::Engine(err.into()))?;
+    let side = |ai: bool| {
+        sides
+            .iter()
+            .find(|row| row["ai_assisted"] == json!(ai))
+            .map_or(Value::Null, |row| {
+                json!({"changes": row["changes"], "failed": row["failed"], "rate": row["rate"]})
+            })
+    };
+    let summary = json!({"ai_assisted": side(true), "other": side(false)});
+    Ok((rows, summary))
+}
+
+const INCIDENTS: &str = "WITH inc AS (
+    SELECT incident_id, severity, service, occurred_at AS started_at, caused_by_change_id,
+           unnest(repositories) AS repository
+    FROM incidents WHERE date >= $from AND date < $to
+), changes AS (
+    SELECT i.incident_id, c.ai_assisted, c.ai_tools, c.user_id
+    FROM inc i JOIN code_changes c ON c.repository = i.repository
+    WHERE c.date >= $window_from AND c.date < $to AND c.occurred_at <= i.started_at
+      AND CAST(c.occurred_at AS BIGINT) >= CAST(i.started_at AS BIGINT) - $lookback_us
+), usage AS (
+    SELECT i.incident_id, u.user_id,
+           u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens AS tokens
+    FROM inc i JOIN ai_usage u ON u.repository = i.repository
+    WHERE u.date >= $window_from AND u.date < $to AND u.occurred_at <= i.started_at
+      AND CAST(u.occurred_at AS BIGINT) >= CAST(i.started_at AS BIGINT) - $lookback_us
+), per_change AS (
+    SELECT incident_id, count(*) AS changes,
+           count(*) FILTER (WHERE ai_assisted) AS ai_assisted_changes
+    FROM changes GROUP BY incident_id
+), tools AS (
+    SELECT incident_id, array_agg(DISTINCT tool ORDER BY tool) AS ai_tools
+    FROM (SELECT incident_id, unnest(ai_tools) AS tool FROM changes)
+    WHERE tool IS NOT NULL GROUP BY incident_id
+), tokens AS (
+    SELECT incident_id, sum(tokens) AS ai_tokens FROM usage GROUP BY incident_id
+), people AS (
+    SELECT incident_id, count(DISTINCT user_id) AS users FROM (
+        SELECT incident_id, user_id FROM changes
+        UNION ALL
+        SELECT incident_id, user_id FROM usage
+    ) GROUP BY incident_id
+), causes AS (
+    SELECT change_id, bool_or(ai_assisted) AS ai_assisted FROM code_changes GROUP BY change_id
+), incident AS (
+    SELECT DISTINCT incident_id, severity, service, started_at, caused_by_change_id FROM inc
+)
+SELECT i.incident_id, i.severity, i.service, i.started_at,
+       coalesce(p.changes, 0) AS changes,
+       coalesce(p.ai_assisted_changes, 0) AS ai_assisted_changes,
+       CAST(p.ai_assisted_changes AS DOUBLE) / p.changes AS ai_share,
+       coalesce(t.ai_tools, make_array()) AS ai_tools,
+       coalesce(s.ai_tokens, 0) AS ai_tokens,
+       c.ai_assisted AS cause_ai_assisted
+FROM incident i
+LEFT JOIN per_change p ON p.incident_id = i.incident_id
+LEFT JOIN tools t ON t.incident_id = i.incident_id
+LEFT JOIN tokens s ON s.incident_id = i.incident_id
+LEFT JOIN people w ON w.incident_id = i.incident_id
+LEFT JOIN causes c ON c.change_id = i.caused_by_change_id
+WHERE coalesce(w.users, 0) >= $k
+ORDER BY i.started_at, i.incident_id";
+
+const SUMMARY: &str = "WITH failed AS (
+    SELECT DISTINCT caused_by_change_id AS change_id FROM incidents
+    WHERE caused_by_change_id IS NOT NULL
+), changes AS (
+    SELECT c.ai_assisted, c.user_id, f.change_id IS NOT NULL AS failed
+    FROM code_changes c LEFT JOIN failed f ON f.change_id = c.change_id
+    WHERE c.date >= $from AND c.date < $to
+)
+SELECT ai_assisted, count(*) AS changes, count(*) FILTER (WHERE failed) AS failed,
+       CAST(count(*) FILTER (WHERE failed) AS DOUBLE) / count(*) AS rate
+FROM changes GROUP BY ai_assisted
+HAVING count(DISTINCT user_id) >= $k";
