@@ -58,10 +58,11 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Sends logs to stderr in `format`, filtered by `RUST_LOG` (default info).
+/// Sends logs to stderr in `format`, filtered by `RUST_LOG` (default: info,
+/// without the Delta kernel's per-snapshot lines).
 pub fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,buoyant_kernel=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

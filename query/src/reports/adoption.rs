@@ -28,12 +28,16 @@ fn sql(params: &ReportParams) -> String {
     let bucket = bucket_of(params.bucket, "date");
     let first_bucket = bucket_of(params.bucket, "first_date");
     let group = params.by.column().unwrap_or("''");
-    let (dev_group, dev_join) = if params.by == GroupBy::Team {
-        ("team AS grp, ", " AND d.grp IS NOT DISTINCT FROM a.grp")
+    let (dev_group, dev_grp, dev_keys, dev_join) = if params.by == GroupBy::Team {
+        (
+            "team AS grp, ",
+            "grp, ",
+            "1, 2",
+            " AND d.grp IS NOT DISTINCT FROM a.grp",
+        )
     } else {
-        ("", "")
+        ("", "", "1", "")
     };
-    let dev_keys = if dev_group.is_empty() { "1" } else { "1, 2" };
     let group_column = if params.by == GroupBy::None {
         ""
     } else {
@@ -60,7 +64,7 @@ fn sql(params: &ReportParams) -> String {
             SELECT {bucket} AS bucket_start, {dev_group}user_id
             FROM code_changes WHERE date >= $from AND date < $to
         ), developers AS (
-            SELECT bucket_start, {dev_group}count(DISTINCT user_id) AS developers
+            SELECT bucket_start, {dev_grp}count(DISTINCT user_id) AS developers
             FROM people GROUP BY {dev_keys}
         ), firsts AS (
             SELECT {group} AS grp, user_id, min(date) AS first_date
