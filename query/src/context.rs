@@ -19,6 +19,7 @@ use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -110,24 +111,34 @@ pub struct StoreTables {
     root: StoreRoot,
     prices: Prices,
     open: Mutex<HashMap<&'static str, DeltaTable>>,
+    /// Parquet footers, shared by every query's session: reading them again
+    /// for each query would cost more than many queries themselves.
+    footers: Arc<FileMetadataCache>,
 }
 
 impl StoreTables {
     /// The tables of the store at `root`, with `prices` as `model_prices`.
     /// Nothing is read until the first session.
-    pub fn new(root: StoreRoot, prices: Prices) -> Self {
-        StoreTables {
+    pub fn new(root: StoreRoot, prices: Prices) -> Result<Self, QueryError> {
+        let footers = RuntimeEnvBuilder::new()
+            .build()?
+            .cache_manager
+            .get_file_metadata_cache();
+        Ok(StoreTables {
             root,
             prices,
             open: Mutex::new(HashMap::new()),
-        }
+            footers,
+        })
     }
 
     /// A session for one query, within `limits`, over the tables as last
     /// committed. A table not yet created is empty, so queries over a young
     /// store still run.
     pub async fn session(&self, limits: Limits) -> Result<StoreSession, QueryError> {
-        let mut runtime = RuntimeEnvBuilder::new();
+        let caches =
+            CacheManagerConfig::default().with_file_metadata_cache(Some(Arc::clone(&self.footers)));
+        let mut runtime = RuntimeEnvBuilder::new().with_cache_manager(caches);
         if let Some(bytes) = limits.memory_bytes {
             runtime = runtime.with_memory_limit(bytes, 1.0);
         }
@@ -175,7 +186,7 @@ impl StoreSession {
     /// A session over the store at `root` without limits, for the command
     /// line.
     pub async fn open(root: &StoreRoot, prices: Prices) -> Result<Self, QueryError> {
-        StoreTables::new(root.clone(), prices)
+        StoreTables::new(root.clone(), prices)?
             .session(Limits::NONE)
             .await
     }

@@ -20,7 +20,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
-use deltalake::DeltaTableError;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -28,7 +27,7 @@ use self::access::{AccessLog, AccessLogTask};
 use self::auth::Tokens;
 use self::config::ServerConfig;
 use self::metrics::Metrics;
-use crate::context::StoreTables;
+use crate::context::{QueryError, StoreTables};
 use crate::prices::Prices;
 
 /// What every request handler shares.
@@ -49,13 +48,13 @@ impl App {
         config: ServerConfig,
         root: StoreRoot,
         prices: Prices,
-    ) -> Result<(Arc<App>, AccessLogTask), DeltaTableError> {
+    ) -> Result<(Arc<App>, AccessLogTask), QueryError> {
         let metrics = Arc::new(Metrics::default());
         let healthy = Arc::new(AtomicBool::new(true));
         let (access_log, task) =
             AccessLog::start(&root, Arc::clone(&metrics), Arc::clone(&healthy)).await?;
         let app = App {
-            tables: StoreTables::new(root, prices),
+            tables: StoreTables::new(root, prices)?,
             tokens: Tokens::new(&config.tokens),
             config,
             access_log,

@@ -161,7 +161,7 @@ async fn answer(
                     ),
                 ));
             }
-            let sql = sql.unwrap_or_else(|| Ok(String::new()))?;
+            let sql = sql.expect("the body of a SQL request is read before authentication")?;
             let format = negotiate(request.headers)?;
             let session = app.tables.session(app.config.limits()).await?;
             let answer = session.query(&sql).await?;

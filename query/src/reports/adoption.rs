@@ -7,7 +7,12 @@
 //! user it is every developer of the bucket, so `adoption_rate` reads as
 //! "the share of all developers who used this tool". A user is new to a
 //! group in the bucket of their first usage in that group (grouped by tool:
-//! their first use of that tool).
+//! their first use of that tool), if that usage is in the range.
+//!
+//! The plan reads `ai_usage` once for usage (up to `to`, so that first uses
+//! before `from` are known) and aggregates it per day, user and session
+//! before anything else: buckets and first uses are computed on those
+//! aggregates, not on every event.
 
 use super::{ReportParams, bucket_of, range_params};
 use crate::context::{Answer, QueryError, StoreSession};
@@ -44,42 +49,41 @@ fn sql(params: &ReportParams) -> String {
         "a.grp AS \"group\", "
     };
     format!(
-        "WITH usage AS (
-            SELECT {bucket} AS bucket_start, {group} AS grp, user_id, session_id,
-                   operation <> 'completion' OR coalesce(accepted, false) AS engaged
-            FROM ai_usage WHERE date >= $from AND date < $to
-        ), per_session AS (
-            SELECT bucket_start, grp, user_id, session_id, count(*) AS events,
-                   bool_or(engaged) AS engaged
-            FROM usage GROUP BY 1, 2, 3, 4
+        "WITH sessions AS (
+            SELECT date, {group} AS grp, user_id, session_id, count(*) AS events,
+                   bool_or(operation <> 'completion' OR coalesce(accepted, false)) AS engaged
+            FROM ai_usage WHERE date < $to GROUP BY 1, 2, 3, 4
+        ), usage AS (
+            SELECT {bucket} AS bucket_start,
+                   first_date >= $from AND {first_bucket} = {bucket} AS first_use,
+                   grp, user_id, session_id, events, engaged
+            FROM (SELECT *, min(date) OVER (PARTITION BY grp, user_id) AS first_date
+                  FROM sessions)
+            WHERE date >= $from
         ), active AS (
             SELECT bucket_start, grp, count(DISTINCT user_id) AS active_users,
                    count(DISTINCT CASE WHEN engaged THEN user_id END) AS engaged_users,
-                   sum(events) AS events, count(DISTINCT session_id) AS sessions
-            FROM per_session GROUP BY 1, 2
+                   sum(events) AS events, count(DISTINCT session_id) AS sessions,
+                   count(DISTINCT CASE WHEN first_use THEN user_id END)
+                       AS new_users
+            FROM usage GROUP BY 1, 2
         ), people AS (
-            SELECT {bucket} AS bucket_start, {dev_group}user_id
-            FROM ai_usage WHERE date >= $from AND date < $to
-            UNION ALL
-            SELECT {bucket} AS bucket_start, {dev_group}user_id
-            FROM code_changes WHERE date >= $from AND date < $to
+            SELECT {bucket} AS bucket_start, {dev_grp}user_id FROM (
+                SELECT DISTINCT date, {dev_group}user_id
+                FROM ai_usage WHERE date >= $from AND date < $to
+                UNION
+                SELECT DISTINCT date, {dev_group}user_id
+                FROM code_changes WHERE date >= $from AND date < $to
+            )
         ), developers AS (
             SELECT bucket_start, {dev_grp}count(DISTINCT user_id) AS developers
             FROM people GROUP BY {dev_keys}
-        ), firsts AS (
-            SELECT {group} AS grp, user_id, min(date) AS first_date
-            FROM ai_usage WHERE date < $to GROUP BY 1, 2
-        ), newcomers AS (
-            SELECT {first_bucket} AS bucket_start, grp, count(*) AS new_users
-            FROM firsts WHERE first_date >= $from GROUP BY 1, 2
         )
         SELECT a.bucket_start, {group_column}a.active_users, a.engaged_users, d.developers,
                CAST(a.active_users AS DOUBLE) / d.developers AS adoption_rate,
-               a.events, a.sessions, coalesce(n.new_users, 0) AS new_users
+               a.events, a.sessions, a.new_users
         FROM active a
         JOIN developers d ON d.bucket_start = a.bucket_start{dev_join}
-        LEFT JOIN newcomers n ON n.bucket_start = a.bucket_start
-            AND n.grp IS NOT DISTINCT FROM a.grp
         WHERE a.active_users >= $k
         ORDER BY a.bucket_start, a.grp"
     )

@@ -6,6 +6,12 @@
 //! change-failure rate of AI-assisted and other changes made in the range,
 //! a change having failed when some incident names it as its cause.
 //!
+//! Each incident is joined to the usage and changes of its repositories on
+//! the days its window touches (an equality join on repository and date),
+//! and only then filtered to the exact window: joining on the repository
+//! alone would pair every usage row with every incident of its repository
+//! over the whole range.
+//!
 //! An incident's people are the authors of its changes and the users of
 //! its tokens; an incident with fewer than k of them is suppressed, and so
 //! is a summary side with fewer than k authors (it is then `null`).
@@ -37,6 +43,7 @@ pub async fn run(
         ScalarValue::Int64(Some(i64::from(params.lookback_hours) * MICROS_PER_HOUR)),
     ));
     bound.push(("window_from", date_value(window_from)));
+    bound.push(("lookback_days", ScalarValue::Int64(Some(lookback_days as i64))));
     let rows = session.query_with_params(INCIDENTS, bound).await?;
     let sides = session
         .query_with_params(SUMMARY, range_params(params, k))
@@ -58,15 +65,22 @@ const INCIDENTS: &str = "WITH inc AS (
     SELECT incident_id, severity, service, occurred_at AS started_at, caused_by_change_id,
            unnest(repositories) AS repository
     FROM incidents WHERE date >= $from AND date < $to
+), inc_days AS (
+    SELECT incident_id, started_at, repository,
+           unnest(generate_series(CAST(CAST(CAST(started_at AS DATE) AS INT) AS BIGINT)
+               - $lookback_days, CAST(CAST(CAST(started_at AS DATE) AS INT) AS BIGINT))) AS day
+    FROM inc
 ), changes AS (
     SELECT i.incident_id, c.ai_assisted, c.ai_tools, c.user_id
-    FROM inc i JOIN code_changes c ON c.repository = i.repository
+    FROM inc_days i JOIN code_changes c ON c.repository = i.repository
+        AND CAST(CAST(c.date AS INT) AS BIGINT) = i.day
     WHERE c.date >= $window_from AND c.date < $to AND c.occurred_at <= i.started_at
       AND CAST(c.occurred_at AS BIGINT) >= CAST(i.started_at AS BIGINT) - $lookback_us
 ), usage AS (
     SELECT i.incident_id, u.user_id,
            u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens AS tokens
-    FROM inc i JOIN ai_usage u ON u.repository = i.repository
+    FROM inc_days i JOIN ai_usage u ON u.repository = i.repository
+        AND CAST(CAST(u.date AS INT) AS BIGINT) = i.day
     WHERE u.date >= $window_from AND u.date < $to AND u.occurred_at <= i.started_at
       AND CAST(u.occurred_at AS BIGINT) >= CAST(i.started_at AS BIGINT) - $lookback_us
 ), per_change AS (
