@@ -118,8 +118,7 @@ impl ConfigFile {
     /// The price table of `[[prices]]`, empty when absent.
     pub fn prices(&self) -> Result<Prices, UsageError> {
         let entries: Vec<ModelPrice> = self.section("prices")?;
-        Prices::new(entries)
-            .map_err(|err| UsageError(format!("{}: {err}", self.path.display())))
+        Prices::new(entries).map_err(|err| UsageError(format!("{}: {err}", self.path.display())))
     }
 
     /// The retention policy of `[retention]`: inline, or the file its
@@ -287,7 +286,13 @@ mod tests {
         )
         .unwrap();
         let server: aitrail_query::http::config::ServerConfig = config.section("server").unwrap();
-        assert!(server.validate().unwrap_err().to_string().contains("tokens[0].sha256"));
+        assert!(
+            server
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("tokens[0].sha256")
+        );
         let config = parse(
             "[[prices]]\nmodel = \"m\"\nvalid_from = \"2025-01-01\"\ninput = 1.0\noutput = 2.0\ncache_reed = 1.0\n",
             &[],

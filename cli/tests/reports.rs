@@ -30,7 +30,8 @@ use common::aitrail;
 const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
 
 /// Keeps everything for a century, so that the fixed dates never expire.
-const POLICY: &str = "default_tier = \"standard\"\n[[tiers]]\nname = \"standard\"\nkeep_days = 36500\n";
+const POLICY: &str =
+    "default_tier = \"standard\"\n[[tiers]]\nname = \"standard\"\nkeep_days = 36500\n";
 
 /// Two prices of m-priced: from 2025-01-01, and cheaper from 2025-03-10;
 /// and prices of two generated models, one of which changes.
@@ -84,7 +85,10 @@ fn store_with(dir: &Path, events: &[u8]) {
     std::fs::write(&policy, POLICY).unwrap();
     std::fs::write(
         dir.join("aitrail.toml"),
-        format!("[store]\nroot = \"{}\"\n{PRICES}", dir.join("store").display()),
+        format!(
+            "[store]\nroot = \"{}\"\n{PRICES}",
+            dir.join("store").display()
+        ),
     )
     .unwrap();
     let store = dir.join("store");
@@ -149,7 +153,11 @@ fn adoption_by_week_worked_out_by_hand() {
     let dir = tempfile::tempdir().unwrap();
     store_with(dir.path(), GOLDEN);
     let range = ["--from", "2025-03-03", "--to", "2025-03-17"];
-    let got = report(dir.path(), "adoption", &[&range[..], &["--bucket", "week"]].concat());
+    let got = report(
+        dir.path(),
+        "adoption",
+        &[&range[..], &["--bucket", "week"]].concat(),
+    );
     assert_eq!(got["report"], "adoption");
     assert_eq!(
         got["params"],
@@ -195,7 +203,14 @@ fn adoption_by_week_worked_out_by_hand() {
     let month = report(
         dir.path(),
         "adoption",
-        &["--from", "2025-03-01", "--to", "2025-04-01", "--bucket", "month"],
+        &[
+            "--from",
+            "2025-03-01",
+            "--to",
+            "2025-04-01",
+            "--bucket",
+            "month",
+        ],
     );
     assert_close(
         &month["rows"],
@@ -213,7 +228,16 @@ fn token_spend_worked_out_by_hand() {
     let got = report(
         dir.path(),
         "token-spend",
-        &["--from", "2025-03-03", "--to", "2025-03-17", "--bucket", "week", "--by", "model"],
+        &[
+            "--from",
+            "2025-03-03",
+            "--to",
+            "2025-03-17",
+            "--bucket",
+            "week",
+            "--by",
+            "model",
+        ],
     );
     // m-priced, week of 03-03, at the first price:
     //   u1: (1000×3 + 500×15 + 2000×0.3 + 100×3.75) / 1e6 = 0.011475
@@ -242,7 +266,11 @@ fn token_spend_worked_out_by_hand() {
 fn incidents_worked_out_by_hand() {
     let dir = tempfile::tempdir().unwrap();
     store_with(dir.path(), GOLDEN);
-    let got = report(dir.path(), "incidents", &["--from", "2025-03-01", "--to", "2025-03-15"]);
+    let got = report(
+        dir.path(),
+        "incidents",
+        &["--from", "2025-03-01", "--to", "2025-03-15"],
+    );
     assert_eq!(
         got["params"],
         json!({"from": "2025-03-01", "to": "2025-03-15", "lookback_hours": 72})
@@ -275,7 +303,14 @@ fn incidents_worked_out_by_hand() {
     let short = report(
         dir.path(),
         "incidents",
-        &["--from", "2025-03-01", "--to", "2025-03-15", "--lookback-hours", "24"],
+        &[
+            "--from",
+            "2025-03-01",
+            "--to",
+            "2025-03-15",
+            "--lookback-hours",
+            "24",
+        ],
     );
     assert_eq!(short["rows"][0]["changes"], 2);
     assert_eq!(short["rows"][0]["ai_tokens"], 180);
@@ -288,10 +323,16 @@ fn bad_report_flags_are_refused_naming_them() {
     let config = dir.path().join("aitrail.toml");
     for (args, flag) in [
         (&["adoption", "--from", "2025-02-30"][..], "--from"),
-        (&["adoption", "--by", "user_id; DROP TABLE ai_usage"][..], "--by"),
+        (
+            &["adoption", "--by", "user_id; DROP TABLE ai_usage"][..],
+            "--by",
+        ),
         (&["token-spend", "--bucket", "year"][..], "--bucket"),
         (&["incidents", "--by", "tool"][..], "--by"),
-        (&["incidents", "--lookback-hours", "1e9"][..], "--lookback-hours"),
+        (
+            &["incidents", "--lookback-hours", "1e9"][..],
+            "--lookback-hours",
+        ),
     ] {
         let mut all = vec!["report"];
         all.extend_from_slice(args);
@@ -305,7 +346,17 @@ fn bad_report_flags_are_refused_naming_them() {
 /// Generated data: a quarter of a 60-person organization.
 fn generated() -> Vec<u8> {
     let out = aitrail(
-        &["gen", "--users", "60", "--days", "90", "--seed", "5", "--start", "2025-01-01"],
+        &[
+            "gen",
+            "--users",
+            "60",
+            "--days",
+            "90",
+            "--seed",
+            "5",
+            "--start",
+            "2025-01-01",
+        ],
         b"",
     );
     assert!(out.status.success(), "{}", stderr(&out));
@@ -317,7 +368,10 @@ fn duckdb_computes_the_same_reports() {
     let dir = tempfile::tempdir().unwrap();
     store_with(dir.path(), &generated());
     let store = dir.path().join("store");
-    let reader = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/readers/duckdb_reports.py");
+    let reader = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/readers/duckdb_reports.py"
+    );
     let duckdb = Command::new("python3")
         .args([
             reader,
@@ -328,7 +382,11 @@ fn duckdb_computes_the_same_reports() {
         ])
         .output()
         .expect("python3 runs (scripts/test installs duckdb and deltalake)");
-    assert!(duckdb.status.success(), "{}", String::from_utf8_lossy(&duckdb.stderr));
+    assert!(
+        duckdb.status.success(),
+        "{}",
+        String::from_utf8_lossy(&duckdb.stderr)
+    );
     let duckdb: Value = serde_json::from_slice(&duckdb.stdout).unwrap();
     let range = ["--from", "2025-01-06", "--to", "2025-03-31"];
     let ours = json!({

@@ -14,7 +14,8 @@ mod common;
 use common::aitrail;
 
 const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
-const POLICY: &str = "default_tier = \"standard\"\n[[tiers]]\nname = \"standard\"\nkeep_days = 36500\n";
+const POLICY: &str =
+    "default_tier = \"standard\"\n[[tiers]]\nname = \"standard\"\nkeep_days = 36500\n";
 const COMPLIANCE: &str = "compliance-token-1";
 const LEADERSHIP: &str = "leadership-token-1";
 
@@ -125,7 +126,8 @@ impl Server {
         body: Option<&str>,
     ) -> std::io::Result<Reply> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+        let mut head =
+            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
         if let Some(token) = token {
             head.push_str(&format!("Authorization: Bearer {token}\r\n"));
         }
@@ -182,7 +184,12 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let reply = self.sql(Some(COMPLIANCE), sql);
-            assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+            assert_eq!(
+                reply.status,
+                200,
+                "{}",
+                String::from_utf8_lossy(&reply.body)
+            );
             let rows = reply.json().as_array().unwrap().clone();
             if done(&rows) {
                 return rows;
@@ -244,7 +251,11 @@ fn every_endpoint_answers_each_token_as_its_role_allows() {
         assert_eq!(reply.status, status, "/v1/sql {token:?}");
         if status != 200 {
             let body = reply.json();
-            let code = if status == 401 { "unauthorized" } else { "forbidden" };
+            let code = if status == 401 {
+                "unauthorized"
+            } else {
+                "forbidden"
+            };
             assert_eq!(body["error"], code);
             assert!(body["detail"].as_str().unwrap().len() > 10);
         } else {
@@ -282,7 +293,12 @@ fn leadership_sees_k_anonymous_aggregates_and_never_users() {
     // hides from leadership.
     let all = server.get(&adoption, Some(COMPLIANCE)).json();
     let weeks = |v: &Value| -> Vec<Value> {
-        v["rows"].as_array().unwrap().iter().map(|r| r["bucket_start"].clone()).collect()
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["bucket_start"].clone())
+            .collect()
     };
     assert_eq!(weeks(&all), [json!("2025-03-03"), json!("2025-03-10")]);
     let seen = server.get(&adoption, Some(LEADERSHIP)).json();
@@ -291,10 +307,21 @@ fn leadership_sees_k_anonymous_aggregates_and_never_users() {
     // Token spend by model: only m-unpriced in the first week has two users.
     let spend = format!("/v1/reports/token-spend?{RANGE}&by=model");
     let groups = |v: &Value| -> Vec<Value> {
-        v["rows"].as_array().unwrap().iter().map(|r| r["group"].clone()).collect()
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["group"].clone())
+            .collect()
     };
-    assert_eq!(groups(&server.get(&spend, Some(COMPLIANCE)).json()).len(), 3);
-    assert_eq!(groups(&server.get(&spend, Some(LEADERSHIP)).json()), [json!("m-unpriced")]);
+    assert_eq!(
+        groups(&server.get(&spend, Some(COMPLIANCE)).json()).len(),
+        3
+    );
+    assert_eq!(
+        groups(&server.get(&spend, Some(LEADERSHIP)).json()),
+        [json!("m-unpriced")]
+    );
     // Incidents: INC-1 involves u1, u2, u3, u4; INC-2 only u2.
     let incidents = server
         .get(&format!("/v1/reports/incidents?{RANGE}"), Some(LEADERSHIP))
@@ -315,11 +342,27 @@ fn report_parameters_are_validated_and_never_spliced() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), "k_anonymity = 1");
     let attempts = [
-        ("adoption", "from=2025-03-01%27%20OR%20%271%27%3D%271", "from"),
-        ("adoption", "by=tool%29%20UNION%20SELECT%20user_id%20FROM%20ai_usage--", "by"),
-        ("token-spend", "bucket=week%27%29%3B%20DROP%20TABLE%20ai_usage%3B--", "bucket"),
+        (
+            "adoption",
+            "from=2025-03-01%27%20OR%20%271%27%3D%271",
+            "from",
+        ),
+        (
+            "adoption",
+            "by=tool%29%20UNION%20SELECT%20user_id%20FROM%20ai_usage--",
+            "by",
+        ),
+        (
+            "token-spend",
+            "bucket=week%27%29%3B%20DROP%20TABLE%20ai_usage%3B--",
+            "bucket",
+        ),
         ("token-spend", "to=2025-13-01", "to"),
-        ("incidents", "lookback_hours=72%3B%20SELECT%201", "lookback_hours"),
+        (
+            "incidents",
+            "lookback_hours=72%3B%20SELECT%201",
+            "lookback_hours",
+        ),
         ("incidents", "sql=SELECT%201", "sql"),
         ("adoption", "from=2025-03-10&to=2025-03-01", "from"),
     ];
@@ -330,7 +373,10 @@ fn report_parameters_are_validated_and_never_spliced() {
             let body = reply.json();
             assert_eq!(body["error"], "invalid_parameter");
             assert!(
-                body["detail"].as_str().unwrap().contains(&format!("`{param}`")),
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("`{param}`")),
                 "{body}"
             );
         }
@@ -376,7 +422,12 @@ fn sql_can_neither_write_nor_read_files() {
     ];
     for statement in &statements {
         let reply = server.sql(Some(COMPLIANCE), statement);
-        assert_eq!(reply.status, 400, "{statement}: {}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(
+            reply.status,
+            400,
+            "{statement}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
         let body = reply.json();
         assert!(
             body["error"] == "read_only" || body["error"] == "invalid_query",
@@ -420,14 +471,24 @@ fn limits_are_refused_with_their_own_status() {
 fn csv_and_arrow_are_answered_by_accept() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), "k_anonymity = 1");
-    let body = json!({"sql": "SELECT event_id, input_tokens FROM ai_usage ORDER BY event_id LIMIT 2"})
-        .to_string();
+    let body =
+        json!({"sql": "SELECT event_id, input_tokens FROM ai_usage ORDER BY event_id LIMIT 2"})
+            .to_string();
     let csv = server
-        .try_request("POST", "/v1/sql", Some(COMPLIANCE), Some("text/csv"), Some(&body))
+        .try_request(
+            "POST",
+            "/v1/sql",
+            Some(COMPLIANCE),
+            Some("text/csv"),
+            Some(&body),
+        )
         .unwrap();
     assert_eq!(csv.status, 200);
     assert!(csv.content_type.starts_with("text/csv"));
-    assert_eq!(String::from_utf8(csv.body).unwrap(), "event_id,input_tokens\nu0,1\nu1,1000\n");
+    assert_eq!(
+        String::from_utf8(csv.body).unwrap(),
+        "event_id,input_tokens\nu0,1\nu1,1000\n"
+    );
     let arrow = server
         .try_request(
             "POST",
@@ -439,7 +500,11 @@ fn csv_and_arrow_are_answered_by_accept() {
         .unwrap();
     assert_eq!(arrow.status, 200);
     assert_eq!(arrow.content_type, "application/vnd.apache.arrow.stream");
-    assert_eq!(&arrow.body[..4], &[0xff, 0xff, 0xff, 0xff], "an IPC stream begins with a continuation marker");
+    assert_eq!(
+        &arrow.body[..4],
+        &[0xff, 0xff, 0xff, 0xff],
+        "an IPC stream begins with a continuation marker"
+    );
     let report = server
         .try_request(
             "GET",
@@ -450,9 +515,18 @@ fn csv_and_arrow_are_answered_by_accept() {
         )
         .unwrap();
     let report = String::from_utf8(report.body).unwrap();
-    assert!(report.starts_with("incident_id,severity,service,started_at,changes"), "{report}");
+    assert!(
+        report.starts_with("incident_id,severity,service,started_at,changes"),
+        "{report}"
+    );
     let refused = server
-        .try_request("POST", "/v1/sql", Some(COMPLIANCE), Some("image/png"), Some(&body))
+        .try_request(
+            "POST",
+            "/v1/sql",
+            Some(COMPLIANCE),
+            Some("image/png"),
+            Some(&body),
+        )
         .unwrap();
     assert_eq!(refused.status, 406);
 }
@@ -479,11 +553,20 @@ fn every_request_is_logged_refused_ones_too() {
     let server = Server::start(dir.path(), "k_anonymity = 1");
     assert_eq!(server.sql(None, "SELECT 'marker-1'").status, 401);
     assert_eq!(server.sql(Some("nope"), "SELECT 'marker-2'").status, 401);
-    assert_eq!(server.sql(Some(LEADERSHIP), "SELECT 'marker-3'").status, 403);
-    assert_eq!(server.sql(Some(COMPLIANCE), "SELECT 'marker-4'").status, 200);
+    assert_eq!(
+        server.sql(Some(LEADERSHIP), "SELECT 'marker-3'").status,
+        403
+    );
+    assert_eq!(
+        server.sql(Some(COMPLIANCE), "SELECT 'marker-4'").status,
+        200
+    );
     assert_eq!(
         server
-            .get("/v1/reports/adoption?by=user&from=2025-03-03&to=2025-03-17", Some(LEADERSHIP))
+            .get(
+                "/v1/reports/adoption?by=user&from=2025-03-03&to=2025-03-17",
+                Some(LEADERSHIP)
+            )
             .status,
         403
     );
@@ -514,7 +597,10 @@ fn every_request_is_logged_refused_ones_too() {
 fn sigterm_commits_the_access_log_before_exit() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), "k_anonymity = 1");
-    assert_eq!(server.sql(Some(COMPLIANCE), "SELECT 'last words'").status, 200);
+    assert_eq!(
+        server.sql(Some(COMPLIANCE), "SELECT 'last words'").status,
+        200
+    );
     let store = server.dir.join("store");
     assert!(server.terminate().success());
     let out = aitrail(

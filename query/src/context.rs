@@ -40,7 +40,9 @@ pub enum QueryError {
     #[error("{0}")]
     Invalid(String),
     /// The result has more rows than the row cap allows.
-    #[error("the result has more than {max} rows (the server's max_rows); aggregate or add a LIMIT")]
+    #[error(
+        "the result has more than {max} rows (the server's max_rows); aggregate or add a LIMIT"
+    )]
     TooManyRows {
         /// The cap.
         max: usize,
@@ -64,7 +66,9 @@ impl QueryError {
     /// failure of the engine or the store.
     fn from_engine(err: DataFusionError) -> Self {
         match err.find_root() {
-            DataFusionError::ResourcesExhausted(message) => QueryError::OutOfMemory(message.clone()),
+            DataFusionError::ResourcesExhausted(message) => {
+                QueryError::OutOfMemory(message.clone())
+            }
             DataFusionError::SQL(..)
             | DataFusionError::Plan(_)
             | DataFusionError::SchemaError(..)

@@ -73,7 +73,8 @@ pub fn render(batches: &[RecordBatch], format: Format) -> Result<Vec<u8>, ArrowE
             let Some(first) = batches.first() else {
                 return Ok(Vec::new());
             };
-            let mut writer = arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &first.schema())?;
+            let mut writer =
+                arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &first.schema())?;
             for batch in batches {
                 writer.write(batch)?;
             }
@@ -97,7 +98,12 @@ fn flat(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
             DataType::List(_) | DataType::LargeList(_) | DataType::FixedSizeList(..)
         )
     };
-    if !batch.schema().fields().iter().any(|f| nested(f.data_type())) {
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| nested(f.data_type()))
+    {
         return Ok(batch.clone());
     }
     let mut fields = Vec::new();

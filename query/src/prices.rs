@@ -83,7 +83,10 @@ impl Prices {
             {
                 return Err(invalid(
                     "valid_from",
-                    &format!("`{}` already has a price from {}", entry.model, entry.valid_from),
+                    &format!(
+                        "`{}` already has a price from {}",
+                        entry.model, entry.valid_from
+                    ),
                 ));
             }
         }
@@ -160,11 +163,20 @@ mod tests {
 
     #[test]
     fn mistakes_name_the_entry_and_field() {
-        let err = Prices::new(vec![price("m", "2025-01-01", 1.0), price("m", "2025-02-01", -1.0)])
-            .unwrap_err();
-        assert_eq!(err.to_string(), "prices[1].input: must be a finite number ≥ 0");
-        let err = Prices::new(vec![price("m", "2025-01-01", 1.0), price("m", "2025-01-01", 2.0)])
-            .unwrap_err();
+        let err = Prices::new(vec![
+            price("m", "2025-01-01", 1.0),
+            price("m", "2025-02-01", -1.0),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "prices[1].input: must be a finite number ≥ 0"
+        );
+        let err = Prices::new(vec![
+            price("m", "2025-01-01", 1.0),
+            price("m", "2025-01-01", 2.0),
+        ])
+        .unwrap_err();
         assert!(err.to_string().starts_with("prices[1].valid_from"), "{err}");
     }
 }

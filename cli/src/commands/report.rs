@@ -82,8 +82,13 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .filter_map(|(name, value)| value.clone().map(|v| (name.to_string(), v)));
     let today = chrono::Utc::now().date_naive();
-    let params = ReportParams::parse(args.report.into(), pairs, today)
-        .map_err(|err| UsageError(format!("--{}: {}", err.param.replace('_', "-"), err.problem)))?;
+    let params = ReportParams::parse(args.report.into(), pairs, today).map_err(|err| {
+        UsageError(format!(
+            "--{}: {}",
+            err.param.replace('_', "-"),
+            err.problem
+        ))
+    })?;
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime
         .block_on(async {

@@ -116,6 +116,9 @@ async fn write(
         flush(&mut pending).await;
     }
     if !pending.is_empty() {
-        tracing::error!(records = pending.len(), "access records could not be committed at shutdown");
+        tracing::error!(
+            records = pending.len(),
+            "access records could not be committed at shutdown"
+        );
     }
 }

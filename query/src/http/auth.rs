@@ -102,9 +102,15 @@ mod tests {
         let token = tokens.authenticate(Some(&header)).unwrap();
         assert_eq!((token.name.as_str(), token.role), ("cto", Role::Leadership));
         let wrong = HeaderValue::from_static("Bearer l-secreT");
-        assert_eq!(tokens.authenticate(Some(&wrong)).unwrap_err(), AuthError::Unknown);
+        assert_eq!(
+            tokens.authenticate(Some(&wrong)).unwrap_err(),
+            AuthError::Unknown
+        );
         let basic = HeaderValue::from_static("Basic YTpi");
-        assert_eq!(tokens.authenticate(Some(&basic)).unwrap_err(), AuthError::Malformed);
+        assert_eq!(
+            tokens.authenticate(Some(&basic)).unwrap_err(),
+            AuthError::Malformed
+        );
         assert_eq!(tokens.authenticate(None).unwrap_err(), AuthError::Missing);
     }
 }

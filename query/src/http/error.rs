@@ -48,7 +48,11 @@ impl From<AuthError> for ApiError {
 
 impl From<ParamError> for ApiError {
     fn from(err: ParamError) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_parameter", err.to_string())
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            err.to_string(),
+        )
     }
 }
 

@@ -232,7 +232,10 @@ fn expect_method(method: &Method, expected: &Method) -> Result<(), ApiError> {
     }
 }
 
-fn rendered(format: Format, batches: &[arrow::record_batch::RecordBatch]) -> Result<Response, ApiError> {
+fn rendered(
+    format: Format,
+    batches: &[arrow::record_batch::RecordBatch],
+) -> Result<Response, ApiError> {
     let body = render(batches, format).map_err(render_error)?;
     Ok(([(header::CONTENT_TYPE, format.media_type())], body).into_response())
 }

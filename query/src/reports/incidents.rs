@@ -10,7 +10,8 @@
 //! the days its window touches (an equality join on repository and date),
 //! and only then filtered to the exact window: joining on the repository
 //! alone would pair every usage row with every incident of its repository
-//! over the whole range.
+//! over the whole range. The changes and the usage of every window are
+//! gathered in one pass and aggregated once per incident.
 //!
 //! An incident's people are the authors of its changes and the users of
 //! its tokens; an incident with fewer than k of them is suppressed, and so
@@ -43,7 +44,10 @@ pub async fn run(
         ScalarValue::Int64(Some(i64::from(params.lookback_hours) * MICROS_PER_HOUR)),
     ));
     bound.push(("window_from", date_value(window_from)));
-    bound.push(("lookback_days", ScalarValue::Int64(Some(lookback_days as i64))));
+    bound.push((
+        "lookback_days",
+        ScalarValue::Int64(Some(lookback_days as i64)),
+    ));
     let rows = session.query_with_params(INCIDENTS, bound).await?;
     let sides = session
         .query_with_params(SUMMARY, range_params(params, k))
@@ -70,35 +74,29 @@ const INCIDENTS: &str = "WITH inc AS (
            unnest(generate_series(CAST(CAST(CAST(started_at AS DATE) AS INT) AS BIGINT)
                - $lookback_days, CAST(CAST(CAST(started_at AS DATE) AS INT) AS BIGINT))) AS day
     FROM inc
-), changes AS (
-    SELECT i.incident_id, c.ai_assisted, c.ai_tools, c.user_id
+), window_rows AS (
+    SELECT i.incident_id, c.user_id, true AS is_change, c.ai_assisted, c.ai_tools,
+           CAST(0 AS BIGINT) AS tokens
     FROM inc_days i JOIN code_changes c ON c.repository = i.repository
         AND CAST(CAST(c.date AS INT) AS BIGINT) = i.day
     WHERE c.date >= $window_from AND c.date < $to AND c.occurred_at <= i.started_at
       AND CAST(c.occurred_at AS BIGINT) >= CAST(i.started_at AS BIGINT) - $lookback_us
-), usage AS (
-    SELECT i.incident_id, u.user_id,
-           u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens AS tokens
+    UNION ALL
+    SELECT i.incident_id, u.user_id, false, false, NULL,
+           u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens
     FROM inc_days i JOIN ai_usage u ON u.repository = i.repository
         AND CAST(CAST(u.date AS INT) AS BIGINT) = i.day
     WHERE u.date >= $window_from AND u.date < $to AND u.occurred_at <= i.started_at
       AND CAST(u.occurred_at AS BIGINT) >= CAST(i.started_at AS BIGINT) - $lookback_us
-), per_change AS (
-    SELECT incident_id, count(*) AS changes,
-           count(*) FILTER (WHERE ai_assisted) AS ai_assisted_changes
-    FROM changes GROUP BY incident_id
-), tools AS (
-    SELECT incident_id, array_agg(DISTINCT tool ORDER BY tool) AS ai_tools
-    FROM (SELECT incident_id, unnest(ai_tools) AS tool FROM changes)
-    WHERE tool IS NOT NULL GROUP BY incident_id
-), tokens AS (
-    SELECT incident_id, sum(tokens) AS ai_tokens FROM usage GROUP BY incident_id
-), people AS (
-    SELECT incident_id, count(DISTINCT user_id) AS users FROM (
-        SELECT incident_id, user_id FROM changes
-        UNION ALL
-        SELECT incident_id, user_id FROM usage
-    ) GROUP BY incident_id
+), per_incident AS (
+    SELECT incident_id,
+           count(*) FILTER (WHERE is_change) AS changes,
+           count(*) FILTER (WHERE is_change AND ai_assisted) AS ai_assisted_changes,
+           array_sort(array_distinct(flatten(
+               array_agg(ai_tools) FILTER (WHERE ai_tools IS NOT NULL)))) AS ai_tools,
+           sum(tokens) AS ai_tokens,
+           count(DISTINCT user_id) AS users
+    FROM window_rows GROUP BY incident_id
 ), causes AS (
     SELECT change_id, bool_or(ai_assisted) AS ai_assisted FROM code_changes GROUP BY change_id
 ), incident AS (
@@ -107,17 +105,14 @@ const INCIDENTS: &str = "WITH inc AS (
 SELECT i.incident_id, i.severity, i.service, i.started_at,
        coalesce(p.changes, 0) AS changes,
        coalesce(p.ai_assisted_changes, 0) AS ai_assisted_changes,
-       CAST(p.ai_assisted_changes AS DOUBLE) / p.changes AS ai_share,
-       coalesce(t.ai_tools, make_array()) AS ai_tools,
-       coalesce(s.ai_tokens, 0) AS ai_tokens,
+       CAST(p.ai_assisted_changes AS DOUBLE) / nullif(p.changes, 0) AS ai_share,
+       coalesce(p.ai_tools, make_array()) AS ai_tools,
+       coalesce(p.ai_tokens, 0) AS ai_tokens,
        c.ai_assisted AS cause_ai_assisted
 FROM incident i
-LEFT JOIN per_change p ON p.incident_id = i.incident_id
-LEFT JOIN tools t ON t.incident_id = i.incident_id
-LEFT JOIN tokens s ON s.incident_id = i.incident_id
-LEFT JOIN people w ON w.incident_id = i.incident_id
+LEFT JOIN per_incident p ON p.incident_id = i.incident_id
 LEFT JOIN causes c ON c.change_id = i.caused_by_change_id
-WHERE coalesce(w.users, 0) >= $k
+WHERE coalesce(p.users, 0) >= $k
 ORDER BY i.started_at, i.incident_id";
 
 const SUMMARY: &str = "WITH failed AS (

@@ -234,7 +234,9 @@ impl ReportParams {
                 _ => {
                     return Err(error(
                         "lookback_hours",
-                        format!("`{v}` is not a whole number of hours from 1 to {MAX_LOOKBACK_HOURS}"),
+                        format!(
+                            "`{v}` is not a whole number of hours from 1 to {MAX_LOOKBACK_HOURS}"
+                        ),
                     ));
                 }
             },
@@ -289,12 +291,24 @@ mod tests {
     fn mistakes_name_the_parameter() {
         let cases: [(ReportKind, &[(&str, &str)], &str); 7] = [
             (ReportKind::Adoption, &[("from", "2026-13-01")], "from"),
-            (ReportKind::Adoption, &[("from", "2026-01-02'; DROP TABLE x; --")], "from"),
-            (ReportKind::Adoption, &[("from", "2026-02-01"), ("to", "2026-01-01")], "from"),
+            (
+                ReportKind::Adoption,
+                &[("from", "2026-01-02'; DROP TABLE x; --")],
+                "from",
+            ),
+            (
+                ReportKind::Adoption,
+                &[("from", "2026-02-01"), ("to", "2026-01-01")],
+                "from",
+            ),
             (ReportKind::TokenSpend, &[("by", "tool; DELETE")], "by"),
             (ReportKind::TokenSpend, &[("bucket", "year")], "bucket"),
             (ReportKind::Incidents, &[("by", "tool")], "by"),
-            (ReportKind::Incidents, &[("lookback_hours", "-1")], "lookback_hours"),
+            (
+                ReportKind::Incidents,
+                &[("lookback_hours", "-1")],
+                "lookback_hours",
+            ),
         ];
         for (kind, pairs, param) in cases {
             let err = parse(kind, pairs).unwrap_err();
