@@ -289,7 +289,8 @@ mod tests {
 
     #[test]
     fn mistakes_name_the_parameter() {
-        let cases: [(ReportKind, &[(&str, &str)], &str); 7] = [
+        type Case<'a> = (ReportKind, &'a [(&'a str, &'a str)], &'a str);
+        let cases: [Case; 7] = [
             (ReportKind::Adoption, &[("from", "2026-13-01")], "from"),
             (
                 ReportKind::Adoption,
