@@ -148,7 +148,14 @@ impl StoreTables {
         }
         let config = SessionConfig::new()
             .with_information_schema(true)
-            .set_bool("datafusion.execution.parquet.pushdown_filters", true);
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            // Plain strings: a string view keeps the whole Parquet page it
+            // points into alive, and the memory pool counts that page once
+            // per batch, so the per-query limit would trip on phantom bytes.
+            .set_bool(
+                "datafusion.execution.parquet.schema_force_view_types",
+                false,
+            );
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime.build_arc()?)
