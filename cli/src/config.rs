@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aitrail_query::{ModelPrice, Prices};
 use aitrail_store::policy::RetentionPolicy;
 use aitrail_store::schedule::Schedule;
 use aitrail_store::{Policy, StoreRoot};
@@ -129,6 +130,12 @@ impl ConfigFile {
                 "{name}: retention.schedule: must be a cron expression string"
             ))),
         }
+    }
+
+    /// The price table of `[[prices]]`, empty when absent.
+    pub fn prices(&self) -> Result<Prices, UsageError> {
+        let entries: Vec<ModelPrice> = self.section("prices")?;
+        Prices::new(entries).map_err(|err| UsageError(format!("{}: {err}", self.path.display())))
     }
 
     /// The retention policy of `[retention]`: inline, or the file its
@@ -294,5 +301,38 @@ mod tests {
         assert_eq!(policy.spec().tiers.len(), 2);
         assert_eq!(policy.tier("regulated").unwrap().keep_days, 2557);
         assert!(config.retention_schedule().unwrap().is_some());
+        let server: aitrail_query::http::config::ServerConfig = config.section("server").unwrap();
+        server.validate().unwrap();
+        assert_eq!(server.tokens.len(), 2);
+        assert_eq!(server.k_anonymity, 5);
+        config.prices().unwrap();
+    }
+
+    #[test]
+    fn server_and_price_mistakes_are_named() {
+        let config = parse("[server]\nk_anonimity = 3\n", &[]).unwrap();
+        let err = config
+            .section::<aitrail_query::http::config::ServerConfig>("server")
+            .unwrap_err();
+        assert!(err.0.contains("k_anonimity"), "{}", err.0);
+        let config = parse(
+            "[server]\n[[server.tokens]]\nname = \"a\"\nrole = \"leadership\"\nsha256 = \"abc\"\n",
+            &[],
+        )
+        .unwrap();
+        let server: aitrail_query::http::config::ServerConfig = config.section("server").unwrap();
+        assert!(
+            server
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("tokens[0].sha256")
+        );
+        let config = parse(
+            "[[prices]]\nmodel = \"m\"\nvalid_from = \"2025-01-01\"\ninput = 1.0\noutput = 2.0\ncache_reed = 1.0\n",
+            &[],
+        )
+        .unwrap();
+        assert!(config.prices().unwrap_err().0.contains("cache_reed"));
     }
 }

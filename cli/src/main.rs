@@ -36,6 +36,10 @@ enum Command {
     Retention(commands::retention::RetentionCommand),
     /// Merge the small files of partitions old enough to be complete.
     Compact(commands::compact::CompactArgs),
+    /// Print a report: adoption, token-spend or incidents.
+    Report(commands::report::ReportArgs),
+    /// Serve SQL and reports over HTTP until SIGTERM or SIGINT.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -49,6 +53,8 @@ fn main() -> std::process::ExitCode {
         Command::Sql(args) => commands::sql::run(args),
         Command::Retention(command) => commands::retention::run(command),
         Command::Compact(args) => commands::compact::run(args),
+        Command::Report(args) => commands::report::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match outcome {
         Ok(code) => code.into(),

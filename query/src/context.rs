@@ -1,89 +1,297 @@
-//! The DataFusion session over the store's tables, refusing anything but
-//! reading them.
+//! The DataFusion sessions over the store's tables: one per query, each
+//! with its own memory pool, over table snapshots refreshed when the query
+//! starts, so that a long-running server sees every commit without a
+//! restart.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aitrail_schemas::EventType;
 use aitrail_store::StoreRoot;
+use aitrail_store::access_log::{ACCESS_LOG_TABLE, access_log_schema};
 use aitrail_store::retention::log::{RETENTION_LOG, retention_log_schema};
 use aitrail_store::table::{open_existing, table_schema};
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableProvider;
+use datafusion::common::ScalarValue;
+use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use deltalake::DeltaTableError;
+use deltalake::{DeltaTable, DeltaTableError};
+use futures::StreamExt;
+use tokio::sync::Mutex;
+
+use crate::limits::Limits;
+use crate::prices::{MODEL_PRICES_TABLE, Prices};
 
 /// Why a query was not answered.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
-    /// The statement is not a read-only query, or is not valid SQL.
+    /// The statement is not a read-only query.
     #[error("{0}")]
     Refused(String),
+    /// The statement is not valid SQL, or names what does not exist.
+    #[error("{0}")]
+    Invalid(String),
+    /// The result has more rows than the row cap allows.
+    #[error(
+        "the result has more than {max} rows (the server's max_rows); aggregate or add a LIMIT"
+    )]
+    TooManyRows {
+        /// The cap.
+        max: usize,
+    },
+    /// The query needed more memory than the per-query limit.
+    #[error("the query needs more memory than the per-query limit (memory_limit_mb): {0}")]
+    OutOfMemory(String),
+    /// The query ran longer than the per-query timeout.
+    #[error("the query did not finish within {}s (query_timeout_s)", .0.as_secs_f64())]
+    Timeout(Duration),
     /// The store could not be read.
     #[error("store: {0}")]
     Store(#[from] DeltaTableError),
-    /// The query failed while planning or running.
+    /// The query failed while running.
     #[error("{0}")]
-    Engine(#[from] datafusion::error::DataFusionError),
+    Engine(DataFusionError),
+}
+
+impl QueryError {
+    /// Sorts an engine error into the user's mistake, a limit hit, or a
+    /// failure of the engine or the store.
+    fn from_engine(err: DataFusionError) -> Self {
+        match err.find_root() {
+            DataFusionError::ResourcesExhausted(message) => {
+                QueryError::OutOfMemory(message.clone())
+            }
+            DataFusionError::SQL(..)
+            | DataFusionError::Plan(_)
+            | DataFusionError::SchemaError(..)
+            | DataFusionError::NotImplemented(_) => QueryError::Invalid(err.to_string()),
+            _ => QueryError::Engine(err),
+        }
+    }
+}
+
+impl From<DataFusionError> for QueryError {
+    fn from(err: DataFusionError) -> Self {
+        QueryError::from_engine(err)
+    }
+}
+
+/// A query's result: its schema (known even with no rows) and its rows.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The result's columns.
+    pub schema: SchemaRef,
+    /// The rows, never an empty list: a result without rows is one empty
+    /// batch, so every output format can show its columns.
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Answer {
+    /// The number of rows.
+    pub fn rows(&self) -> usize {
+        self.batches.iter().map(RecordBatch::num_rows).sum()
+    }
+}
+
+/// Every table a session has: the event tables, the retention log and the
+/// access log.
+fn table_names() -> impl Iterator<Item = (&'static str, SchemaRef)> {
+    EventType::ALL
+        .iter()
+        .map(|t| (t.table_name(), table_schema(*t)))
+        .chain([
+            (RETENTION_LOG, retention_log_schema()),
+            (ACCESS_LOG_TABLE, access_log_schema()),
+        ])
+}
+
+/// The store's tables, kept open between queries and brought up to date
+/// (incrementally: only new log entries are read) when a query starts.
+pub struct StoreTables {
+    root: StoreRoot,
+    prices: Prices,
+    open: Mutex<HashMap<&'static str, DeltaTable>>,
+    /// Parquet footers, shared by every query's session: reading them again
+    /// for each query would cost more than many queries themselves.
+    footers: Arc<FileMetadataCache>,
+}
+
+impl StoreTables {
+    /// The tables of the store at `root`, with `prices` as `model_prices`.
+    /// Nothing is read until the first session.
+    pub fn new(root: StoreRoot, prices: Prices) -> Result<Self, QueryError> {
+        let footers = RuntimeEnvBuilder::new()
+            .build()?
+            .cache_manager
+            .get_file_metadata_cache();
+        Ok(StoreTables {
+            root,
+            prices,
+            open: Mutex::new(HashMap::new()),
+            footers,
+        })
+    }
+
+    /// A session for one query, within `limits`, over the tables as last
+    /// committed. A table not yet created is empty, so queries over a young
+    /// store still run.
+    pub async fn session(&self, limits: Limits) -> Result<StoreSession, QueryError> {
+        let caches =
+            CacheManagerConfig::default().with_file_metadata_cache(Some(Arc::clone(&self.footers)));
+        let mut runtime = RuntimeEnvBuilder::new().with_cache_manager(caches);
+        if let Some(bytes) = limits.memory_bytes {
+            runtime = runtime.with_memory_limit(bytes, 1.0);
+        }
+        let config = SessionConfig::new()
+            .with_information_schema(true)
+            .set_bool("datafusion.execution.parquet.pushdown_filters", true)
+            // Plain strings: a string view keeps the whole Parquet page it
+            // points into alive, and the memory pool counts that page once
+            // per batch, so the per-query limit would trip on phantom bytes.
+            .set_bool(
+                "datafusion.execution.parquet.schema_force_view_types",
+                false,
+            );
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime.build_arc()?)
+            .with_default_features()
+            .build();
+        let ctx = SessionContext::new_with_state(state);
+        let mut open = self.open.lock().await;
+        for (name, schema) in table_names() {
+            if !open.contains_key(name)
+                && let Some(table) = open_existing(&self.root, name).await?
+            {
+                open.insert(name, table);
+            }
+            let provider: Arc<dyn TableProvider> = match open.get_mut(name) {
+                Some(table) => {
+                    table.update_incremental(None).await?;
+                    table.update_datafusion_session(&ctx.state())?;
+                    table.table_provider().await?
+                }
+                None => Arc::new(MemTable::try_new(schema, vec![vec![]])?),
+            };
+            ctx.register_table(name, provider)?;
+        }
+        drop(open);
+        ctx.register_table(MODEL_PRICES_TABLE, Arc::new(self.prices.table()?))?;
+        Ok(StoreSession { ctx, limits })
+    }
 }
 
 /// A session in which the store's tables are registered under their names
-/// (`ai_usage`, `code_changes`, `incidents`, `retention_log`) and nothing
-/// can be written.
+/// (`ai_usage`, `code_changes`, `incidents`, `retention_log`, `access_log`,
+/// `model_prices`) and nothing can be written.
 pub struct StoreSession {
     ctx: SessionContext,
+    limits: Limits,
 }
 
 impl StoreSession {
-    /// Registers every table of the store at `root` (the event tables and
-    /// `retention_log`); a table not yet created
-    /// is registered empty, so queries over a young store still run.
-    pub async fn open(root: &StoreRoot) -> Result<Self, QueryError> {
-        let config = SessionConfig::new()
-            .with_information_schema(true)
-            .set_bool("datafusion.execution.parquet.pushdown_filters", true);
-        let ctx = SessionContext::new_with_config(config);
-        let tables = EventType::ALL
-            .iter()
-            .map(|t| (t.table_name(), table_schema(*t)))
-            .chain([(RETENTION_LOG, retention_log_schema())]);
-        for (name, schema) in tables {
-            if let Some(table) = open_existing(root, name).await? {
-                table.update_datafusion_session(&ctx.state())?;
-                ctx.register_table(name, table.table_provider().await?)?;
-            } else {
-                let empty = MemTable::try_new(schema, vec![vec![]])?;
-                ctx.register_table(name, Arc::new(empty))?;
-            }
-        }
-        Ok(StoreSession { ctx })
+    /// A session over the store at `root` without limits, for the command
+    /// line.
+    pub async fn open(root: &StoreRoot, prices: Prices) -> Result<Self, QueryError> {
+        StoreTables::new(root.clone(), prices)?
+            .session(Limits::NONE)
+            .await
     }
 
-    /// Runs one read-only statement and collects its result. DDL, DML
-    /// (`INSERT`, `COPY`), `SET` and other statements are refused before
-    /// planning touches anything.
-    pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
-        let options = SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false);
-        let frame = self
-            .ctx
-            .sql_with_options(sql, options)
-            .await
-            .map_err(|err| match err {
-                datafusion::error::DataFusionError::Plan(message)
-                    if message.contains("not supported") =>
-                {
-                    QueryError::Refused(format!("only read-only queries are allowed: {message}"))
-                }
-                other => QueryError::Engine(other),
-            })?;
-        Ok(frame.collect().await?)
+    /// Runs one read-only statement. DDL, DML (`INSERT`, `COPY`), `SET` and
+    /// other statements are refused before planning touches anything; paths
+    /// are not tables (URL tables stay off), and no table function reads
+    /// files.
+    pub async fn query(&self, sql: &str) -> Result<Answer, QueryError> {
+        self.within_time(async {
+            let frame = self.plan(sql).await?;
+            self.collect(frame).await
+        })
+        .await
+    }
+
+    /// Runs one read-only statement whose `$name` placeholders take
+    /// `params`: values are bound into the plan, never spliced into the
+    /// text.
+    pub async fn query_with_params(
+        &self,
+        sql: &str,
+        params: Vec<(&str, ScalarValue)>,
+    ) -> Result<Answer, QueryError> {
+        self.within_time(async {
+            let frame = self.plan(sql).await?.with_param_values(params)?;
+            self.collect(frame).await
+        })
+        .await
     }
 
     /// The underlying DataFusion session.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    async fn plan(&self, sql: &str) -> Result<DataFrame, QueryError> {
+        let options = SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false);
+        self.ctx
+            .sql_with_options(sql, options)
+            .await
+            .map_err(|err| match err {
+                DataFusionError::Plan(message) if message.contains("not supported") => {
+                    QueryError::Refused(format!("only read-only queries are allowed: {message}"))
+                }
+                other => QueryError::from_engine(other),
+            })
+    }
+
+    async fn within_time<T>(
+        &self,
+        work: impl Future<Output = Result<T, QueryError>>,
+    ) -> Result<T, QueryError> {
+        match self.limits.timeout {
+            Some(limit) => tokio::time::timeout(limit, work)
+                .await
+                .map_err(|_| QueryError::Timeout(limit))?,
+            None => work.await,
+        }
+    }
+
+    /// Collects the rows of `frame`, stopping as soon as the row cap is
+    /// passed rather than after the whole result is built.
+    async fn collect(&self, frame: DataFrame) -> Result<Answer, QueryError> {
+        let mut stream = frame.execute_stream().await?;
+        let mut batches = Vec::new();
+        let mut rows = 0;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            rows += batch.num_rows();
+            if let Some(max) = self.limits.max_rows
+                && rows > max
+            {
+                return Err(QueryError::TooManyRows { max });
+            }
+            if batch.num_rows() > 0 {
+                batches.push(batch);
+            }
+        }
+        let schema = match batches.first() {
+            Some(batch) => batch.schema(),
+            None => stream.schema(),
+        };
+        if batches.is_empty() {
+            batches.push(RecordBatch::new_empty(schema.clone()));
+        }
+        Ok(Answer { schema, batches })
     }
 }

@@ -1,8 +1,16 @@
-//! Read-only SQL over the store: a DataFusion session with the event tables
-//! registered (partition pruning on `tier` and `date`), and the rendering of
-//! results as a table, CSV or JSON.
+//! Compliance SQL and leadership reports over the store (DESIGN §6): a
+//! DataFusion session per query over the store's tables (partition pruning
+//! on `tier` and `date`), the three reports as SQL plans with bound
+//! parameters, the limits every query runs within, and the HTTP service of
+//! `aitrail serve`.
 
 pub mod context;
+pub mod http;
+pub mod limits;
 pub mod output;
+pub mod prices;
+pub mod reports;
 
-pub use context::{QueryError, StoreSession};
+pub use context::{Answer, QueryError, StoreSession, StoreTables};
+pub use limits::Limits;
+pub use prices::{ModelPrice, Prices};

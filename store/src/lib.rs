@@ -6,6 +6,7 @@
 //! Kafka ingest): it assigns tiers, refuses expired events and duplicates,
 //! batches rows, and commits them with [`writer::StoreWriter`].
 
+pub mod access_log;
 pub mod compact;
 pub mod dedup;
 pub mod lifecycle;

@@ -26,7 +26,9 @@ pub struct IngestArgs {
 /// How log lines are written to stderr.
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum LogFormat {
+    /// One JSON object per line.
     Json,
+    /// Text for people.
     Text,
 }
 
@@ -58,7 +60,8 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
 
 /// Without `RUST_LOG`: aitrail's own events at `info`, its libraries' only
 /// from `warn` (the Delta kernel logs every snapshot load at `info`).
-const DEFAULT_LOG_FILTER: &str = "warn,aitrail=info,aitrail_ingest=info,aitrail_store=info";
+const DEFAULT_LOG_FILTER: &str =
+    "warn,aitrail=info,aitrail_ingest=info,aitrail_store=info,aitrail_query=info";
 
 /// Sends `tracing` output to stderr in `format`, filtered by `RUST_LOG`.
 pub(crate) fn init_logs(format: LogFormat) {

@@ -5,6 +5,8 @@ pub mod generate;
 pub mod ingest;
 pub mod load;
 pub mod produce;
+pub mod report;
 pub mod retention;
+pub mod serve;
 pub mod sql;
 pub mod validate;

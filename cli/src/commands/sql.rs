@@ -2,15 +2,15 @@
 
 use std::io::Write;
 
-use aitrail_query::StoreSession;
 use aitrail_query::output::{Format, render};
+use aitrail_query::{Prices, StoreSession};
 use aitrail_store::StoreRoot;
 use clap::{Args, ValueEnum};
 
 use crate::exit::{ExitCode, UsageError};
 
-/// Output formats of `aitrail sql`.
-#[derive(Clone, Copy, ValueEnum)]
+/// Output formats of `aitrail sql` and `aitrail report`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
     /// An aligned text table.
     Table,
@@ -39,7 +39,8 @@ pub struct SqlArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
-    /// The query; tables: ai_usage, code_changes, incidents, retention_log.
+    /// The query; tables: ai_usage, code_changes, incidents, retention_log,
+    /// access_log, model_prices (empty here).
     sql: String,
 }
 
@@ -47,11 +48,11 @@ pub struct SqlArgs {
 pub fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
     let root = StoreRoot::parse(&args.store).map_err(|err| UsageError(err.to_string()))?;
     let runtime = tokio::runtime::Runtime::new()?;
-    let batches = runtime.block_on(async {
-        let session = StoreSession::open(&root).await?;
+    let answer = runtime.block_on(async {
+        let session = StoreSession::open(&root, Prices::default()).await?;
         session.query(&args.sql).await
     });
-    let batches = batches.map_err(|err| UsageError(err.to_string()))?;
-    std::io::stdout().write_all(&render(&batches, args.format.into())?)?;
+    let answer = answer.map_err(|err| UsageError(err.to_string()))?;
+    std::io::stdout().write_all(&render(&answer.batches, args.format.into())?)?;
     Ok(ExitCode::Ok)
 }

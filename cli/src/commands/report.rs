@@ -1,0 +1,128 @@
+//! `aitrail report adoption|token-spend|incidents`: the reports of the
+//! query service, from the command line, unrestricted (whoever can read
+//! the store's files sees everything anyway).
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use aitrail_query::output::render;
+use aitrail_query::reports::{self, ReportKind, ReportParams};
+use aitrail_query::{Prices, StoreSession};
+use aitrail_store::StoreRoot;
+use clap::{Args, ValueEnum};
+
+use super::sql::OutputFormat;
+use crate::config::ConfigFile;
+use crate::exit::{ExitCode, UsageError};
+
+/// The reports.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ReportName {
+    /// Active, engaged and new users, and adoption rate.
+    Adoption,
+    /// Token counts and cost, priced with `[[prices]]`.
+    TokenSpend,
+    /// Changes before each incident; change-failure rates.
+    Incidents,
+}
+
+impl From<ReportName> for ReportKind {
+    fn from(name: ReportName) -> Self {
+        match name {
+            ReportName::Adoption => ReportKind::Adoption,
+            ReportName::TokenSpend => ReportKind::TokenSpend,
+            ReportName::Incidents => ReportKind::Incidents,
+        }
+    }
+}
+
+/// Flags of `aitrail report`.
+#[derive(Args)]
+pub struct ReportArgs {
+    /// Which report.
+    #[arg(value_enum)]
+    report: ReportName,
+    /// Store root; defaults to `[store] root` of --config.
+    #[arg(long)]
+    store: Option<String>,
+    /// An aitrail.toml whose `[[prices]]` (and `[store]`) to use.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// First date included (YYYY-MM-DD); default 90 days before --to.
+    #[arg(long)]
+    from: Option<String>,
+    /// First date excluded (YYYY-MM-DD); default tomorrow (UTC).
+    #[arg(long)]
+    to: Option<String>,
+    /// day, week (ISO, from Monday) or month; adoption and token-spend.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// none, tool, team, model or user; adoption and token-spend.
+    #[arg(long)]
+    by: Option<String>,
+    /// Hours before an incident that count; incidents only (default 72).
+    #[arg(long)]
+    lookback_hours: Option<String>,
+    /// Output format; json prints the server's answer.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+}
+
+/// Runs the report and prints it.
+pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let (root, prices) = store_and_prices(&args)?;
+    let given = [
+        ("from", &args.from),
+        ("to", &args.to),
+        ("bucket", &args.bucket),
+        ("by", &args.by),
+        ("lookback_hours", &args.lookback_hours),
+    ];
+    let pairs = given
+        .into_iter()
+        .filter_map(|(name, value)| value.clone().map(|v| (name.to_string(), v)));
+    let today = chrono::Utc::now().date_naive();
+    let params = ReportParams::parse(args.report.into(), pairs, today).map_err(|err| {
+        UsageError(format!(
+            "--{}: {}",
+            err.param.replace('_', "-"),
+            err.problem
+        ))
+    })?;
+    let runtime = tokio::runtime::Runtime::new()?;
+    let report = runtime
+        .block_on(async {
+            let session = StoreSession::open(&root, prices).await?;
+            reports::run(&session, &params, 0).await
+        })
+        .map_err(|err| UsageError(err.to_string()))?;
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        OutputFormat::Json => writeln!(out, "{}", report.to_json()?)?,
+        format => {
+            out.write_all(&render(&report.rows.batches, format.into())?)?;
+            if let (Some(summary), OutputFormat::Table) = (&report.summary, format) {
+                writeln!(out, "change-failure rate: {summary}")?;
+            }
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn store_and_prices(args: &ReportArgs) -> Result<(StoreRoot, Prices), UsageError> {
+    let file = args.config.as_deref().map(ConfigFile::load).transpose()?;
+    let prices = match &file {
+        Some(file) => file.prices()?,
+        None => Prices::default(),
+    };
+    let root = match (&args.store, &file) {
+        (Some(store), _) => StoreRoot::parse(store).map_err(|err| UsageError(err.to_string()))?,
+        (None, Some(file)) => file.store()?,
+        (None, None) => {
+            return Err(UsageError(
+                "--store or --config is required to find the store".to_string(),
+            ));
+        }
+    };
+    Ok((root, prices))
+}

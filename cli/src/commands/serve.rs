@@ -1,0 +1,54 @@
+//! `aitrail serve --config aitrail.toml`: the query service (DESIGN §6)
+//! until SIGTERM or SIGINT, after which requests in flight finish and the
+//! access log is committed.
+
+use std::path::PathBuf;
+
+use aitrail_query::http::config::ServerConfig;
+use aitrail_query::http::{App, serve};
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use super::ingest::{LogFormat, init_logs, stop_on_signal};
+use crate::config::ConfigFile;
+use crate::exit::{ExitCode, UsageError};
+
+/// Flags of `aitrail serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// The configuration file (sections store, server, prices).
+    #[arg(long)]
+    config: PathBuf,
+    /// Log lines as JSON objects (for log collectors) or as text.
+    #[arg(long, value_enum, default_value_t = LogFormat::Json)]
+    log_format: LogFormat,
+}
+
+/// Serves until SIGTERM or SIGINT.
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let file = ConfigFile::load(&args.config)?;
+    let server: ServerConfig = file.section("server")?;
+    server
+        .validate()
+        .map_err(|err| UsageError(format!("{}: {err}", args.config.display())))?;
+    let prices = file.prices()?;
+    let root = file.store()?;
+    init_logs(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&server.listen)
+            .await
+            .map_err(|err| UsageError(format!("server.listen `{}`: {err}", server.listen)))?;
+        let address = listener.local_addr()?;
+        let (app, access_log) = App::start(server, root, prices).await?;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        tracing::info!(%address, "serving");
+        let served = serve(listener, app, shutdown).await;
+        access_log.finish().await;
+        served?;
+        Ok::<_, anyhow::Error>(ExitCode::Ok)
+    })
+}

@@ -1,0 +1,619 @@
+//! `aitrail serve` as a client sees it: the real binary on a free port, a
+//! temporary store and configuration, and plain HTTP/1.1 requests.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+mod common;
+use common::aitrail;
+
+const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
+const POLICY: &str =
+    "default_tier = \"standard\"\n[[tiers]]\nname = \"standard\"\nkeep_days = 36500\n";
+const COMPLIANCE: &str = "compliance-token-1";
+const LEADERSHIP: &str = "leadership-token-1";
+
+/// A running `aitrail serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    port: u16,
+    dir: PathBuf,
+}
+
+/// A response: status, content type, body.
+struct Reply {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+fn sha256(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn load(store: &Path, events: &[u8]) {
+    let policy = store.with_file_name("retention.toml");
+    std::fs::write(&policy, POLICY).unwrap();
+    let out = aitrail(
+        &[
+            "load",
+            "--store",
+            store.to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+        ],
+        events,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Server {
+    /// Starts a server over a store holding the hand-built dataset, with
+    /// `server` lines added to `[server]`.
+    fn start(dir: &Path, server: &str) -> Server {
+        let store = dir.join("store");
+        if !store.exists() {
+            load(&store, GOLDEN);
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let config = dir.join("aitrail.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[store]\nroot = \"{}\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{server}\n\n\
+                 [[server.tokens]]\nname = \"audit\"\nrole = \"compliance\"\nsha256 = \"{}\"\n\n\
+                 [[server.tokens]]\nname = \"cto\"\nrole = \"leadership\"\nsha256 = \"{}\"\n",
+                store.display(),
+                sha256(COMPLIANCE),
+                sha256(LEADERSHIP),
+            ),
+        )
+        .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_aitrail"))
+            .args(["serve", "--config", config.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("aitrail serve starts");
+        let mut server = Server {
+            child,
+            port,
+            dir: dir.to_path_buf(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(reply) = server.try_request("GET", "/healthz", None, None, None)
+                && reply.status == 200
+            {
+                return server;
+            }
+            if let Some(status) = server.child.try_wait().unwrap() {
+                panic!("aitrail serve exited: {status}");
+            }
+            assert!(Instant::now() < deadline, "aitrail serve did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn try_request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        accept: Option<&str>,
+        body: Option<&str>,
+    ) -> std::io::Result<Reply> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        let mut head =
+            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+        if let Some(token) = token {
+            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        if let Some(accept) = accept {
+            head.push_str(&format!("Accept: {accept}\r\n"));
+        }
+        let body = body.unwrap_or_default();
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        ));
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body.as_bytes())?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw)?;
+        let split = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| std::io::Error::other("no end of headers"))?;
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other("no status"))?;
+        let header = |name: &str| {
+            head.lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+                })
+                .unwrap_or_default()
+        };
+        assert_ne!(header("transfer-encoding"), "chunked");
+        Ok(Reply {
+            status,
+            content_type: header("content-type"),
+            body: raw[split + 4..].to_vec(),
+        })
+    }
+
+    fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        self.try_request("GET", path, token, None, None).unwrap()
+    }
+
+    fn sql(&self, token: Option<&str>, sql: &str) -> Reply {
+        let body = json!({ "sql": sql }).to_string();
+        self.try_request("POST", "/v1/sql", token, None, Some(&body))
+            .unwrap()
+    }
+
+    /// Polls `sql` until `done` holds for its rows.
+    fn poll_sql(&self, sql: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let reply = self.sql(Some(COMPLIANCE), sql);
+            assert_eq!(
+                reply.status,
+                200,
+                "{}",
+                String::from_utf8_lossy(&reply.body)
+            );
+            let rows = reply.json().as_array().unwrap().clone();
+            if done(&rows) {
+                return rows;
+            }
+            assert!(Instant::now() < deadline, "{sql}: still {rows:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "aitrail serve did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const RANGE: &str = "from=2025-03-03&to=2025-03-17";
+
+#[test]
+fn every_endpoint_answers_each_token_as_its_role_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "k_anonymity = 1");
+    let reports = [
+        format!("/v1/reports/adoption?{RANGE}"),
+        format!("/v1/reports/token-spend?{RANGE}"),
+        format!("/v1/reports/incidents?{RANGE}"),
+    ];
+    // (what, no token, a wrong token, leadership, compliance)
+    let open = [200, 200, 200, 200];
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        for (token, status) in [None, Some("wrong"), Some(LEADERSHIP), Some(COMPLIANCE)]
+            .into_iter()
+            .zip(open)
+        {
+            assert_eq!(server.get(path, token).status, status, "{path} {token:?}");
+        }
+    }
+    for (token, status) in [None, Some("wrong"), Some(LEADERSHIP), Some(COMPLIANCE)]
+        .into_iter()
+        .zip([401, 401, 403, 200])
+    {
+        let reply = server.sql(token, "SELECT count(*) AS n FROM ai_usage");
+        assert_eq!(reply.status, status, "/v1/sql {token:?}");
+        if status != 200 {
+            let body = reply.json();
+            let code = if status == 401 {
+                "unauthorized"
+            } else {
+                "forbidden"
+            };
+            assert_eq!(body["error"], code);
+            assert!(body["detail"].as_str().unwrap().len() > 10);
+        } else {
+            assert_eq!(reply.json(), json!([{"n": 6}]));
+        }
+    }
+    for path in &reports {
+        for (token, status) in [None, Some("wrong"), Some(LEADERSHIP), Some(COMPLIANCE)]
+            .into_iter()
+            .zip([401, 401, 200, 200])
+        {
+            let reply = server.get(path, token);
+            assert_eq!(reply.status, status, "{path} {token:?}");
+            assert_eq!(reply.content_type, "application/json");
+        }
+    }
+    let unknown = server.get("/v1/reports/salaries", Some(COMPLIANCE));
+    assert_eq!(unknown.status, 404);
+    let wrong_method = server.get("/v1/sql", Some(COMPLIANCE));
+    assert_eq!(wrong_method.status, 405);
+    let metrics = String::from_utf8(server.get("/metrics", None).body).unwrap();
+    assert!(
+        metrics.contains("aitrail_query_requests_total{endpoint=\"/v1/sql\",status=\"401\"} 2"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("aitrail_query_request_seconds_bucket"));
+}
+
+#[test]
+fn leadership_sees_k_anonymous_aggregates_and_never_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "k_anonymity = 2");
+    let adoption = format!("/v1/reports/adoption?{RANGE}&bucket=week");
+    // Compliance sees both weeks; the second has one user, which k = 2
+    // hides from leadership.
+    let all = server.get(&adoption, Some(COMPLIANCE)).json();
+    let weeks = |v: &Value| -> Vec<Value> {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["bucket_start"].clone())
+            .collect()
+    };
+    assert_eq!(weeks(&all), [json!("2025-03-03"), json!("2025-03-10")]);
+    let seen = server.get(&adoption, Some(LEADERSHIP)).json();
+    assert_eq!(weeks(&seen), [json!("2025-03-03")]);
+    assert_eq!(seen["rows"][0]["active_users"], 3);
+    // Token spend by model: only m-unpriced in the first week has two users.
+    let spend = format!("/v1/reports/token-spend?{RANGE}&by=model");
+    let groups = |v: &Value| -> Vec<Value> {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["group"].clone())
+            .collect()
+    };
+    assert_eq!(
+        groups(&server.get(&spend, Some(COMPLIANCE)).json()).len(),
+        3
+    );
+    assert_eq!(
+        groups(&server.get(&spend, Some(LEADERSHIP)).json()),
+        [json!("m-unpriced")]
+    );
+    // Incidents: INC-1 involves u1, u2, u3, u4; INC-2 only u2.
+    let incidents = server
+        .get(&format!("/v1/reports/incidents?{RANGE}"), Some(LEADERSHIP))
+        .json();
+    assert_eq!(incidents["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(incidents["rows"][0]["incident_id"], "INC-1");
+    // Per user: compliance only.
+    let by_user = format!("/v1/reports/adoption?{RANGE}&by=user");
+    let refused = server.get(&by_user, Some(LEADERSHIP));
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.json()["error"], "forbidden");
+    let users = server.get(&by_user, Some(COMPLIANCE)).json();
+    assert_eq!(groups(&users)[..3], [json!("u1"), json!("u2"), json!("u3")]);
+}
+
+#[test]
+fn report_parameters_are_validated_and_never_spliced() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "k_anonymity = 1");
+    let attempts = [
+        (
+            "adoption",
+            "from=2025-03-01%27%20OR%20%271%27%3D%271",
+            "from",
+        ),
+        (
+            "adoption",
+            "by=tool%29%20UNION%20SELECT%20user_id%20FROM%20ai_usage--",
+            "by",
+        ),
+        (
+            "token-spend",
+            "bucket=week%27%29%3B%20DROP%20TABLE%20ai_usage%3B--",
+            "bucket",
+        ),
+        ("token-spend", "to=2025-13-01", "to"),
+        (
+            "incidents",
+            "lookback_hours=72%3B%20SELECT%201",
+            "lookback_hours",
+        ),
+        ("incidents", "sql=SELECT%201", "sql"),
+        ("adoption", "from=2025-03-10&to=2025-03-01", "from"),
+    ];
+    for (report, query, param) in attempts {
+        for token in [LEADERSHIP, COMPLIANCE] {
+            let reply = server.get(&format!("/v1/reports/{report}?{query}"), Some(token));
+            assert_eq!(reply.status, 400, "{report}?{query}");
+            let body = reply.json();
+            assert_eq!(body["error"], "invalid_parameter");
+            assert!(
+                body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!("`{param}`")),
+                "{body}"
+            );
+        }
+    }
+    let still = server.sql(Some(COMPLIANCE), "SELECT count(*) AS n FROM ai_usage");
+    assert_eq!(still.json(), json!([{"n": 6}]));
+}
+
+#[test]
+fn sql_can_neither_write_nor_read_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "k_anonymity = 1");
+    let outside = dir.path().join("outside.csv");
+    std::fs::write(&outside, "secret\n42\n").unwrap();
+    let outside = outside.to_str().unwrap();
+    let parquet = std::fs::read_dir(dir.path().join("store/ai_usage/tier=standard"))
+        .unwrap()
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).unwrap().flatten())
+        .map(|f| f.path())
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .unwrap();
+    let parquet = parquet.to_str().unwrap();
+    let copy = dir.path().join("copy.csv");
+    let copy = copy.to_str().unwrap();
+    let statements = [
+        format!("CREATE EXTERNAL TABLE t STORED AS CSV LOCATION '{outside}'"),
+        format!("COPY (SELECT * FROM ai_usage) TO '{copy}'"),
+        format!("COPY ai_usage TO '{copy}' STORED AS CSV"),
+        "CREATE TABLE t AS SELECT * FROM ai_usage".to_string(),
+        "CREATE VIEW v AS SELECT 1".to_string(),
+        "INSERT INTO ai_usage SELECT * FROM ai_usage".to_string(),
+        "DELETE FROM ai_usage".to_string(),
+        "DROP TABLE ai_usage".to_string(),
+        "SET datafusion.execution.memory_pool_size = '1'".to_string(),
+        format!("SELECT * FROM '{outside}'"),
+        format!("SELECT * FROM '{parquet}'"),
+        format!("SELECT * FROM 'file://{parquet}'"),
+        format!("SELECT * FROM read_parquet('{parquet}')"),
+        format!("SELECT * FROM read_csv('{outside}')"),
+        format!("SELECT * FROM parquet_metadata('{parquet}')"),
+        "PREPARE p AS SELECT 1".to_string(),
+    ];
+    for statement in &statements {
+        let reply = server.sql(Some(COMPLIANCE), statement);
+        assert_eq!(
+            reply.status,
+            400,
+            "{statement}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let body = reply.json();
+        assert!(
+            body["error"] == "read_only" || body["error"] == "invalid_query",
+            "{statement}: {body}"
+        );
+        assert!(!String::from_utf8_lossy(&reply.body).contains("secret"));
+    }
+    assert!(!Path::new(copy).exists());
+    let still = server.sql(Some(COMPLIANCE), "SELECT count(*) AS n FROM ai_usage");
+    assert_eq!(still.json(), json!([{"n": 6}]));
+}
+
+#[test]
+fn limits_are_refused_with_their_own_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        "k_anonymity = 1\nmax_rows = 3\nquery_timeout_s = 1\nmemory_limit_mb = 1",
+    );
+    let rows = server.sql(Some(COMPLIANCE), "SELECT * FROM ai_usage");
+    assert_eq!(rows.status, 413);
+    assert_eq!(rows.json()["error"], "row_limit");
+    assert!(rows.json()["detail"].as_str().unwrap().contains("3 rows"));
+    let small = server.sql(Some(COMPLIANCE), "SELECT event_id FROM ai_usage LIMIT 3");
+    assert_eq!(small.status, 200);
+    let slow = server.sql(
+        Some(COMPLIANCE),
+        "SELECT count(*) FROM generate_series(1, 100000000000)",
+    );
+    assert_eq!(slow.status, 504);
+    assert_eq!(slow.json()["error"], "timeout");
+    let big = server.sql(
+        Some(COMPLIANCE),
+        "SELECT count(DISTINCT value) FROM generate_series(1, 5000000)",
+    );
+    assert_eq!(big.status, 413, "{}", String::from_utf8_lossy(&big.body));
+    assert_eq!(big.json()["error"], "memory_limit");
+}
+
+#[test]
+fn csv_and_arrow_are_answered_by_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "k_anonymity = 1");
+    let body =
+        json!({"sql": "SELECT event_id, input_tokens FROM ai_usage ORDER BY event_id LIMIT 2"})
+            .to_string();
+    let csv = server
+        .try_request(
+            "POST",
+            "/v1/sql",
+            Some(COMPLIANCE),
+            Some("text/csv"),
+            Some(&body),
+        )
+        .unwrap();
+    assert_eq!(csv.status, 200);
+    assert!(csv.content_type.starts_with("text/csv"));
+    assert_eq!(
+        String::from_utf8(csv.body).unwrap(),
+        "event_id,input_tokens\nu0,1\nu1,1000\n"
+    );
+    let arrow = server
+        .try_request(
+            "POST",
+            "/v1/sql",
+            Some(COMPLIANCE),
+            Some("application/vnd.apache.arrow.stream"),
+            Some(&body),
+        )
+        .unwrap();
+    assert_eq!(arrow.status, 200);
+    assert_eq!(arrow.content_type, "application/vnd.apache.arrow.stream");
+    assert_eq!(
+        &arrow.body[..4],
+        &[0xff, 0xff, 0xff, 0xff],
+        "an IPC stream begins with a continuation marker"
+    );
+    let report = server
+        .try_request(
+            "GET",
+            &format!("/v1/reports/incidents?{RANGE}"),
+            Some(LEADERSHIP),
+            Some("text/csv"),
+            None,
+        )
+        .unwrap();
+    let report = String::from_utf8(report.body).unwrap();
+    assert!(
+        report.starts_with("incident_id,severity,service,started_at,changes"),
+        "{report}"
+    );
+    let refused = server
+        .try_request(
+            "POST",
+            "/v1/sql",
+            Some(COMPLIANCE),
+            Some("image/png"),
+            Some(&body),
+        )
+        .unwrap();
+    assert_eq!(refused.status, 406);
+}
+
+#[test]
+fn new_commits_are_answered_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "k_anonymity = 1");
+    let adoption = format!("/v1/reports/adoption?{RANGE}");
+    let before = server.get(&adoption, Some(COMPLIANCE)).json();
+    assert_eq!(before["rows"][1]["active_users"], 1);
+    let more = br#"{"schema_version":1,"event_id":"u9","event_type":"ai_usage","occurred_at":"2025-03-12T10:00:00Z","org_id":"acme","user_id":"u9","team":"b","tool":"cursor","model":"m-priced","input_tokens":5,"output_tokens":5}"#;
+    load(&server.dir.join("store"), more);
+    let after = server.get(&adoption, Some(COMPLIANCE)).json();
+    assert_eq!(after["rows"][1]["active_users"], 2);
+    assert_eq!(after["rows"][1]["new_users"], 1);
+    let count = server.sql(Some(COMPLIANCE), "SELECT count(*) AS n FROM ai_usage");
+    assert_eq!(count.json(), json!([{"n": 7}]));
+}
+
+#[test]
+fn every_request_is_logged_refused_ones_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "k_anonymity = 1");
+    assert_eq!(server.sql(None, "SELECT 'marker-1'").status, 401);
+    assert_eq!(server.sql(Some("nope"), "SELECT 'marker-2'").status, 401);
+    assert_eq!(
+        server.sql(Some(LEADERSHIP), "SELECT 'marker-3'").status,
+        403
+    );
+    assert_eq!(
+        server.sql(Some(COMPLIANCE), "SELECT 'marker-4'").status,
+        200
+    );
+    assert_eq!(
+        server
+            .get(
+                "/v1/reports/adoption?by=user&from=2025-03-03&to=2025-03-17",
+                Some(LEADERSHIP)
+            )
+            .status,
+        403
+    );
+    let logged = server.poll_sql(
+        "SELECT token, role, endpoint, request, status, error, rows FROM access_log \
+         WHERE request LIKE '%marker-%' OR request LIKE '%\"by\":\"user\"%' ORDER BY time",
+        |rows| rows.len() >= 5,
+    );
+    assert_eq!(
+        logged[..5],
+        [
+            json!({"token": null, "role": null, "endpoint": "POST /v1/sql",
+                   "request": "SELECT 'marker-1'", "status": 401, "error": "unauthorized", "rows": null}),
+            json!({"token": null, "role": null, "endpoint": "POST /v1/sql",
+                   "request": "SELECT 'marker-2'", "status": 401, "error": "unauthorized", "rows": null}),
+            json!({"token": "cto", "role": "leadership", "endpoint": "POST /v1/sql",
+                   "request": "SELECT 'marker-3'", "status": 403, "error": "forbidden", "rows": null}),
+            json!({"token": "audit", "role": "compliance", "endpoint": "POST /v1/sql",
+                   "request": "SELECT 'marker-4'", "status": 200, "error": null, "rows": 1}),
+            json!({"token": "cto", "role": "leadership", "endpoint": "GET /v1/reports/adoption",
+                   "request": "{\"bucket\":\"week\",\"by\":\"user\",\"from\":\"2025-03-03\",\"to\":\"2025-03-17\"}",
+                   "status": 403, "error": "forbidden", "rows": null}),
+        ]
+    );
+}
+
+#[test]
+fn sigterm_commits_the_access_log_before_exit() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "k_anonymity = 1");
+    assert_eq!(
+        server.sql(Some(COMPLIANCE), "SELECT 'last words'").status,
+        200
+    );
+    let store = server.dir.join("store");
+    assert!(server.terminate().success());
+    let out = aitrail(
+        &[
+            "sql",
+            "--store",
+            store.to_str().unwrap(),
+            "--format",
+            "json",
+            "SELECT token, status FROM access_log WHERE request = 'SELECT ''last words'''",
+        ],
+        b"",
+    );
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows, json!([{"token": "audit", "status": 200}]));
+}

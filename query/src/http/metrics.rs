@@ -1,0 +1,92 @@
+//! The Prometheus metrics of the query service, served at `/metrics`.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Labels of a request counter.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// The endpoint, e.g. `/v1/reports/adoption` (`other` for unknown
+    /// paths, so a scanner cannot grow the label set).
+    pub endpoint: &'static str,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+/// Labels of a latency histogram.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct EndpointLabel {
+    /// The endpoint.
+    pub endpoint: &'static str,
+}
+
+type LatencyFamily = Family<EndpointLabel, Histogram, fn() -> Histogram>;
+
+/// Every metric of the query service and the registry exposing them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `/v1` requests, by endpoint and status.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Seconds from a `/v1` request's arrival to its answer.
+    pub seconds: LatencyFamily,
+    /// Access-log flushes that failed (they are retried).
+    pub access_log_failures: Counter,
+}
+
+fn latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.002, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("aitrail_query");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let seconds: LatencyFamily = Family::new_with_constructor(latency);
+        let access_log_failures = Counter::default();
+        registry.register(
+            "requests",
+            "/v1 requests by endpoint and status",
+            requests.clone(),
+        );
+        registry.register(
+            "request_seconds",
+            "Seconds from a /v1 request's arrival to its answer",
+            seconds.clone(),
+        );
+        registry.register(
+            "access_log_flush_failures",
+            "Access-log flushes that failed and will be retried",
+            access_log_failures.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            seconds,
+            access_log_failures,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one answered request and its latency.
+    pub fn observe(&self, endpoint: &'static str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels { endpoint, status })
+            .inc();
+        self.seconds
+            .get_or_create(&EndpointLabel { endpoint })
+            .observe(seconds);
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}

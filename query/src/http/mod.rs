@@ -1,0 +1,109 @@
+//! `aitrail serve`: the HTTP service of DESIGN §6. `/healthz`, `/readyz`
+//! and `/metrics` are open; every `/v1` request is authenticated, checked
+//! against its token's role, answered, and appended to `access_log`, refused
+//! ones too.
+
+pub mod access;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod metrics;
+mod respond;
+mod v1;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use aitrail_store::StoreRoot;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use self::access::{AccessLog, AccessLogTask};
+use self::auth::Tokens;
+use self::config::ServerConfig;
+use self::metrics::Metrics;
+use crate::context::{QueryError, StoreTables};
+use crate::prices::Prices;
+
+/// What every request handler shares.
+pub struct App {
+    tables: StoreTables,
+    tokens: Tokens,
+    config: ServerConfig,
+    access_log: AccessLog,
+    metrics: Arc<Metrics>,
+    access_log_healthy: Arc<AtomicBool>,
+}
+
+impl App {
+    /// Opens the store's access log (creating it) and prepares the tables;
+    /// `config` must have been validated. The returned task must be
+    /// finished after serving, to commit the last access records.
+    pub async fn start(
+        config: ServerConfig,
+        root: StoreRoot,
+        prices: Prices,
+    ) -> Result<(Arc<App>, AccessLogTask), QueryError> {
+        let metrics = Arc::new(Metrics::default());
+        let healthy = Arc::new(AtomicBool::new(true));
+        let (access_log, task) =
+            AccessLog::start(&root, Arc::clone(&metrics), Arc::clone(&healthy)).await?;
+        let app = App {
+            tables: StoreTables::new(root, prices)?,
+            tokens: Tokens::new(&config.tokens),
+            config,
+            access_log,
+            metrics,
+            access_log_healthy: healthy,
+        };
+        Ok((Arc::new(app), task))
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` is cancelled, then lets the
+/// requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let router = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/{*path}", any(v1::handle))
+        .with_state(app);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, &'static str) {
+    if app.access_log_healthy.load(Ordering::Relaxed) {
+        (StatusCode::OK, "ready\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the access log cannot be committed to the store\n",
+        )
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        app.metrics.encode(),
+    )
+}

@@ -1,0 +1,321 @@
+//! The parameters of the reports, validated before anything runs: each
+//! mistake is refused naming the parameter, and values reach the plans only
+//! as bound values or as one of a closed set of column names.
+
+use chrono::{Days, NaiveDate};
+use serde_json::{Value, json};
+
+/// The three reports of DESIGN §6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportKind {
+    /// Who uses AI tools, per bucket and group.
+    Adoption,
+    /// Tokens and their cost, per bucket and group.
+    TokenSpend,
+    /// The changes preceding each incident, and change-failure rates.
+    Incidents,
+}
+
+impl ReportKind {
+    /// Every report, in the order the documentation lists them.
+    pub const ALL: [ReportKind; 3] = [
+        ReportKind::Adoption,
+        ReportKind::TokenSpend,
+        ReportKind::Incidents,
+    ];
+
+    /// The report's name in URLs, on the command line and in its output.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReportKind::Adoption => "adoption",
+            ReportKind::TokenSpend => "token-spend",
+            ReportKind::Incidents => "incidents",
+        }
+    }
+
+    /// The report named `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+
+    fn parameters(self) -> &'static [&'static str] {
+        match self {
+            ReportKind::Adoption | ReportKind::TokenSpend => &["from", "to", "bucket", "by"],
+            ReportKind::Incidents => &["from", "to", "lookback_hours"],
+        }
+    }
+}
+
+/// The length of a report's time buckets, all UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bucket {
+    /// A calendar day.
+    Day,
+    /// An ISO week, starting Monday.
+    Week,
+    /// A calendar month.
+    Month,
+}
+
+impl Bucket {
+    /// The `date_trunc` unit, also the parameter's value.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Bucket::Day => "day",
+            Bucket::Week => "week",
+            Bucket::Month => "month",
+        }
+    }
+}
+
+/// What a report's rows are grouped by besides the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// One row per bucket.
+    None,
+    /// The AI tool.
+    Tool,
+    /// The team.
+    Team,
+    /// The model.
+    Model,
+    /// The individual user: compliance only.
+    User,
+}
+
+impl GroupBy {
+    /// The parameter's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupBy::None => "none",
+            GroupBy::Tool => "tool",
+            GroupBy::Team => "team",
+            GroupBy::Model => "model",
+            GroupBy::User => "user",
+        }
+    }
+
+    /// The `ai_usage` column grouped by, if any: one of a fixed set, which
+    /// is the only text of a report's SQL a parameter chooses.
+    pub fn column(self) -> Option<&'static str> {
+        match self {
+            GroupBy::None => None,
+            GroupBy::Tool => Some("tool"),
+            GroupBy::Team => Some("team"),
+            GroupBy::Model => Some("model"),
+            GroupBy::User => Some("user_id"),
+        }
+    }
+}
+
+/// A parameter that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parameter `{param}`: {problem}")]
+pub struct ParamError {
+    /// The parameter's name.
+    pub param: String,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// A report and its validated parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportParams {
+    /// Which report.
+    pub kind: ReportKind,
+    /// First date included.
+    pub from: NaiveDate,
+    /// First date excluded.
+    pub to: NaiveDate,
+    /// Bucket length (adoption, token-spend).
+    pub bucket: Bucket,
+    /// Grouping (adoption, token-spend).
+    pub by: GroupBy,
+    /// Hours before an incident whose changes and usage count (incidents).
+    pub lookback_hours: u32,
+}
+
+/// Days a report covers when `from` is not given.
+const DEFAULT_DAYS: u64 = 90;
+/// The longest lookback accepted: a year.
+const MAX_LOOKBACK_HOURS: u32 = 8760;
+
+impl ReportParams {
+    /// Parses the `pairs` of a query string or of command-line flags.
+    /// Defaults: `to` is tomorrow (today included), `from` 90 days before
+    /// `to`, `bucket=week`, `by=none`, `lookback_hours=72`. An unknown or
+    /// repeated parameter is refused.
+    pub fn parse(
+        kind: ReportKind,
+        pairs: impl IntoIterator<Item = (String, String)>,
+        today: NaiveDate,
+    ) -> Result<Self, ParamError> {
+        let error = |param: &str, problem: String| ParamError {
+            param: param.to_string(),
+            problem,
+        };
+        let mut given: Vec<(String, String)> = Vec::new();
+        for (name, value) in pairs {
+            if !kind.parameters().contains(&name.as_str()) {
+                return Err(error(
+                    &name,
+                    format!(
+                        "not a parameter of the {} report (parameters: {})",
+                        kind.name(),
+                        kind.parameters().join(", ")
+                    ),
+                ));
+            }
+            if given.iter().any(|(n, _)| *n == name) {
+                return Err(error(&name, "given more than once".to_string()));
+            }
+            given.push((name, value));
+        }
+        let value = |name: &str| {
+            given
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_str())
+        };
+        let date = |name: &str| -> Result<Option<NaiveDate>, ParamError> {
+            value(name)
+                .map(|v| {
+                    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                        .map_err(|_| error(name, format!("`{v}` is not a date (YYYY-MM-DD)")))
+                })
+                .transpose()
+        };
+        let to = match date("to")? {
+            Some(to) => to,
+            None => today
+                .checked_add_days(Days::new(1))
+                .ok_or_else(|| error("to", "today has no tomorrow".to_string()))?,
+        };
+        let from = match date("from")? {
+            Some(from) => from,
+            None => to
+                .checked_sub_days(Days::new(DEFAULT_DAYS))
+                .ok_or_else(|| error("from", "out of range".to_string()))?,
+        };
+        if from >= to {
+            return Err(error(
+                "from",
+                format!("{from} is not before `to` ({to}); `to` is exclusive"),
+            ));
+        }
+        let bucket = match value("bucket") {
+            None | Some("week") => Bucket::Week,
+            Some("day") => Bucket::Day,
+            Some("month") => Bucket::Month,
+            Some(other) => {
+                return Err(error(
+                    "bucket",
+                    format!("`{other}` is not one of day, week, month"),
+                ));
+            }
+        };
+        let by = match value("by") {
+            None | Some("none") => GroupBy::None,
+            Some("tool") => GroupBy::Tool,
+            Some("team") => GroupBy::Team,
+            Some("model") => GroupBy::Model,
+            Some("user") => GroupBy::User,
+            Some(other) => {
+                return Err(error(
+                    "by",
+                    format!("`{other}` is not one of none, tool, team, model, user"),
+                ));
+            }
+        };
+        let lookback_hours = match value("lookback_hours") {
+            None => 72,
+            Some(v) => match v.parse::<u32>() {
+                Ok(hours) if (1..=MAX_LOOKBACK_HOURS).contains(&hours) => hours,
+                _ => {
+                    return Err(error(
+                        "lookback_hours",
+                        format!(
+                            "`{v}` is not a whole number of hours from 1 to {MAX_LOOKBACK_HOURS}"
+                        ),
+                    ));
+                }
+            },
+        };
+        Ok(ReportParams {
+            kind,
+            from,
+            to,
+            bucket,
+            by,
+            lookback_hours,
+        })
+    }
+
+    /// The parameters as a report echoes them (and the access log keeps
+    /// them): only those of this report, defaults filled in.
+    pub fn to_json(&self) -> Value {
+        let mut params = json!({"from": self.from.to_string(), "to": self.to.to_string()});
+        match self.kind {
+            ReportKind::Adoption | ReportKind::TokenSpend => {
+                params["bucket"] = json!(self.bucket.unit());
+                params["by"] = json!(self.by.name());
+            }
+            ReportKind::Incidents => params["lookback_hours"] = json!(self.lookback_hours),
+        }
+        params
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(kind: ReportKind, pairs: &[(&str, &str)]) -> Result<ReportParams, ParamError> {
+        ReportParams::parse(
+            kind,
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())),
+            NaiveDate::from_ymd_opt(2026, 3, 10).unwrap(),
+        )
+    }
+
+    #[test]
+    fn defaults_cover_the_last_ninety_days_by_week() {
+        let params = parse(ReportKind::Adoption, &[]).unwrap();
+        assert_eq!(params.to.to_string(), "2026-03-11");
+        assert_eq!(params.from.to_string(), "2025-12-11");
+        assert_eq!(params.bucket, Bucket::Week);
+        assert_eq!(params.by, GroupBy::None);
+    }
+
+    #[test]
+    fn mistakes_name_the_parameter() {
+        type Case<'a> = (ReportKind, &'a [(&'a str, &'a str)], &'a str);
+        let cases: [Case; 7] = [
+            (ReportKind::Adoption, &[("from", "2026-13-01")], "from"),
+            (
+                ReportKind::Adoption,
+                &[("from", "2026-01-02'; DROP TABLE x; --")],
+                "from",
+            ),
+            (
+                ReportKind::Adoption,
+                &[("from", "2026-02-01"), ("to", "2026-01-01")],
+                "from",
+            ),
+            (ReportKind::TokenSpend, &[("by", "tool; DELETE")], "by"),
+            (ReportKind::TokenSpend, &[("bucket", "year")], "bucket"),
+            (ReportKind::Incidents, &[("by", "tool")], "by"),
+            (
+                ReportKind::Incidents,
+                &[("lookback_hours", "-1")],
+                "lookback_hours",
+            ),
+        ];
+        for (kind, pairs, param) in cases {
+            let err = parse(kind, pairs).unwrap_err();
+            assert_eq!(err.param, param, "{pairs:?}: {err}");
+        }
+        let twice = parse(ReportKind::Adoption, &[("by", "tool"), ("by", "team")]).unwrap_err();
+        assert_eq!(twice.param, "by");
+    }
+}

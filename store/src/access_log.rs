@@ -1,0 +1,152 @@
+//! The `access_log` table (DESIGN §4, §6): one row per request the query
+//! service answered or refused, so that who read the audit trail is itself
+//! auditable, with the same tools.
+//!
+//! Partitioned by the UTC `date` of the request only: the log belongs to no
+//! retention tier of the events it is about.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, Date32Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use deltalake::kernel::StructType;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::protocol::SaveMode;
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::{DeltaTable, DeltaTableError};
+
+use crate::location::StoreRoot;
+use crate::rows::epoch_day;
+use crate::table::open_existing;
+
+/// The table's name under the store root.
+pub const ACCESS_LOG_TABLE: &str = "access_log";
+
+/// One request to the query service, as logged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessRecord {
+    /// When the request arrived, in microseconds since the epoch (UTC).
+    pub time_micros: i64,
+    /// The configured name of the token presented, if it was a known one.
+    pub token: Option<String>,
+    /// The role of that token.
+    pub role: Option<String>,
+    /// The HTTP method and path, e.g. `POST /v1/sql`.
+    pub endpoint: String,
+    /// The SQL text, or the report parameters as JSON.
+    pub request: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The error code answered (`forbidden`, `timeout`, …), if any.
+    pub error: Option<String>,
+    /// Rows returned, when a result was returned.
+    pub rows: Option<u64>,
+    /// Time from arrival to the answer, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// The Arrow schema of `access_log`; `date` is the partition column.
+pub fn access_log_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new(
+            "time",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("token", DataType::Utf8, true),
+        Field::new("role", DataType::Utf8, true),
+        Field::new("endpoint", DataType::Utf8, false),
+        Field::new("request", DataType::Utf8, false),
+        Field::new("status", DataType::Int32, false),
+        Field::new("error", DataType::Utf8, true),
+        Field::new("rows", DataType::Int64, true),
+        Field::new("duration_ms", DataType::Int64, false),
+        Field::new("date", DataType::Date32, false),
+    ]))
+}
+
+/// Appends access records to the `access_log` table, creating it on first
+/// use.
+pub struct AccessLogWriter {
+    table: DeltaTable,
+}
+
+impl AccessLogWriter {
+    /// Opens the table under `root`, creating it if it does not exist.
+    pub async fn open(root: &StoreRoot) -> Result<Self, DeltaTableError> {
+        if let Some(table) = open_existing(root, ACCESS_LOG_TABLE).await? {
+            return Ok(AccessLogWriter { table });
+        }
+        let url = root.table_url(ACCESS_LOG_TABLE);
+        if let Ok(dir) = url.to_file_path() {
+            std::fs::create_dir_all(&dir).map_err(|err| {
+                DeltaTableError::Generic(format!("cannot create {}: {err}", dir.display()))
+            })?;
+        }
+        let schema: StructType = access_log_schema().as_ref().try_into_kernel()?;
+        let table = DeltaTable::try_from_url(url)
+            .await?
+            .create()
+            .with_table_name(ACCESS_LOG_TABLE)
+            .with_columns(schema.fields().cloned())
+            .with_partition_columns(["date"])
+            .with_save_mode(SaveMode::Ignore)
+            .await?;
+        Ok(AccessLogWriter { table })
+    }
+
+    /// Commits `records` as one new table version. Nothing is written for
+    /// an empty slice; on error nothing is committed and the caller may
+    /// retry with the same records.
+    pub async fn append(&mut self, records: &[AccessRecord]) -> Result<(), DeltaTableError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut writer = RecordBatchWriter::for_table(&self.table)?;
+        writer.write(record_batch(records)?).await?;
+        writer.flush_and_commit(&mut self.table).await?;
+        Ok(())
+    }
+}
+
+fn record_batch(records: &[AccessRecord]) -> Result<RecordBatch, DeltaTableError> {
+    let n = records.len();
+    let mut time = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
+    let mut token = StringBuilder::new();
+    let mut role = StringBuilder::new();
+    let mut endpoint = StringBuilder::new();
+    let mut request = StringBuilder::new();
+    let mut status = Int32Builder::with_capacity(n);
+    let mut error = StringBuilder::new();
+    let mut rows = Int64Builder::with_capacity(n);
+    let mut duration = Int64Builder::with_capacity(n);
+    let mut date = Date32Builder::with_capacity(n);
+    for record in records {
+        time.append_value(record.time_micros);
+        token.append_option(record.token.as_deref());
+        role.append_option(record.role.as_deref());
+        endpoint.append_value(&record.endpoint);
+        request.append_value(&record.request);
+        status.append_value(i32::from(record.status));
+        error.append_option(record.error.as_deref());
+        rows.append_option(record.rows.map(|r| r.min(i64::MAX as u64) as i64));
+        duration.append_value(record.duration_ms.min(i64::MAX as u64) as i64);
+        date.append_value(epoch_day(record.time_micros));
+    }
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(time.finish()),
+        Arc::new(token.finish()),
+        Arc::new(role.finish()),
+        Arc::new(endpoint.finish()),
+        Arc::new(request.finish()),
+        Arc::new(status.finish()),
+        Arc::new(error.finish()),
+        Arc::new(rows.finish()),
+        Arc::new(duration.finish()),
+        Arc::new(date.finish()),
+    ];
+    Ok(RecordBatch::try_new(access_log_schema(), columns)?)
+}
