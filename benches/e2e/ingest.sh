@@ -64,8 +64,8 @@ EOF
 # backlog replayed after an outage spans many (the default, a year).
 days="${AITRAIL_BENCH_DAYS:-365}"
 users=$(( events / (days * 8) + 5 ))
-echo "== gen: $events events ($users users, $days days from 2026-03-02)" >&2
-"$bin" gen --users "$users" --days "$days" --start 2026-03-02 --seed 1 | head -n "$events" > "$work/events.jsonl"
+echo "== gen: $events events ($users users, the $days days up to yesterday)" >&2
+"$bin" gen --users "$users" --days "$days" --seed 1 | head -n "$events" > "$work/events.jsonl"
 size=$(du -h "$work/events.jsonl" | cut -f1)
 
 echo "== produce" >&2

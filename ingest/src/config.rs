@@ -255,14 +255,10 @@ impl KafkaConfig {
 }
 
 /// Consumer settings aitrail chooses unless `[kafka]` sets them. The
-/// prefetch queue is bounded at 16 MiB of fetched (compressed) data instead
-/// of librdkafka's 64 MiB: JSON compresses 4–5×, so the default held
-/// ≈ 250 MiB of decompressed messages, half the ingest's memory budget,
-/// while 16 MiB still holds a whole batch's worth of zstd-compressed events.
-const CONSUMER_DEFAULTS: [(&str, &str); 2] = [
-    ("statistics.interval.ms", "5000"),
-    ("queued.max.messages.kbytes", "16384"),
-];
+/// prefetch queue (`queued.max.messages.kbytes`) stays at librdkafka's
+/// 64 MiB: measured against tansu, 16 or 32 MiB saved ≈ 60 MiB of RSS but
+/// cost 60 % of the throughput (benches/README.md).
+const CONSUMER_DEFAULTS: [(&str, &str); 1] = [("statistics.interval.ms", "5000")];
 
 /// Turns librdkafka's refusal of a property into an error naming the key.
 pub fn kafka_config_error(err: &rdkafka::error::KafkaError) -> Option<ConfigError> {
