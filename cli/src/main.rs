@@ -4,6 +4,7 @@ mod commands;
 mod config;
 mod exit;
 mod input;
+mod service;
 
 use clap::{Parser, Subcommand};
 

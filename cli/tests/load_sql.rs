@@ -1,17 +1,10 @@
 //! `aitrail load` and `aitrail sql` as a user runs them, and DuckDB reading
 //! the same tables.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
 use serde_json::Value;
 
 mod common;
-use common::aitrail;
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+use common::{aitrail, python_reader, sql, stderr};
 
 /// A month of a 40-person organization, ending yesterday so nothing expires.
 fn generated() -> Vec<u8> {
@@ -21,22 +14,6 @@ fn generated() -> Vec<u8> {
     );
     assert!(out.status.success(), "{}", stderr(&out));
     out.stdout
-}
-
-fn sql(store: &Path, query: &str) -> Vec<Value> {
-    let out = aitrail(
-        &[
-            "sql",
-            "--store",
-            store.to_str().unwrap(),
-            "--format",
-            "json",
-            query,
-        ],
-        b"",
-    );
-    assert_eq!(out.status.code(), Some(0), "{query}: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).expect("--format json prints a JSON array")
 }
 
 fn lines(events: &[u8]) -> usize {
@@ -282,20 +259,7 @@ fn duckdb_reading_the_tables_agrees_with_aitrail_sql() {
     );
     assert_eq!(loaded.status.code(), Some(0), "{}", stderr(&loaded));
 
-    let reader = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/readers/duckdb_totals.py"
-    );
-    let duckdb = Command::new("python3")
-        .args([reader, store.to_str().unwrap()])
-        .output()
-        .expect("python3 runs (scripts/test installs duckdb and deltalake)");
-    assert!(
-        duckdb.status.success(),
-        "{}",
-        String::from_utf8_lossy(&duckdb.stderr)
-    );
-    let duckdb: Value = serde_json::from_slice(&duckdb.stdout).unwrap();
+    let duckdb = python_reader("duckdb_totals.py", &[store.to_str().unwrap()]);
 
     let ours = serde_json::json!({
         "ai_usage": sql(&store, "SELECT count(*) AS rows, sum(input_tokens) AS input_tokens, \

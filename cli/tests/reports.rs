@@ -20,12 +20,11 @@
 //! | i2 | 03-12 00:00 | | | INC-2 sev3 on r1 and r2, no cause |
 
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 
 mod common;
-use common::aitrail;
+use common::{aitrail, python_reader, stderr};
 
 const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
 
@@ -74,10 +73,6 @@ output = 5.0
 cache_read = 0.1
 cache_write = 1.0
 "#;
-
-fn stderr(out: &std::process::Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 /// A store holding `events`, and a config file with the prices.
 fn store_with(dir: &Path, events: &[u8]) {
@@ -368,26 +363,15 @@ fn duckdb_computes_the_same_reports() {
     let dir = tempfile::tempdir().unwrap();
     store_with(dir.path(), &generated());
     let store = dir.path().join("store");
-    let reader = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/readers/duckdb_reports.py"
-    );
-    let duckdb = Command::new("python3")
-        .args([
-            reader,
+    let duckdb = python_reader(
+        "duckdb_reports.py",
+        &[
             store.to_str().unwrap(),
             dir.path().join("aitrail.toml").to_str().unwrap(),
             "2025-01-06",
             "2025-03-31",
-        ])
-        .output()
-        .expect("python3 runs (scripts/test installs duckdb and deltalake)");
-    assert!(
-        duckdb.status.success(),
-        "{}",
-        String::from_utf8_lossy(&duckdb.stderr)
+        ],
     );
-    let duckdb: Value = serde_json::from_slice(&duckdb.stdout).unwrap();
     let range = ["--from", "2025-01-06", "--to", "2025-03-31"];
     let ours = json!({
         "adoption": report(dir.path(), "adoption",

@@ -5,36 +5,16 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Days, NaiveDate};
 use serde_json::Value;
 
 mod common;
-use common::aitrail;
+use common::{aitrail, python_reader, sql, stderr};
 
 const TABLES: [&str; 3] = ["ai_usage", "code_changes", "incidents"];
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn sql(store: &Path, query: &str) -> Vec<Value> {
-    let out = aitrail(
-        &[
-            "sql",
-            "--store",
-            store.to_str().unwrap(),
-            "--format",
-            "json",
-            query,
-        ],
-        b"",
-    );
-    assert_eq!(out.status.code(), Some(0), "{query}: {}", stderr(&out));
-    serde_json::from_slice(&out.stdout).expect("--format json prints a JSON array")
-}
 
 /// Tiers and rules shared by every policy here: payments and confidential
 /// or restricted work is `regulated`.
@@ -309,20 +289,7 @@ fn three_years_two_tiers_two_holds_purge_exactly_the_expired_partitions() {
         );
     }
     assert_eq!(partition_rows(&store), kept);
-    let reader = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/readers/duckdb_partitions.py"
-    );
-    let duckdb = Command::new("python3")
-        .args([reader, store.to_str().unwrap()])
-        .output()
-        .expect("python3 runs (scripts/test installs duckdb and deltalake)");
-    assert!(
-        duckdb.status.success(),
-        "{}",
-        String::from_utf8_lossy(&duckdb.stderr)
-    );
-    let duckdb: Value = serde_json::from_slice(&duckdb.stdout).unwrap();
+    let duckdb = python_reader("duckdb_partitions.py", &[store.to_str().unwrap()]);
     for table in TABLES {
         let seen: BTreeMap<_, _> = duckdb[table]
             .as_array()

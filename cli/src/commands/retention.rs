@@ -11,11 +11,10 @@ use aitrail_store::{Policy, StoreRoot};
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
-use tokio_util::sync::CancellationToken;
 
-use super::ingest::{LogFormat, init_logs, stop_on_signal};
 use crate::config::ConfigFile;
 use crate::exit::{ExitCode, UsageError};
+use crate::service::{LogFormat, run_service};
 
 /// Subcommands of `aitrail retention`.
 #[derive(Subcommand)]
@@ -111,13 +110,7 @@ fn daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     })?;
     let root = file.store()?;
     let policy = file.policy()?;
-    init_logs(args.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal(shutdown.clone()));
+    run_service(args.log_format, |shutdown| async move {
         tracing::info!(store = %root, policy_sha256 = policy.sha256(), "retention daemon started");
         schedule
             .run(shutdown.cancelled(), |at| {
@@ -137,8 +130,8 @@ fn daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
                 }
             })
             .await;
-    });
-    Ok(ExitCode::Ok)
+        Ok(ExitCode::Ok)
+    })
 }
 
 fn describe_plan(plan: &Plan, verb: &str, summary: &str) -> String {

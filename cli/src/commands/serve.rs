@@ -7,11 +7,10 @@ use std::path::PathBuf;
 use aitrail_query::http::config::ServerConfig;
 use aitrail_query::http::{App, serve};
 use clap::Args;
-use tokio_util::sync::CancellationToken;
 
-use super::ingest::{LogFormat, init_logs, stop_on_signal};
 use crate::config::ConfigFile;
 use crate::exit::{ExitCode, UsageError};
+use crate::service::{LogFormat, run_service};
 
 /// Flags of `aitrail serve`.
 #[derive(Args)]
@@ -33,22 +32,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|err| UsageError(format!("{}: {err}", args.config.display())))?;
     let prices = file.prices()?;
     let root = file.store()?;
-    init_logs(args.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    run_service(args.log_format, |shutdown| async move {
         let listener = tokio::net::TcpListener::bind(&server.listen)
             .await
             .map_err(|err| UsageError(format!("server.listen `{}`: {err}", server.listen)))?;
         let address = listener.local_addr()?;
         let (app, access_log) = App::start(server, root, prices).await?;
-        let shutdown = CancellationToken::new();
-        tokio::spawn(stop_on_signal(shutdown.clone()));
         tracing::info!(%address, "serving");
         let served = serve(listener, app, shutdown).await;
         access_log.finish().await;
         served?;
-        Ok::<_, anyhow::Error>(ExitCode::Ok)
+        Ok(ExitCode::Ok)
     })
 }

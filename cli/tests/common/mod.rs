@@ -1,7 +1,12 @@
 //! Running the `aitrail` binary as a user does, shared by the CLI tests.
+//! Each test file uses some of these helpers, none uses all.
+#![allow(dead_code)]
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
 
 /// Runs `aitrail` with `args`, `stdin` as its input, and collects its output.
 pub fn aitrail(args: &[&str], stdin: &[u8]) -> Output {
@@ -22,4 +27,42 @@ pub fn aitrail(args: &[&str], stdin: &[u8]) -> Output {
         .expect("the stdin writer does not panic")
         .expect("stdin accepts the input");
     output
+}
+
+/// What `out` wrote on stderr, for assertion messages.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Runs `aitrail sql --format json` over `store` and parses its rows;
+/// the query must succeed.
+pub fn sql(store: &Path, query: &str) -> Vec<Value> {
+    let out = aitrail(
+        &[
+            "sql",
+            "--store",
+            store.to_str().unwrap(),
+            "--format",
+            "json",
+            query,
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{query}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("--format json prints a JSON array")
+}
+
+/// Runs the Python reader `tests/readers/<script>` (an engine no one here
+/// wrote, such as DuckDB) with `args` and parses the JSON it prints.
+pub fn python_reader(script: &str, args: &[&str]) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/readers")
+        .join(script);
+    let out = Command::new("python3")
+        .arg(path)
+        .args(args)
+        .output()
+        .expect("python3 runs (scripts/test installs duckdb and deltalake)");
+    assert!(out.status.success(), "{script}: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).expect("the reader prints JSON")
 }

@@ -1,0 +1,76 @@
+//! What the long-running commands (`ingest`, `serve`, `retention daemon`)
+//! share: logs on stderr, a multi-threaded runtime, and a graceful stop on
+//! SIGTERM or SIGINT.
+
+use std::future::Future;
+
+use clap::ValueEnum;
+use tokio_util::sync::CancellationToken;
+
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Text for people.
+    Text,
+}
+
+/// Sends logs to stderr in `format`, then runs `service` on a
+/// multi-threaded runtime with a token cancelled on the first SIGTERM or
+/// SIGINT; `service` stops gracefully once it is.
+pub fn run_service<T, F>(
+    format: LogFormat,
+    service: impl FnOnce(CancellationToken) -> F,
+) -> anyhow::Result<T>
+where
+    F: Future<Output = anyhow::Result<T>>,
+{
+    init_logs(format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        service(shutdown).await
+    })
+}
+
+/// Without `RUST_LOG`: aitrail's own events at `info`, its libraries' only
+/// from `warn` (the Delta kernel logs every snapshot load at `info`).
+const DEFAULT_LOG_FILTER: &str =
+    "warn,aitrail=info,aitrail_ingest=info,aitrail_store=info,aitrail_query=info";
+
+/// Sends `tracing` output to stderr in `format`, filtered by `RUST_LOG`.
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Cancels `shutdown` on the first SIGTERM or SIGINT.
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: stopping"),
+        () = terminate => tracing::info!("SIGTERM: stopping"),
+    }
+    shutdown.cancel();
+}
