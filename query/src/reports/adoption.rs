@@ -14,22 +14,12 @@
 //! before anything else: buckets and first uses are computed on those
 //! aggregates, not on every event.
 
-use super::{ReportParams, bucket_of, range_params};
-use crate::context::{Answer, QueryError, StoreSession};
+use super::{ReportParams, bucket_of};
 use crate::reports::GroupBy;
 
-/// Runs the report; `k` is the k-anonymity threshold on `active_users`.
-pub async fn run(
-    session: &StoreSession,
-    params: &ReportParams,
-    k: i64,
-) -> Result<Answer, QueryError> {
-    session
-        .query_with_params(&sql(params), range_params(params, k))
-        .await
-}
-
-fn sql(params: &ReportParams) -> String {
+/// The report as one SQL statement; `$k` is the k-anonymity threshold on
+/// `active_users`.
+pub(super) fn sql(params: &ReportParams) -> String {
     let bucket = bucket_of(params.bucket, "date");
     let first_bucket = bucket_of(params.bucket, "first_date");
     let group = params.by.column().unwrap_or("''");

@@ -58,8 +58,24 @@ pub async fn run(
 ) -> Result<Report, QueryError> {
     let k = i64::from(k_anonymity);
     let (rows, summary) = match params.kind {
-        ReportKind::Adoption => (adoption::run(session, params, k).await?, None),
-        ReportKind::TokenSpend => (token_spend::run(session, params, k).await?, None),
+        ReportKind::Adoption => {
+            let sql = adoption::sql(params);
+            (
+                session
+                    .query_with_params(&sql, range_params(params, k))
+                    .await?,
+                None,
+            )
+        }
+        ReportKind::TokenSpend => {
+            let sql = token_spend::sql(params);
+            (
+                session
+                    .query_with_params(&sql, range_params(params, k))
+                    .await?,
+                None,
+            )
+        }
         ReportKind::Incidents => {
             let (rows, summary) = incidents::run(session, params, k).await?;
             (rows, Some(summary))

@@ -7,22 +7,12 @@
 //! Events are summed per day, model and user first, and the prices joined
 //! to those sums: the price of a model is the same all day.
 
-use super::{ReportParams, bucket_of, range_params};
-use crate::context::{Answer, QueryError, StoreSession};
+use super::{ReportParams, bucket_of};
 use crate::reports::GroupBy;
 
-/// Runs the report; `k` is the k-anonymity threshold on distinct users.
-pub async fn run(
-    session: &StoreSession,
-    params: &ReportParams,
-    k: i64,
-) -> Result<Answer, QueryError> {
-    session
-        .query_with_params(&sql(params), range_params(params, k))
-        .await
-}
-
-fn sql(params: &ReportParams) -> String {
+/// The report as one SQL statement; `$k` is the k-anonymity threshold on
+/// distinct users.
+pub(super) fn sql(params: &ReportParams) -> String {
     let bucket = bucket_of(params.bucket, "d.date");
     let group = params.by.column().unwrap_or("''");
     let group_column = if params.by == GroupBy::None {
