@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 mod common;
-use common::aitrail;
+use common::{aitrail, sql};
 
 const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
 const POLICY: &str =
@@ -603,17 +603,9 @@ fn sigterm_commits_the_access_log_before_exit() {
     );
     let store = server.dir.join("store");
     assert!(server.terminate().success());
-    let out = aitrail(
-        &[
-            "sql",
-            "--store",
-            store.to_str().unwrap(),
-            "--format",
-            "json",
-            "SELECT token, status FROM access_log WHERE request = 'SELECT ''last words'''",
-        ],
-        b"",
-    );
-    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = Value::from(sql(
+        &store,
+        "SELECT token, status FROM access_log WHERE request = 'SELECT ''last words'''",
+    ));
     assert_eq!(rows, json!([{"token": "audit", "status": 200}]));
 }
