@@ -20,6 +20,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run everything in one process on built-in defaults: an embedded Kafka
+    /// broker, generated history and a live stream, ingest, retention,
+    /// the query service and the dashboard.
+    Dev(commands::dev::DevArgs),
     /// Write a realistic synthetic organization's events as JSONL on stdout.
     Gen(commands::generate::GenArgs),
     /// Check JSONL events; print each rejected line as JSON; exit 1 if any.
@@ -46,6 +50,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Dev(args) => commands::dev::run(args),
         Command::Gen(args) => commands::generate::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Produce(args) => commands::produce::run(args),

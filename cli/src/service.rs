@@ -1,6 +1,6 @@
-//! What the long-running commands (`ingest`, `serve`, `retention daemon`)
-//! share: logs on stderr, a multi-threaded runtime, and a graceful stop on
-//! SIGTERM or SIGINT.
+//! What the long-running commands (`ingest`, `serve`, `retention daemon`,
+//! `dev`) share: logs on stderr, a multi-threaded runtime, and a graceful
+//! stop on SIGTERM or SIGINT.
 
 use std::future::Future;
 
@@ -26,7 +26,20 @@ pub fn run_service<T, F>(
 where
     F: Future<Output = anyhow::Result<T>>,
 {
-    init_logs(format);
+    run_service_with_filter(format, DEFAULT_LOG_FILTER, service)
+}
+
+/// [`run_service`] with `default_filter` in place of the services' default
+/// log filter when `RUST_LOG` is not set.
+pub fn run_service_with_filter<T, F>(
+    format: LogFormat,
+    default_filter: &str,
+    service: impl FnOnce(CancellationToken) -> F,
+) -> anyhow::Result<T>
+where
+    F: Future<Output = anyhow::Result<T>>,
+{
+    init_logs(format, default_filter);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -42,10 +55,11 @@ where
 const DEFAULT_LOG_FILTER: &str =
     "warn,aitrail=info,aitrail_ingest=info,aitrail_store=info,aitrail_query=info";
 
-/// Sends `tracing` output to stderr in `format`, filtered by `RUST_LOG`.
-fn init_logs(format: LogFormat) {
+/// Sends `tracing` output to stderr in `format`, filtered by `RUST_LOG`,
+/// else by `default_filter`.
+fn init_logs(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

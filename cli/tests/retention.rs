@@ -467,8 +467,11 @@ fn compaction_merges_files_and_changes_no_query_result() {
     assert!(printed.contains("compacted 0 partitions"), "{printed}");
 }
 
-#[test]
-fn the_daemon_purges_on_its_schedule_and_stops_on_sigterm() {
+/// Runs `aitrail <command> --config …` on a store with expired partitions
+/// and a schedule firing every second, with `extra` added to the
+/// configuration; checks that it purges all of them, logs the job, and
+/// stops with exit code 0 on SIGTERM.
+fn purges_on_its_schedule_and_stops_on_sigterm(command: &[&str], extra: &str) {
     let dir = tempfile::tempdir().unwrap();
     let store = load_store(dir.path(), "10", "10", "2024-01-01", "500000");
     let before = partition_rows(&store);
@@ -480,13 +483,14 @@ fn the_daemon_purges_on_its_schedule_and_stops_on_sigterm() {
     std::fs::write(
         &config,
         format!(
-            "[store]\nroot = \"{}\"\n\n[retention]\nschedule = \"* * * * * *\"\n{retention_section}",
+            "[store]\nroot = \"{}\"\n{extra}\n[retention]\nschedule = \"* * * * * *\"\n{retention_section}",
             store.display()
         ),
     )
     .unwrap();
-    let daemon = Command::new(env!("CARGO_BIN_EXE_aitrail"))
-        .args(["retention", "daemon", "--config", config.to_str().unwrap()])
+    let service = Command::new(env!("CARGO_BIN_EXE_aitrail"))
+        .args(command)
+        .args(["--config", config.to_str().unwrap()])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -503,11 +507,11 @@ fn the_daemon_purges_on_its_schedule_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(200));
     };
     let stopped = Command::new("kill")
-        .args(["-TERM", &daemon.id().to_string()])
+        .args(["-TERM", &service.id().to_string()])
         .status()
         .unwrap();
     assert!(stopped.success());
-    let out = daemon.wait_with_output().unwrap();
+    let out = service.wait_with_output().unwrap();
     assert_eq!(logged as usize, before.len(), "{}", stderr(&out));
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
@@ -519,18 +523,47 @@ fn the_daemon_purges_on_its_schedule_and_stops_on_sigterm() {
 }
 
 #[test]
+fn the_daemon_purges_on_its_schedule_and_stops_on_sigterm() {
+    purges_on_its_schedule_and_stops_on_sigterm(&["retention", "daemon"], "");
+}
+
+#[test]
+fn serve_purges_on_its_schedule_and_stops_on_sigterm() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!(
+        "[server]\nlisten = \"127.0.0.1:{port}\"\n[[server.tokens]]\nname = \"audit\"\n\
+         role = \"compliance\"\nsha256 = \"{}\"\n",
+        "ab".repeat(32)
+    );
+    purges_on_its_schedule_and_stops_on_sigterm(&["serve"], &server);
+}
+
+#[test]
 fn a_schedule_that_is_not_cron_is_refused_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("aitrail.toml");
-    std::fs::write(&config, "[retention]\nschedule = \"nightly\"\n").unwrap();
-    let out = aitrail(
-        &["retention", "daemon", "--config", config.to_str().unwrap()],
-        b"",
+    let server = format!(
+        "[server]\n[[server.tokens]]\nname = \"audit\"\nrole = \"compliance\"\nsha256 = \"{}\"\n",
+        "ab".repeat(32)
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("retention.schedule"),
-        "{}",
-        stderr(&out)
-    );
+    std::fs::write(
+        &config,
+        format!("{server}[retention]\nschedule = \"nightly\"\n"),
+    )
+    .unwrap();
+    for command in [&["retention", "daemon"][..], &["serve"]] {
+        let mut args = command.to_vec();
+        args.extend(["--config", config.to_str().unwrap()]);
+        let out = aitrail(&args, b"");
+        assert_eq!(out.status.code(), Some(2), "{command:?}");
+        assert!(
+            stderr(&out).contains("retention.schedule"),
+            "{command:?}: {}",
+            stderr(&out)
+        );
+    }
 }

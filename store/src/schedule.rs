@@ -1,5 +1,5 @@
 //! Running a job on a cron schedule inside a long-running process (`aitrail
-//! retention daemon`, later `aitrail serve`): the retention purge and
+//! retention daemon`, `aitrail serve`, `aitrail dev`): the retention purge and
 //! compaction of DESIGN §5, at the times the `[retention] schedule` names.
 
 use std::future::Future;

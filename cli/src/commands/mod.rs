@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod compact;
+pub mod dev;
 pub mod generate;
 pub mod ingest;
 pub mod load;

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use aitrail_store::lifecycle::run_lifecycle;
+use aitrail_store::lifecycle::run_on_schedule;
 use aitrail_store::retention::plan::{Partition, Plan};
 use aitrail_store::retention::{self, RunReport};
 use aitrail_store::{Policy, StoreRoot};
@@ -111,25 +111,7 @@ fn daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     let root = file.store()?;
     let policy = file.policy()?;
     run_service(args.log_format, |shutdown| async move {
-        tracing::info!(store = %root, policy_sha256 = policy.sha256(), "retention daemon started");
-        schedule
-            .run(shutdown.cancelled(), |at| {
-                let (root, policy) = (&root, &policy);
-                async move {
-                    match run_lifecycle(root, policy, at).await {
-                        Ok(report) => tracing::info!(
-                            run_id = report.retention.plan.run_id,
-                            purged = report.retention.plan.purge.len(),
-                            kept_by_holds = report.retention.plan.kept.len(),
-                            files_deleted = report.retention.files_deleted,
-                            compacted = report.compacted.iter().map(|c| c.partitions).sum::<usize>(),
-                            "lifecycle job done"
-                        ),
-                        Err(error) => tracing::error!(%error, "lifecycle job failed; retrying at the next scheduled time"),
-                    }
-                }
-            })
-            .await;
+        run_on_schedule(&schedule, &root, &policy, shutdown.cancelled()).await;
         Ok(ExitCode::Ok)
     })
 }

@@ -1,11 +1,13 @@
-//! `aitrail serve --config aitrail.toml`: the query service (DESIGN §6)
-//! until SIGTERM or SIGINT, after which requests in flight finish and the
-//! access log is committed.
+//! `aitrail serve --config aitrail.toml`: the query service (DESIGN §6),
+//! and the retention purge and compaction on the `[retention] schedule`
+//! when one is set (DESIGN §5), until SIGTERM or SIGINT, after which
+//! requests in flight finish and the access log is committed.
 
 use std::path::PathBuf;
 
 use aitrail_query::http::config::ServerConfig;
 use aitrail_query::http::{App, serve};
+use aitrail_store::lifecycle::run_on_schedule;
 use clap::Args;
 
 use crate::config::ConfigFile;
@@ -15,7 +17,7 @@ use crate::service::{LogFormat, run_service};
 /// Flags of `aitrail serve`.
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The configuration file (sections store, server, prices).
+    /// The configuration file (sections store, server, prices, retention).
     #[arg(long)]
     config: PathBuf,
     /// Log lines as JSON objects (for log collectors) or as text.
@@ -32,15 +34,26 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .map_err(|err| UsageError(format!("{}: {err}", args.config.display())))?;
     let prices = file.prices()?;
     let root = file.store()?;
+    let schedule = file.retention_schedule()?;
+    let policy = file.policy()?;
     run_service(args.log_format, |shutdown| async move {
         let listener = tokio::net::TcpListener::bind(&server.listen)
             .await
             .map_err(|err| UsageError(format!("server.listen `{}`: {err}", server.listen)))?;
         let address = listener.local_addr()?;
+        let lifecycle = schedule.map(|schedule| {
+            let (root, shutdown) = (root.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                run_on_schedule(&schedule, &root, &policy, shutdown.cancelled()).await;
+            })
+        });
         let (app, access_log) = App::start(server, root, prices).await?;
         tracing::info!(%address, "serving");
         let served = serve(listener, app, shutdown).await;
         access_log.finish().await;
+        if let Some(lifecycle) = lifecycle {
+            lifecycle.await?;
+        }
         served?;
         Ok(ExitCode::Ok)
     })

@@ -8,6 +8,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod http;
+
 /// Runs `aitrail` with `args`, `stdin` as its input, and collects its output.
 pub fn aitrail(args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_aitrail"))

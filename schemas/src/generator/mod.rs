@@ -35,6 +35,21 @@ pub struct GenConfig {
     pub start: NaiveDate,
 }
 
+impl GenConfig {
+    /// The organization the seed draws, whose adoption unfolds over the
+    /// configured days; later days (a live stream) continue it.
+    pub fn organization(&self) -> Organization {
+        let mut rng = Pcg64Mcg::seed_from_u64(self.seed);
+        Organization::new(&mut rng, self.users, self.days)
+    }
+
+    /// The prefix of every generated `event_id`: the seed and the start, so
+    /// spans with different seeds or starts never share an id.
+    pub fn id_prefix(&self) -> String {
+        format!("g{:x}-{}-", self.seed, self.start.format("%Y%m%d"))
+    }
+}
+
 /// Days a maker may have finished before the writer takes them: enough to
 /// keep the makers busy while the writer waits on the output.
 const DAYS_AHEAD: usize = 2;
@@ -51,9 +66,8 @@ pub fn generate(
     out: &mut impl Write,
     mut progress: impl FnMut(u64),
 ) -> io::Result<u64> {
-    let mut rng = Pcg64Mcg::seed_from_u64(config.seed);
-    let org = Organization::new(&mut rng, config.users, config.days);
-    let id_prefix = format!("g{:x}-{}-", config.seed, config.start.format("%Y%m%d"));
+    let org = config.organization();
+    let id_prefix = config.id_prefix();
     let makers = std::thread::available_parallelism()
         .map(NonZeroUsize::get)
         .unwrap_or(1)

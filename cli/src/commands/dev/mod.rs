@@ -1,0 +1,318 @@
+//! `aitrail dev`: the whole pipeline in one process, with no outside
+//! service (DESIGN §7): an embedded Kafka-protocol broker, a backfill of
+//! generated history and then a live stream produced to it, the ingest, the
+//! retention schedule, and the query service with the dashboard. It prints
+//! where everything is and a token per role once the backfill is stored,
+//! and stops cleanly on Ctrl-C (or SIGTERM), committing what it holds.
+
+mod broker;
+mod feed;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aitrail_ingest::{IngestConfig, KafkaConfig, Settings};
+use aitrail_query::http::config::{Role, ServerConfig, TokenConfig};
+use aitrail_query::http::{App, serve};
+use aitrail_schemas::EventType;
+use aitrail_schemas::generator::GenConfig;
+use aitrail_store::StoreRoot;
+use aitrail_store::lifecycle::run_on_schedule;
+use aitrail_store::retention::plan::partitions;
+use aitrail_store::table::open_existing;
+use anyhow::Context;
+use chrono::{TimeDelta, Utc};
+use clap::Args;
+use rand::Rng;
+use sha2::{Digest, Sha256};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use self::broker::Broker;
+use self::feed::Feed;
+use crate::config::ConfigFile;
+use crate::exit::{ExitCode, UsageError};
+use crate::service::{LogFormat, run_service_with_filter};
+
+/// Flags of `aitrail dev`.
+#[derive(Args)]
+pub struct DevArgs {
+    /// Address of the query service and the dashboard (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Where the store lives.
+    #[arg(long, default_value = "./aitrail-data")]
+    data_dir: PathBuf,
+    /// Live events per second once the backfill is stored.
+    #[arg(long, default_value_t = 20.0)]
+    rate: f64,
+    /// Developers in the synthetic organization.
+    #[arg(long, default_value_t = 200)]
+    users: usize,
+    /// Days of history produced before the live stream, ending yesterday;
+    /// skipped when the store already holds events.
+    #[arg(long, default_value_t = 90)]
+    backfill_days: u32,
+    /// Seed of the generated organization.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Log lines as text for people or as JSON objects.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// The built-in configuration (`dev.toml`): tiers, the schedule, prices.
+const DEFAULTS: &str = include_str!("dev.toml");
+
+/// Without `RUST_LOG`, only `aitrail dev`'s own progress and warnings: the
+/// services' per-batch logs would bury the lines a user needs.
+const LOG_FILTER: &str = "warn,aitrail=info";
+
+/// How often the store is checked while waiting for the backfill.
+const STORED_POLL: Duration = Duration::from_millis(250);
+
+/// Runs everything until Ctrl-C or SIGTERM.
+pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
+    let setup = Setup::new(&args)?;
+    run_service_with_filter(args.log_format, LOG_FILTER, |shutdown| {
+        dev(args, setup, shutdown)
+    })
+}
+
+/// What the flags and the built-in configuration decide before anything runs.
+struct Setup {
+    root: StoreRoot,
+    settings: Settings,
+    server: ServerConfig,
+    tokens: [(Role, String); 2],
+    prices: aitrail_query::Prices,
+    schedule: Option<aitrail_store::schedule::Schedule>,
+}
+
+impl Setup {
+    fn new(args: &DevArgs) -> anyhow::Result<Self> {
+        if !(args.rate.is_finite() && args.rate >= 0.0) {
+            return Err(UsageError(format!("--rate {}: must be a number ≥ 0", args.rate)).into());
+        }
+        std::fs::create_dir_all(&args.data_dir)
+            .map_err(|err| UsageError(format!("--data-dir {}: {err}", args.data_dir.display())))?;
+        let data_dir = args.data_dir.to_str().ok_or_else(|| {
+            UsageError(format!("--data-dir {}: not UTF-8", args.data_dir.display()))
+        })?;
+        let root = StoreRoot::parse(data_dir)
+            .map_err(|err| UsageError(format!("--data-dir {data_dir}: {err}")))?;
+        let defaults = ConfigFile::parse(DEFAULTS, Path::new("aitrail dev"), std::env::vars())?;
+        let ingest = IngestConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..defaults.section("ingest")?
+        };
+        let tokens = [Role::Compliance, Role::Leadership].map(|role| (role, new_token()));
+        let server = ServerConfig {
+            listen: args.listen.clone(),
+            tokens: tokens
+                .iter()
+                .map(|(role, token)| TokenConfig {
+                    name: format!("dev-{}", role.name()),
+                    role: *role,
+                    sha256: hex::encode(Sha256::digest(token.as_bytes())),
+                })
+                .collect(),
+            ..defaults.section("server")?
+        };
+        server
+            .validate()
+            .map_err(|err| UsageError(format!("aitrail dev: {err}")))?;
+        Ok(Setup {
+            settings: Settings {
+                // The broker is made at start; its address is filled in then.
+                kafka: KafkaConfig::default(),
+                ingest,
+                store: root.clone(),
+                policy: defaults.policy()?,
+            },
+            root,
+            server,
+            tokens,
+            prices: defaults.prices()?,
+            schedule: defaults.retention_schedule()?,
+        })
+    }
+}
+
+/// A fresh random bearer token.
+fn new_token() -> String {
+    hex::encode(rand::rng().random::<[u8; 20]>())
+}
+
+async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    let Setup {
+        root,
+        mut settings,
+        server,
+        tokens,
+        prices,
+        schedule,
+    } = setup;
+    let topic = settings.ingest.topics[0].clone();
+    let broker = Broker::start(&topic, &settings.ingest.dlq_topic)
+        .context("cannot start the embedded Kafka broker")?;
+    let bootstrap = broker.bootstrap_servers();
+    // The broker starts empty on every run: a group of its own keeps the
+    // offsets the store recorded in earlier runs from applying to it.
+    let run = format!("{:x}", Utc::now().timestamp_millis());
+    settings.kafka = KafkaConfig::new([
+        ("bootstrap.servers", bootstrap.as_str()),
+        ("group.id", format!("aitrail-dev-{run}").as_str()),
+        ("auto.offset.reset", "earliest"),
+    ]);
+
+    let listener = tokio::net::TcpListener::bind(&server.listen)
+        .await
+        .map_err(|err| UsageError(format!("--listen {}: {err}", server.listen)))?;
+    let address = listener.local_addr()?;
+    let (app, access_log) = App::start(server, root.clone(), prices).await?;
+    let serving = tokio::spawn(serve(listener, app, shutdown.clone()));
+    let mut ingesting = tokio::spawn(aitrail_ingest::run(settings.clone(), shutdown.clone()));
+    let lifecycle = schedule.map(|schedule| {
+        let (root, policy, shutdown) = (root.clone(), settings.policy.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            run_on_schedule(&schedule, &root, &policy, shutdown.cancelled()).await;
+        })
+    });
+
+    let today = Utc::now().date_naive();
+    let history = GenConfig {
+        users: args.users,
+        days: args.backfill_days,
+        seed: args.seed,
+        start: today - TimeDelta::days(i64::from(args.backfill_days)),
+    };
+    let mut feed = Feed::new(&bootstrap, &topic, history).context("cannot create the producer")?;
+    let already = stored_rows(&root).await?;
+    if already > 0 {
+        tracing::info!(rows = already, store = %root, "the store already holds events: no backfill");
+    } else if args.backfill_days > 0 {
+        let sent = feed
+            .backfill(&shutdown, |day, sent| {
+                if day % 10 == 0 {
+                    tracing::info!(day, events = sent, "backfill: producing");
+                }
+            })
+            .await?;
+        tracing::info!(
+            events = sent,
+            "backfill produced; waiting for the ingest to store it"
+        );
+        wait_until_stored(&root, sent, &shutdown, &ingesting).await?;
+    }
+
+    let live = (!shutdown.is_cancelled()).then(|| {
+        let shutdown = shutdown.clone();
+        let rate = args.rate;
+        tokio::spawn(async move { feed.live(rate, &run, shutdown).await })
+    });
+    if !shutdown.is_cancelled() {
+        print_ready(&bootstrap, address, &tokens)?;
+    }
+
+    // An ingest that fails stops everything rather than leave a dashboard
+    // that silently stops moving.
+    let ingested = tokio::select! {
+        () = shutdown.cancelled() => None,
+        ingested = &mut ingesting => {
+            shutdown.cancel();
+            Some(ingested)
+        }
+    };
+    let ingested = match ingested {
+        Some(ingested) => ingested,
+        None => ingesting.await,
+    };
+    let mut failures = Vec::new();
+    if let Some(live) = live {
+        match live.await? {
+            Ok(sent) => tracing::info!(events = sent, "live stream stopped"),
+            Err(err) => failures.push(anyhow::Error::from(err).context("live stream")),
+        }
+    }
+    match ingested? {
+        Ok(summary) => tracing::info!(?summary, "ingest stopped"),
+        Err(err) => failures.push(anyhow::Error::from(err).context("ingest")),
+    }
+    if let Err(err) = serving.await? {
+        failures.push(anyhow::Error::from(err).context("query service"));
+    }
+    access_log.finish().await;
+    if let Some(lifecycle) = lifecycle {
+        lifecycle.await?;
+    }
+    drop(broker);
+    match failures.into_iter().next() {
+        Some(err) => Err(err),
+        None => Ok(ExitCode::Ok),
+    }
+}
+
+/// Events stored so far in the three event tables.
+async fn stored_rows(root: &StoreRoot) -> anyhow::Result<i64> {
+    let mut rows = 0;
+    for event_type in [
+        EventType::AiUsage,
+        EventType::CodeChange,
+        EventType::Incident,
+    ] {
+        let name = event_type.table_name();
+        if let Some(table) = open_existing(root, name).await? {
+            rows += partitions(&table, name)?
+                .iter()
+                .map(|p| p.rows)
+                .sum::<i64>();
+        }
+    }
+    Ok(rows)
+}
+
+/// Waits until the store holds `expected` events, the ingest stops, or
+/// `shutdown` is cancelled.
+async fn wait_until_stored(
+    root: &StoreRoot,
+    expected: u64,
+    shutdown: &CancellationToken,
+    ingesting: &JoinHandle<Result<aitrail_ingest::Summary, aitrail_ingest::IngestError>>,
+) -> anyhow::Result<()> {
+    let mut reported = 0;
+    loop {
+        let stored = u64::try_from(stored_rows(root).await?).unwrap_or(0);
+        if stored >= expected || shutdown.is_cancelled() {
+            return Ok(());
+        }
+        if ingesting.is_finished() {
+            anyhow::bail!("the ingest stopped before the backfill was stored");
+        }
+        if stored >= reported + expected / 10 {
+            tracing::info!(stored, expected, "backfill: storing");
+            reported = stored;
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = tokio::time::sleep(STORED_POLL) => {}
+        }
+    }
+}
+
+/// The lines of DESIGN §7, on stdout, once everything is ready.
+fn print_ready(
+    bootstrap: &str,
+    address: SocketAddr,
+    tokens: &[(Role, String); 2],
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "kafka: {bootstrap}")?;
+    writeln!(out, "dashboard: http://{address}/")?;
+    for (role, token) in tokens {
+        writeln!(out, "{} token: {token}", role.name())?;
+    }
+    out.flush()
+}

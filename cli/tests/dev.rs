@@ -1,0 +1,272 @@
+//! `aitrail dev` as a new user runs it: the real binary with its embedded
+//! broker, the lines it prints, an event of our own produced to the printed
+//! broker with a real Kafka client, the services answering with the printed
+//! tokens, and a clean stop that keeps everything stored.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::Value;
+
+mod common;
+use common::http::{post_sql, request};
+use common::sql;
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// A running `aitrail dev` and what it printed; killed when dropped.
+struct Dev {
+    child: Child,
+    kafka: String,
+    dashboard: SocketAddr,
+    compliance: String,
+    leadership: String,
+}
+
+impl Dev {
+    /// Starts `aitrail dev` on `data_dir` with a small organization and
+    /// waits for its four lines.
+    fn start(data_dir: &Path) -> Dev {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_aitrail"))
+            .args([
+                "dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                data_dir.to_str().unwrap(),
+                "--users",
+                "60",
+                "--backfill-days",
+                "20",
+                "--rate",
+                "100",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("aitrail dev starts");
+        let stdout = child.stdout.take().unwrap();
+        let (lines_tx, lines_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines_tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut printed = std::collections::BTreeMap::new();
+        let deadline = Instant::now() + DEADLINE;
+        while printed.len() < 4 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = lines_rx
+                .recv_timeout(left)
+                .expect("aitrail dev prints its four lines in time");
+            let (key, value) = line.split_once(": ").expect("`key: value` lines");
+            printed.insert(key.to_string(), value.to_string());
+        }
+        let dashboard = printed["dashboard"]
+            .strip_prefix("http://")
+            .and_then(|rest| rest.strip_suffix('/'))
+            .expect("the dashboard is an http URL")
+            .parse()
+            .expect("the dashboard URL names an address");
+        Dev {
+            child,
+            kafka: printed["kafka"].clone(),
+            dashboard,
+            compliance: printed["compliance token"].clone(),
+            leadership: printed["leadership token"].clone(),
+        }
+    }
+
+    /// Rows of `query` as the compliance role, polled until `done` holds.
+    fn poll_sql(&self, query: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let reply = post_sql(self.dashboard, &self.compliance, query);
+            assert_eq!(reply.status, 200, "{query}: {}", reply.text());
+            let rows = reply.json().as_array().unwrap().clone();
+            if done(&rows) {
+                return rows;
+            }
+            assert!(Instant::now() < deadline, "{query}: still {rows:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Sends `signal` and waits for the exit code.
+    fn stop(mut self, signal: &str) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([signal, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "aitrail dev did not stop on {signal}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn count(rows: &[Value]) -> i64 {
+    rows[0]["n"].as_i64().expect("a count")
+}
+
+/// Produces one event to the printed broker, as kcat or a collector would.
+fn produce_own_event(kafka: &str, event_id: &str) {
+    let event = serde_json::json!({
+        "schema_version": 1,
+        "event_id": event_id,
+        "event_type": "ai_usage",
+        "occurred_at": Utc::now().to_rfc3339(),
+        "org_id": "acme",
+        "user_id": "u-me",
+        "tool": "claude-code",
+        "model": "claude-sonnet-4-5",
+        "input_tokens": 1200,
+        "output_tokens": 300,
+    })
+    .to_string();
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", kafka)
+        .create()
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(
+            producer.send(
+                FutureRecord::to("ai-audit.events")
+                    .key("acme/u-me")
+                    .payload(&event),
+                Duration::from_secs(30),
+            ),
+        )
+        .expect("the embedded broker takes the event");
+}
+
+#[test]
+fn dev_runs_the_pipeline_from_backfill_to_a_clean_stop_and_resumes_its_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("aitrail-data");
+    let dev = Dev::start(&data);
+    assert!(
+        dev.kafka.starts_with("127.0.0.1:"),
+        "loopback broker: {}",
+        dev.kafka
+    );
+    assert_ne!(dev.compliance, dev.leadership);
+
+    // The backfill is stored before the lines are printed: 20 days ending
+    // yesterday.
+    let today = Utc::now().date_naive();
+    let days = post_sql(
+        dev.dashboard,
+        &dev.compliance,
+        "SELECT count(DISTINCT date) AS n FROM ai_usage WHERE event_id NOT LIKE 'live-%'",
+    );
+    assert_eq!(days.status, 200, "{}", days.text());
+    let days = count(days.json().as_array().unwrap());
+    assert!(
+        (14..=20).contains(&days),
+        "backfill covers working days of 20: {days}"
+    );
+    let span = dev.poll_sql(
+        "SELECT CAST(min(date) AS VARCHAR) AS first, CAST(max(date) AS VARCHAR) AS last \
+         FROM ai_usage WHERE event_id NOT LIKE 'live-%'",
+        |_| true,
+    );
+    let first: chrono::NaiveDate = span[0]["first"].as_str().unwrap().parse().unwrap();
+    let last: chrono::NaiveDate = span[0]["last"].as_str().unwrap().parse().unwrap();
+    assert!(first >= today - chrono::TimeDelta::days(20), "{span:?}");
+    assert!(last < today, "history ends yesterday: {span:?}");
+
+    // Roles: leadership gets reports and no SQL.
+    let refused = post_sql(dev.dashboard, &dev.leadership, "SELECT 1");
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let adoption = request(
+        dev.dashboard,
+        "GET",
+        "/v1/reports/adoption?bucket=week&by=none",
+        Some(&dev.leadership),
+        None,
+        None,
+    )
+    .unwrap();
+    assert_eq!(adoption.status, 200, "{}", adoption.text());
+    let rows = adoption.json()["rows"].as_array().unwrap().clone();
+    assert!(
+        rows.iter().any(|r| r["active_users"].as_i64() > Some(0)),
+        "{rows:?}"
+    );
+
+    // Our own event, through the printed broker, reaches the store.
+    let own = format!("mine-{}", Utc::now().timestamp_micros());
+    produce_own_event(&dev.kafka, &own);
+    dev.poll_sql(
+        &format!("SELECT count(*) AS n FROM ai_usage WHERE event_id = '{own}'"),
+        |rows| count(rows) == 1,
+    );
+
+    // The live stream keeps arriving, stamped with the time it is sent.
+    let live = |rows: &[Value]| count(rows);
+    let seen = dev.poll_sql(
+        "SELECT count(*) AS n FROM ai_usage WHERE event_id LIKE 'live-%' \
+         AND occurred_at > now() - INTERVAL '5 minutes'",
+        |rows| live(rows) > 0,
+    );
+    dev.poll_sql(
+        "SELECT count(*) AS n FROM ai_usage WHERE event_id LIKE 'live-%'",
+        |rows| live(rows) > live(&seen),
+    );
+
+    // SIGTERM: everything stored stays, nothing is stored twice.
+    let old_compliance = dev.compliance.clone();
+    assert_eq!(dev.stop("-TERM"), Some(0));
+    let after = sql(
+        &data,
+        "SELECT count(*) AS n, count(DISTINCT event_id) AS ids, \
+         sum(CAST(event_id LIKE 'live-%' AS INT)) AS live FROM ai_usage",
+    );
+    assert_eq!(after[0]["n"], after[0]["ids"], "no event stored twice");
+    assert!(after[0]["live"].as_i64().unwrap() >= live(&seen));
+    let own_rows = sql(
+        &data,
+        &format!("SELECT count(*) AS n FROM ai_usage WHERE event_id = '{own}'"),
+    );
+    assert_eq!(count(&own_rows), 1);
+
+    // A second run on the same store skips the backfill, keeps what is
+    // stored, and has new tokens.
+    let history = "SELECT count(*) AS n FROM ai_usage WHERE event_id NOT LIKE 'live-%'";
+    let stored = count(&sql(&data, history));
+    let dev = Dev::start(&data);
+    let stale = post_sql(dev.dashboard, &old_compliance, "SELECT 1");
+    assert_eq!(stale.status, 401, "the last run's token is not valid");
+    let resumed = dev.poll_sql(history, |_| true);
+    assert_eq!(count(&resumed), stored, "no second backfill");
+    assert_eq!(dev.stop("-INT"), Some(0));
+}
