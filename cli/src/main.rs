@@ -45,6 +45,8 @@ enum Command {
     Report(commands::report::ReportArgs),
     /// Serve SQL and reports over HTTP until SIGTERM or SIGINT.
     Serve(commands::serve::ServeArgs),
+    /// Load aitrail.toml as ingest, serve and the retention daemon do; exit 2 naming a wrong key.
+    CheckConfig(commands::check_config::CheckConfigArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,6 +63,7 @@ fn main() -> std::process::ExitCode {
         Command::Compact(args) => commands::compact::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::CheckConfig(args) => commands::check_config::run(args),
     };
     match outcome {
         Ok(code) => code.into(),

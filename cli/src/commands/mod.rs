@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod check_config;
 pub mod compact;
 pub mod dev;
 pub mod generate;
