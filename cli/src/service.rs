@@ -51,9 +51,12 @@ where
 }
 
 /// Without `RUST_LOG`: aitrail's own events at `info`, its libraries' only
-/// from `warn` (the Delta kernel logs every snapshot load at `info`).
-const DEFAULT_LOG_FILTER: &str =
-    "warn,aitrail=info,aitrail_ingest=info,aitrail_store=info,aitrail_query=info";
+/// from `warn` (the Delta kernel logs every snapshot load at `info`). The
+/// kernel's snapshot builder is silenced: it logs an `ERROR` each time a
+/// table that does not exist yet is probed before being created, and a
+/// real failure to load a table reaches aitrail's own logs as an error.
+const DEFAULT_LOG_FILTER: &str = "warn,buoyant_kernel::snapshot::builder=off,aitrail=info,\
+     aitrail_ingest=info,aitrail_store=info,aitrail_query=info";
 
 /// Sends `tracing` output to stderr in `format`, filtered by `RUST_LOG`,
 /// else by `default_filter`.

@@ -236,10 +236,16 @@ impl KafkaConfig {
     }
 
     /// librdkafka settings of the dead-letter producer: the connection
-    /// properties as given (consumer-only ones are ignored by librdkafka),
-    /// idempotent and acknowledged by all in-sync replicas.
+    /// properties as given, without the consumer's own (librdkafka would
+    /// ignore them with a warning at every start), idempotent and
+    /// acknowledged by all in-sync replicas.
     pub fn producer(&self) -> ClientConfig {
-        let mut config = self.client();
+        let mut config = ClientConfig::new();
+        for (key, value) in &self.properties {
+            if !CONSUMER_ONLY.contains(&key.as_str()) {
+                config.set(key, value);
+            }
+        }
         config.set("enable.idempotence", "true");
         config.set("acks", "all");
         config
@@ -253,6 +259,16 @@ impl KafkaConfig {
         config
     }
 }
+
+/// Properties of a consumer that an aitrail configuration commonly sets
+/// and a producer does not know.
+const CONSUMER_ONLY: [&str; 5] = [
+    "group.id",
+    "group.instance.id",
+    "auto.offset.reset",
+    "session.timeout.ms",
+    "max.poll.interval.ms",
+];
 
 /// Consumer settings aitrail chooses unless `[kafka]` sets them. The
 /// prefetch queue (`queued.max.messages.kbytes`) stays at librdkafka's
@@ -321,5 +337,21 @@ mod tests {
         .unwrap();
         assert_eq!(config.get("fetch.max.bytes"), Some("1048576"));
         assert_eq!(config.get("enable.partition.eof"), Some("false"));
+    }
+
+    #[test]
+    fn the_dead_letter_producer_gets_the_connection_but_not_the_consumer_properties() {
+        let config = KafkaConfig::new([
+            ("bootstrap.servers", "b:9092"),
+            ("security.protocol", "SASL_SSL"),
+            ("group.id", "g"),
+            ("auto.offset.reset", "earliest"),
+        ]);
+        let producer = config.producer();
+        assert_eq!(producer.get("bootstrap.servers"), Some("b:9092"));
+        assert_eq!(producer.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(producer.get("group.id"), None);
+        assert_eq!(producer.get("auto.offset.reset"), None);
+        assert_eq!(config.consumer().get("group.id"), Some("g"));
     }
 }

@@ -10,6 +10,7 @@ use aitrail_schemas::generator::{DayOutput, GenConfig, Organization, generate_da
 use chrono::{DateTime, TimeDelta, Utc};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -44,8 +45,8 @@ impl Feed {
         })
     }
 
-    /// Produces every day of the history (the same events `aitrail gen`
-    /// writes for it) and waits for the broker's acknowledgements; returns
+    /// Produces every day of the history (the events `aitrail gen` writes
+    /// for it, up to now) and waits for the broker's acknowledgements; returns
     /// how many were sent. Stops early, returning what it sent, once
     /// `shutdown` is cancelled.
     pub async fn backfill(
@@ -69,8 +70,11 @@ impl Feed {
                 date,
                 &mut output,
             );
+            let now = Utc::now();
             for line in output.jsonl.split(|b| *b == b'\n') {
-                if !line.is_empty() {
+                // A late worker west of UTC ends yesterday's work in today's
+                // UTC hours, possibly after now: history stops at now.
+                if !line.is_empty() && occurred_at(line).is_some_and(|at| at <= now) {
                     self.send(line.to_vec()).await?;
                     sent += 1;
                 }
@@ -166,6 +170,19 @@ fn restamp(line: &[u8], now: DateTime<Utc>) -> Option<Vec<u8>> {
         }
     }
     serde_json::to_vec(&event).ok()
+}
+
+/// The `occurred_at` of an event line.
+fn occurred_at(line: &[u8]) -> Option<DateTime<Utc>> {
+    #[derive(Deserialize)]
+    struct OccurredAt<'a> {
+        #[serde(borrow)]
+        occurred_at: std::borrow::Cow<'a, str>,
+    }
+    let event: OccurredAt<'_> = serde_json::from_slice(line).ok()?;
+    DateTime::parse_from_rfc3339(&event.occurred_at)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
 }
 
 fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
