@@ -226,7 +226,9 @@ impl Committer {
         let mut duplicates = 0;
         for table in tables.iter_mut() {
             for duplicate in self.writer.take_duplicates(table).await? {
-                let key = event_key(&duplicate.raw);
+                let key = serde_json::to_vec(&duplicate.event)
+                    .ok()
+                    .and_then(|event| event_key(&event));
                 self.shared
                     .reject(
                         duplicate.rejection(),

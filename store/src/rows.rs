@@ -1,17 +1,23 @@
 //! Rows waiting for the next commit, per table, with what is needed to still
 //! reject any of them (as a duplicate) when the batch is checked against the
 //! store.
+//!
+//! The input bytes are not kept: a row found to be a duplicate is rejected
+//! with the event as its columns hold it, which spares a copy of every
+//! input (tens of MiB per batch) for the rare row that needs one.
 
-use std::ops::Range;
 use std::sync::Arc;
 
 use aitrail_schemas::event::{AiUsageColumns, CodeChangeColumns, IncidentColumns};
 use aitrail_schemas::{Event, EventType};
-use arrow::array::{ArrayRef, BooleanArray, Date32Builder, StringBuilder};
-use arrow::compute::filter_record_batch;
+use arrow::array::{ArrayRef, BooleanArray, Date32Builder, StringBuilder, UInt32Array};
+use arrow::compute::{filter_record_batch, take_record_batch};
+use arrow::error::ArrowError;
+use arrow::json::writer::{LineDelimited, WriterBuilder};
 use arrow::record_batch::RecordBatch;
+use serde_json::Value;
 
-use crate::table::table_schema;
+use crate::table::{PARTITION_COLUMNS, table_schema};
 
 /// Microseconds in a day, to turn `occurred_at` into its `date` partition.
 const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -40,7 +46,6 @@ pub struct RowOrigin {
     pub occurred_at: i64,
     /// Where the row came from.
     pub position: Position,
-    raw: Range<usize>,
 }
 
 enum EventColumns {
@@ -55,7 +60,6 @@ struct TableRows {
     tiers: StringBuilder,
     dates: Date32Builder,
     origins: Vec<RowOrigin>,
-    raw: Vec<u8>,
 }
 
 impl TableRows {
@@ -77,7 +81,6 @@ impl TableRows {
             tiers: StringBuilder::new(),
             dates: Date32Builder::new(),
             origins: Vec::new(),
-            raw: Vec::new(),
         }
     }
 
@@ -98,7 +101,6 @@ impl TableRows {
             event_type: self.event_type,
             batch,
             origins: std::mem::take(&mut self.origins),
-            raw: std::mem::take(&mut self.raw),
         })
     }
 }
@@ -125,9 +127,9 @@ impl Default for PendingRows {
 }
 
 impl PendingRows {
-    /// Appends a valid event of tier `tier`; `raw` is its input, kept so that
-    /// a duplicate found later can be rejected with its body.
-    pub fn push(&mut self, event: &Event<'_>, raw: &[u8], tier: &str, position: Position) {
+    /// Appends a valid event of tier `tier`, read from `input_bytes` bytes
+    /// of input.
+    pub fn push(&mut self, event: &Event<'_>, input_bytes: usize, tier: &str, position: Position) {
         let table = &mut self.tables[table_index(event.event_type())];
         match (&mut table.columns, event) {
             (EventColumns::AiUsage(c), Event::AiUsage(e)) => c.append(e),
@@ -138,16 +140,13 @@ impl PendingRows {
         let occurred_at = event.occurred_at().micros();
         table.tiers.append_value(tier);
         table.dates.append_value(epoch_day(occurred_at));
-        let start = table.raw.len();
-        table.raw.extend_from_slice(raw);
         table.origins.push(RowOrigin {
             event_id: event.event_id().to_string(),
             occurred_at,
             position,
-            raw: start..table.raw.len(),
         });
         self.rows += 1;
-        self.bytes += raw.len();
+        self.bytes += input_bytes;
     }
 
     /// Rows pending.
@@ -191,13 +190,32 @@ pub struct TableBatch {
     pub batch: RecordBatch,
     /// Per row, in order: id, time and position.
     pub origins: Vec<RowOrigin>,
-    raw: Vec<u8>,
 }
 
 impl TableBatch {
-    /// The input of a row.
-    pub fn raw(&self, origin: &RowOrigin) -> &[u8] {
-        &self.raw[origin.raw.clone()]
+    /// The events of `rows` (indices) as JSON objects, as their columns
+    /// hold them: the fields as validated, timestamps in UTC, defaults
+    /// filled in, absent optional fields left out.
+    pub fn events_as_json(&self, rows: &[usize]) -> Result<Vec<Value>, ArrowError> {
+        let indices = UInt32Array::from_iter_values(rows.iter().map(|row| *row as u32));
+        let taken = take_record_batch(&self.batch, &indices)?;
+        let event_columns: Vec<usize> = (0..taken.num_columns())
+            .filter(|i| !PARTITION_COLUMNS.contains(&taken.schema().field(*i).name().as_str()))
+            .collect();
+        let events = taken.project(&event_columns)?;
+        let mut writer = WriterBuilder::new()
+            .with_explicit_nulls(false)
+            .build::<_, LineDelimited>(Vec::new());
+        writer.write(&events)?;
+        writer.finish()?;
+        writer
+            .into_inner()
+            .split(|b| *b == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                serde_json::from_slice(line).map_err(|err| ArrowError::JsonError(err.to_string()))
+            })
+            .collect()
     }
 
     /// Keeps only the rows whose `keep` is true.

@@ -68,7 +68,7 @@ impl EventSink {
                 event: serde_json::from_slice(raw).ok(),
             });
         }
-        self.pending.push(&event, raw, &tier.name, position);
+        self.pending.push(&event, raw.len(), &tier.name, position);
         Ok(())
     }
 

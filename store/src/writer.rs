@@ -21,6 +21,7 @@ use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
+use serde_json::Value;
 
 use crate::dedup::find_duplicates;
 use crate::location::StoreRoot;
@@ -41,8 +42,9 @@ pub struct Duplicate {
     pub position: Position,
     /// The event's id.
     pub event_id: String,
-    /// The input as it was received.
-    pub raw: Vec<u8>,
+    /// The event as it would have been stored (see
+    /// [`TableBatch::events_as_json`]).
+    pub event: Value,
 }
 
 impl Duplicate {
@@ -54,7 +56,7 @@ impl Duplicate {
                 "event_id `{}` is already stored within the dedup window",
                 self.event_id
             ),
-            event: serde_json::from_slice(&self.raw).ok(),
+            event: Some(self.event.clone()),
         }
     }
 }
@@ -143,15 +145,22 @@ impl StoreWriter {
     ) -> Result<Vec<Duplicate>, DeltaTableError> {
         let duplicate =
             find_duplicates(self.table(batch.event_type), batch, self.dedup_window).await?;
-        let mut found = Vec::new();
-        for (row, _) in duplicate.iter().enumerate().filter(|(_, d)| **d) {
-            let origin = &batch.origins[row];
-            found.push(Duplicate {
-                position: origin.position,
-                event_id: origin.event_id.clone(),
-                raw: batch.raw(origin).to_vec(),
-            });
-        }
+        let rows: Vec<usize> = (0..duplicate.len()).filter(|row| duplicate[*row]).collect();
+        let events = batch
+            .events_as_json(&rows)
+            .map_err(|err| DeltaTableError::Generic(format!("duplicate rows as JSON: {err}")))?;
+        let mut found: Vec<Duplicate> = rows
+            .iter()
+            .zip(events)
+            .map(|(row, event)| {
+                let origin = &batch.origins[*row];
+                Duplicate {
+                    position: origin.position,
+                    event_id: origin.event_id.clone(),
+                    event,
+                }
+            })
+            .collect();
         let keep: Vec<bool> = duplicate.iter().map(|d| !d).collect();
         batch.retain(&keep);
         found.sort_by_key(|d| d.position);

@@ -289,11 +289,32 @@ async fn an_event_id_stored_within_the_window_is_a_duplicate() {
         .map(|d| (d.position.offset, d.event_id.as_str()))
         .collect();
     assert_eq!(duplicates, [(1, "a"), (4, "n")]);
+    let input: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    let rejected = &outcome.duplicates[0].event;
+    for field in [
+        "schema_version",
+        "event_id",
+        "event_type",
+        "org_id",
+        "user_id",
+        "team",
+        "tool",
+        "model",
+        "input_tokens",
+        "output_tokens",
+    ] {
+        assert_eq!(
+            rejected[field], input[field],
+            "a duplicate's event keeps `{field}`"
+        );
+    }
+    let instant =
+        |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
     assert_eq!(
-        outcome.duplicates[0].raw,
-        lines[0].as_bytes(),
-        "a duplicate keeps its input for the rejects file"
+        instant(&rejected["occurred_at"]),
+        instant(&input["occurred_at"])
     );
+    assert!(rejected.get("tier").is_none() && rejected.get("date").is_none());
 
     let again = writer.commit(batch(&lines), &[]).await.unwrap();
     assert_eq!(again.rows, 0);
