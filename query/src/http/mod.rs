@@ -1,11 +1,12 @@
-//! `aitrail serve`: the HTTP service of DESIGN §6. `/healthz`, `/readyz`
-//! and `/metrics` are open; every `/v1` request is authenticated, checked
-//! against its token's role, answered, and appended to `access_log`, refused
-//! ones too.
+//! `aitrail serve`: the HTTP service of DESIGN §6. `/healthz`, `/readyz`,
+//! `/metrics` and the dashboard's static files are open; every `/v1`
+//! request is authenticated, checked against its token's role, answered,
+//! and appended to `access_log`, refused ones too.
 
 pub mod access;
 pub mod auth;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod metrics;
 mod respond;
@@ -77,7 +78,8 @@ pub async fn serve(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/{*path}", any(v1::handle))
-        .with_state(app);
+        .with_state(app)
+        .merge(dashboard::routes());
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aitrail_store::access_log::AccessRecord;
+use axum::Json;
 use axum::body::{Body, to_bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::App;
 use super::config::Role;
@@ -28,6 +29,7 @@ const MAX_LOGGED: usize = 64 * 1024;
 /// What a `/v1` path names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
+    WhoAmI,
     Sql,
     Report(ReportKind),
     Unknown,
@@ -35,8 +37,10 @@ enum Endpoint {
 
 impl Endpoint {
     fn of(path: &str) -> Self {
-        if path == "/v1/sql" {
-            return Endpoint::Sql;
+        match path {
+            "/v1/whoami" => return Endpoint::WhoAmI,
+            "/v1/sql" => return Endpoint::Sql,
+            _ => {}
         }
         path.strip_prefix("/v1/reports/")
             .and_then(ReportKind::from_name)
@@ -46,6 +50,7 @@ impl Endpoint {
     /// The metrics label: a closed set, whatever paths clients try.
     fn label(self) -> &'static str {
         match self {
+            Endpoint::WhoAmI => "/v1/whoami",
             Endpoint::Sql => "/v1/sql",
             Endpoint::Report(ReportKind::Adoption) => "/v1/reports/adoption",
             Endpoint::Report(ReportKind::TokenSpend) => "/v1/reports/token-spend",
@@ -145,9 +150,14 @@ async fn answer(
         Endpoint::Unknown => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",
-            "endpoints: POST /v1/sql, GET /v1/reports/adoption, /v1/reports/token-spend, \
-             /v1/reports/incidents",
+            "endpoints: GET /v1/whoami, POST /v1/sql, GET /v1/reports/adoption, \
+             /v1/reports/token-spend, /v1/reports/incidents",
         )),
+        Endpoint::WhoAmI => {
+            expect_method(request.method, &Method::GET)?;
+            let identity = json!({"name": token.name, "role": token.role.name()});
+            Ok((Json(identity).into_response(), 1))
+        }
         Endpoint::Sql => {
             expect_method(request.method, &Method::POST)?;
             if token.role != Role::Compliance {
