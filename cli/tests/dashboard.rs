@@ -1,35 +1,25 @@
 //! The dashboard at `GET /`: its page and files as HTTP serves them,
 //! `GET /v1/whoami` that signs it in, and the page itself in a browser
-//! (headless Chromium driven by `tests/readers/dashboard.py`), which must
-//! draw every chart from the reports a leadership token may read.
+//! (headless Chromium driven by `tests/readers/dashboard.py`) loaded from
+//! `aitrail dev`, which must draw every chart from the reports a leadership
+//! token may read.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 mod common;
+use common::dev::Dev;
+use common::http::{bearer, post_sql, request};
 use common::{aitrail, python_reader, stderr};
 
 const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
 const COMPLIANCE: &str = "compliance-token-1";
 const LEADERSHIP: &str = "leadership-token-1";
-/// The list prices the generator's gateways charge, so that every model's
-/// tokens have a cost.
-const PRICES: &[(&str, f64, f64)] = &[
-    ("claude-opus-4-1", 15.0, 75.0),
-    ("claude-sonnet-4-5", 3.0, 15.0),
-    ("claude-haiku-4-5", 1.0, 5.0),
-    ("gpt-5", 1.25, 10.0),
-    ("gpt-5-codex", 1.25, 10.0),
-    ("gpt-5-mini", 0.25, 2.0),
-    ("gpt-4.1", 2.0, 8.0),
-    ("gemini-2.5-pro", 1.25, 10.0),
-];
 /// The charts of the page, by the id of their container.
 const CHARTS: [&str; 4] = [
     "adoption-by-tool",
@@ -48,62 +38,16 @@ impl Drop for Running {
     }
 }
 
-/// A dashboard to point a browser at: its URL and a token to sign in with,
-/// served until dropped.
-struct Dashboard {
-    _service: Running,
-    url: String,
-    token: String,
-}
-
-/// A dashboard over a synthetic organization of 200 people and 120 days,
-/// with a leadership token (k-anonymity 5, the default).
-fn leadership_dashboard(dir: &Path) -> Dashboard {
-    let store = dir.join("store");
-    generate(&store, 200, 120);
-    let (service, port) = serve(dir, &store);
-    Dashboard {
-        _service: service,
-        url: format!("http://127.0.0.1:{port}/"),
-        token: LEADERSHIP.to_string(),
-    }
-}
-
-/// `aitrail gen --users N --days D | aitrail load --store DIR`.
-fn generate(store: &Path, users: u32, days: u32) {
-    let mut generator = Command::new(env!("CARGO_BIN_EXE_aitrail"))
-        .args([
-            "gen",
-            "--users",
-            &users.to_string(),
-            "--days",
-            &days.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("aitrail gen starts");
-    let events = generator.stdout.take().expect("stdout is piped");
-    let load = Command::new(env!("CARGO_BIN_EXE_aitrail"))
-        .args(["load", "--store", store.to_str().unwrap()])
-        .stdin(events)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .expect("aitrail load runs");
-    assert!(generator.wait().unwrap().success());
-    assert_eq!(load.status.code(), Some(0), "{}", stderr(&load));
-}
-
-/// Starts `aitrail serve` over `store` with a compliance token (`audit`),
-/// a leadership token (`board`) and [`PRICES`]; returns once it answers.
-fn serve(dir: &Path, store: &Path) -> (Running, u16) {
+/// Starts `aitrail serve` over `store` with a compliance token (`audit`)
+/// and a leadership token (`board`); returns once it answers.
+fn serve(dir: &Path, store: &Path) -> (Running, SocketAddr) {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let sha256 = |token: &str| hex::encode(Sha256::digest(token.as_bytes()));
-    let mut config = format!(
+    let config = format!(
         "[store]\nroot = \"{}\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n\
          [[server.tokens]]\nname = \"audit\"\nrole = \"compliance\"\nsha256 = \"{}\"\n\n\
          [[server.tokens]]\nname = \"board\"\nrole = \"leadership\"\nsha256 = \"{}\"\n",
@@ -111,14 +55,7 @@ fn serve(dir: &Path, store: &Path) -> (Running, u16) {
         sha256(COMPLIANCE),
         sha256(LEADERSHIP),
     );
-    for (model, input, output) in PRICES {
-        config.push_str(&format!(
-            "\n[[prices]]\nmodel = \"{model}\"\nvalid_from = \"2020-01-01\"\ninput = {input}\n\
-             output = {output}\ncache_read = {}\ncache_write = {}\n",
-            input * 0.1,
-            input * 1.25,
-        ));
-    }
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
     let path = dir.join("aitrail.toml");
     std::fs::write(&path, config).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_aitrail"))
@@ -129,8 +66,8 @@ fn serve(dir: &Path, store: &Path) -> (Running, u16) {
         .expect("aitrail serve starts");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if request(port, "GET", "/healthz", &[]).is_ok_and(|reply| reply.status == 200) {
-            return (Running(child), port);
+        if request(address, "GET", "/healthz", &[], None).is_ok_and(|reply| reply.status == 200) {
+            return (Running(child), address);
         }
         if let Some(status) = child.try_wait().unwrap() {
             panic!("aitrail serve exited: {status}");
@@ -141,98 +78,18 @@ fn serve(dir: &Path, store: &Path) -> (Running, u16) {
 }
 
 /// A service over the hand-built dataset, for the HTTP tests.
-fn golden_service(dir: &Path) -> (Running, u16) {
+fn golden_service(dir: &Path) -> (Running, SocketAddr) {
     let store = dir.join("store");
     let out = aitrail(&["load", "--store", store.to_str().unwrap()], GOLDEN);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     serve(dir, &store)
 }
 
-/// A response: status, headers, body.
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    /// The header `name`, or "" when absent.
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map_or("", |(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.text()))
-    }
-}
-
-/// One HTTP/1.1 request with `headers` (and a JSON body for POST).
-fn request(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-) -> std::io::Result<Reply> {
-    request_with_body(port, method, path, headers, "")
-}
-
-fn request_with_body(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> std::io::Result<Reply> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str(&format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    ));
-    stream.write_all(head.as_bytes())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("no end of headers"))?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|line| line.split(' ').nth(1))
-        .and_then(|code| code.parse().ok())
-        .ok_or_else(|| std::io::Error::other("no status"))?;
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Ok(Reply {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    })
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
 #[test]
 fn the_page_and_its_files_are_served_with_their_types_and_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let (_service, port) = golden_service(dir.path());
-    let page = request(port, "GET", "/", &[]).unwrap();
+    let (_service, address) = golden_service(dir.path());
+    let page = request(address, "GET", "/", &[], None).unwrap();
     assert_eq!(page.status, 200);
     assert_eq!(page.header("content-type"), "text/html; charset=utf-8");
     assert_eq!(page.header("cache-control"), "no-cache");
@@ -256,46 +113,59 @@ fn the_page_and_its_files_are_served_with_their_types_and_policy() {
             .unwrap_or_else(|| panic!("the page links {name}: {html}"));
         let bare = format!("/assets/{name}");
         for path in [link, bare.as_str()] {
-            let file = request(port, "GET", path, &[]).unwrap();
+            let file = request(address, "GET", path, &[], None).unwrap();
             assert_eq!(file.status, 200, "{path}");
             assert_eq!(file.header("content-type"), content_type, "{path}");
             assert!(file.body.len() > 100, "{path}");
             assert_eq!(file.header("content-security-policy"), policy);
         }
-        let pinned = request(port, "GET", link, &[]).unwrap();
+        let pinned = request(address, "GET", link, &[], None).unwrap();
         assert_eq!(
             pinned.header("cache-control"),
             "public, max-age=31536000, immutable"
         );
         let etag = pinned.header("etag").to_string();
-        let unchanged = request(port, "GET", link, &[("If-None-Match", etag.as_str())]).unwrap();
+        let unchanged = request(
+            address,
+            "GET",
+            link,
+            &[("If-None-Match", etag.as_str())],
+            None,
+        )
+        .unwrap();
         assert_eq!(unchanged.status, 304, "{link}");
         assert!(unchanged.body.is_empty());
-        let unpinned = request(port, "GET", &format!("/assets/{name}?v=old"), &[]).unwrap();
+        let unpinned =
+            request(address, "GET", &format!("/assets/{name}?v=old"), &[], None).unwrap();
         assert_eq!(unpinned.header("cache-control"), "no-cache");
     }
-    let chart = request(port, "GET", "/assets/chart.umd.min.js", &[]).unwrap();
+    let chart = request(address, "GET", "/assets/chart.umd.min.js", &[], None).unwrap();
     assert!(chart.text().starts_with("/*!\n * Chart.js v4."));
     assert_eq!(
-        request(port, "GET", "/assets/secrets.json", &[])
+        request(address, "GET", "/assets/secrets.json", &[], None)
             .unwrap()
             .status,
         404
     );
-    assert_eq!(request(port, "GET", "/assets/", &[]).unwrap().status, 404);
+    assert_eq!(
+        request(address, "GET", "/assets/", &[], None)
+            .unwrap()
+            .status,
+        404
+    );
 }
 
 #[test]
 fn whoami_names_each_token_and_is_logged() {
     let dir = tempfile::tempdir().unwrap();
-    let (_service, port) = golden_service(dir.path());
+    let (_service, address) = golden_service(dir.path());
     let whoami = |token: Option<&str>| {
         let auth = token.map(bearer);
         let headers: Vec<(&str, &str)> = auth
             .iter()
             .map(|value| ("Authorization", value.as_str()))
             .collect();
-        request(port, "GET", "/v1/whoami", &headers).unwrap()
+        request(address, "GET", "/v1/whoami", &headers, None).unwrap()
     };
     let compliance = whoami(Some(COMPLIANCE));
     assert_eq!(compliance.status, 200);
@@ -316,27 +186,19 @@ fn whoami_names_each_token_and_is_logged() {
     }
     let auth = bearer(LEADERSHIP);
     let post = request(
-        port,
+        address,
         "POST",
         "/v1/whoami",
         &[("Authorization", auth.as_str())],
+        None,
     )
     .unwrap();
     assert_eq!(post.status, 405);
-    let compliance_auth = bearer(COMPLIANCE);
-    let query = json!({"sql": "SELECT token, role, endpoint, status, error, rows FROM access_log \
-                               WHERE endpoint LIKE '% /v1/whoami' ORDER BY time"})
-    .to_string();
+    let query = "SELECT token, role, endpoint, status, error, rows FROM access_log \
+                 WHERE endpoint LIKE '% /v1/whoami' ORDER BY time";
     let deadline = Instant::now() + Duration::from_secs(30);
     let logged = loop {
-        let reply = request_with_body(
-            port,
-            "POST",
-            "/v1/sql",
-            &[("Authorization", compliance_auth.as_str())],
-            &query,
-        )
-        .unwrap();
+        let reply = post_sql(address, Some(COMPLIANCE), query);
         assert_eq!(reply.status, 200, "{}", reply.text());
         let rows = reply.json();
         if rows.as_array().unwrap().len() >= 5 {
@@ -365,19 +227,22 @@ fn whoami_names_each_token_and_is_logged() {
 #[test]
 fn a_leadership_token_sees_every_chart_drawn_in_a_browser() {
     let dir = tempfile::tempdir().unwrap();
-    let dashboard = leadership_dashboard(dir.path());
+    let dev = Dev::start(&dir.path().join("aitrail-data"), &[]);
     let screenshot: PathBuf =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard-leadership.png");
     let _ = std::fs::remove_file(&screenshot);
     let seen = python_reader(
         "dashboard.py",
         &[
-            &dashboard.url,
-            &dashboard.token,
+            &format!("http://{}/", dev.dashboard),
+            &dev.leadership,
             screenshot.to_str().unwrap(),
         ],
     );
-    assert_eq!(seen["signed_in_as"], "board (leadership)", "{seen}");
+    assert_eq!(
+        seen["signed_in_as"], "dev-leadership (leadership)",
+        "{seen}"
+    );
     assert!(
         seen["wrong_token_error"].as_str().unwrap().contains("401"),
         "{seen}"

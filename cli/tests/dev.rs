@@ -3,12 +3,7 @@
 //! broker with a real Kafka client, the services answering with the printed
 //! tokens, and a clean stop that keeps everything stored.
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::Utc;
 use rdkafka::ClientConfig;
@@ -16,121 +11,12 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::Value;
 
 mod common;
-use common::http::{post_sql, request};
+use common::dev::Dev;
+use common::http::{get, post_sql};
 use common::sql;
 
-const DEADLINE: Duration = Duration::from_secs(120);
-
-/// A running `aitrail dev` and what it printed; killed when dropped.
-struct Dev {
-    child: Child,
-    kafka: String,
-    dashboard: SocketAddr,
-    compliance: String,
-    leadership: String,
-}
-
-impl Dev {
-    /// Starts `aitrail dev` on `data_dir` with a small organization and
-    /// waits for its four lines.
-    fn start(data_dir: &Path) -> Dev {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_aitrail"))
-            .args([
-                "dev",
-                "--listen",
-                "127.0.0.1:0",
-                "--data-dir",
-                data_dir.to_str().unwrap(),
-                "--users",
-                "60",
-                "--backfill-days",
-                "20",
-                "--rate",
-                "100",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("aitrail dev starts");
-        let stdout = child.stdout.take().unwrap();
-        let (lines_tx, lines_rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if lines_tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let mut printed = std::collections::BTreeMap::new();
-        let deadline = Instant::now() + DEADLINE;
-        while printed.len() < 4 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let line = lines_rx
-                .recv_timeout(left)
-                .expect("aitrail dev prints its four lines in time");
-            let (key, value) = line.split_once(": ").expect("`key: value` lines");
-            printed.insert(key.to_string(), value.to_string());
-        }
-        let dashboard = printed["dashboard"]
-            .strip_prefix("http://")
-            .and_then(|rest| rest.strip_suffix('/'))
-            .expect("the dashboard is an http URL")
-            .parse()
-            .expect("the dashboard URL names an address");
-        Dev {
-            child,
-            kafka: printed["kafka"].clone(),
-            dashboard,
-            compliance: printed["compliance token"].clone(),
-            leadership: printed["leadership token"].clone(),
-        }
-    }
-
-    /// Rows of `query` as the compliance role, polled until `done` holds.
-    fn poll_sql(&self, query: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            let reply = post_sql(self.dashboard, &self.compliance, query);
-            assert_eq!(reply.status, 200, "{query}: {}", reply.text());
-            let rows = reply.json().as_array().unwrap().clone();
-            if done(&rows) {
-                return rows;
-            }
-            assert!(Instant::now() < deadline, "{query}: still {rows:?}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// Sends `signal` and waits for the exit code.
-    fn stop(mut self, signal: &str) -> Option<i32> {
-        let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args([signal, &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
-        let deadline = Instant::now() + DEADLINE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "aitrail dev did not stop on {signal}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Dev {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A small organization: 60 people, 20 days, and a brisk live stream.
+const SMALL: [&str; 6] = ["--users", "60", "--backfill-days", "20", "--rate", "100"];
 
 fn count(rows: &[Value]) -> i64 {
     rows[0]["n"].as_i64().expect("a count")
@@ -172,7 +58,7 @@ fn produce_own_event(kafka: &str, event_id: &str) {
 fn dev_runs_the_pipeline_from_backfill_to_a_clean_stop_and_resumes_its_store() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("aitrail-data");
-    let dev = Dev::start(&data);
+    let dev = Dev::start(&data, &SMALL);
     assert!(
         dev.kafka.starts_with("127.0.0.1:"),
         "loopback broker: {}",
@@ -185,7 +71,7 @@ fn dev_runs_the_pipeline_from_backfill_to_a_clean_stop_and_resumes_its_store() {
     let today = Utc::now().date_naive();
     let days = post_sql(
         dev.dashboard,
-        &dev.compliance,
+        Some(&dev.compliance),
         "SELECT count(DISTINCT date) AS n FROM ai_usage WHERE event_id NOT LIKE 'live-%'",
     );
     assert_eq!(days.status, 200, "{}", days.text());
@@ -205,7 +91,7 @@ fn dev_runs_the_pipeline_from_backfill_to_a_clean_stop_and_resumes_its_store() {
     assert!(last <= today, "{span:?}");
     let future = post_sql(
         dev.dashboard,
-        &dev.compliance,
+        Some(&dev.compliance),
         "SELECT count(*) AS n FROM ai_usage WHERE occurred_at > now()",
     );
     assert_eq!(
@@ -215,17 +101,13 @@ fn dev_runs_the_pipeline_from_backfill_to_a_clean_stop_and_resumes_its_store() {
     );
 
     // Roles: leadership gets reports and no SQL.
-    let refused = post_sql(dev.dashboard, &dev.leadership, "SELECT 1");
+    let refused = post_sql(dev.dashboard, Some(&dev.leadership), "SELECT 1");
     assert_eq!(refused.status, 403, "{}", refused.text());
-    let adoption = request(
+    let adoption = get(
         dev.dashboard,
-        "GET",
         "/v1/reports/adoption?bucket=week&by=none",
         Some(&dev.leadership),
-        None,
-        None,
-    )
-    .unwrap();
+    );
     assert_eq!(adoption.status, 200, "{}", adoption.text());
     let rows = adoption.json()["rows"].as_array().unwrap().clone();
     assert!(
@@ -273,8 +155,8 @@ fn dev_runs_the_pipeline_from_backfill_to_a_clean_stop_and_resumes_its_store() {
     // stored, and has new tokens.
     let history = "SELECT count(*) AS n FROM ai_usage WHERE event_id NOT LIKE 'live-%'";
     let stored = count(&sql(&data, history));
-    let dev = Dev::start(&data);
-    let stale = post_sql(dev.dashboard, &old_compliance, "SELECT 1");
+    let dev = Dev::start(&data, &SMALL);
+    let stale = post_sql(dev.dashboard, Some(&old_compliance), "SELECT 1");
     assert_eq!(stale.status, 401, "the last run's token is not valid");
     let resumed = dev.poll_sql(history, |_| true);
     assert_eq!(count(&resumed), stored, "no second backfill");

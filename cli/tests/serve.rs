@@ -1,8 +1,7 @@
 //! `aitrail serve` as a client sees it: the real binary on a free port, a
 //! temporary store and configuration, and plain HTTP/1.1 requests.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -11,6 +10,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 mod common;
+use common::http::{Reply, bearer, request};
 use common::{aitrail, sql};
 
 const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
@@ -24,20 +24,6 @@ struct Server {
     child: Child,
     port: u16,
     dir: PathBuf,
-}
-
-/// A response: status, content type, body.
-struct Reply {
-    status: u16,
-    content_type: String,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
 }
 
 fn sha256(token: &str) -> String {
@@ -125,48 +111,21 @@ impl Server {
         accept: Option<&str>,
         body: Option<&str>,
     ) -> std::io::Result<Reply> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port))?;
-        let mut head =
-            format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-        if let Some(token) = token {
-            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        let auth = token.map(bearer);
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(auth) = &auth {
+            headers.push(("Authorization", auth));
         }
         if let Some(accept) = accept {
-            head.push_str(&format!("Accept: {accept}\r\n"));
+            headers.push(("Accept", accept));
         }
-        let body = body.unwrap_or_default();
-        head.push_str(&format!(
-            "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            body.len()
-        ));
-        stream.write_all(head.as_bytes())?;
-        stream.write_all(body.as_bytes())?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw)?;
-        let split = raw
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or_else(|| std::io::Error::other("no end of headers"))?;
-        let head = String::from_utf8_lossy(&raw[..split]).to_string();
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| std::io::Error::other("no status"))?;
-        let header = |name: &str| {
-            head.lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-                })
-                .unwrap_or_default()
-        };
-        assert_ne!(header("transfer-encoding"), "chunked");
-        Ok(Reply {
-            status,
-            content_type: header("content-type"),
-            body: raw[split + 4..].to_vec(),
-        })
+        request(
+            SocketAddr::from(([127, 0, 0, 1], self.port)),
+            method,
+            path,
+            &headers,
+            body,
+        )
     }
 
     fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -269,7 +228,7 @@ fn every_endpoint_answers_each_token_as_its_role_allows() {
         {
             let reply = server.get(path, token);
             assert_eq!(reply.status, status, "{path} {token:?}");
-            assert_eq!(reply.content_type, "application/json");
+            assert_eq!(reply.header("content-type"), "application/json");
         }
     }
     let unknown = server.get("/v1/reports/salaries", Some(COMPLIANCE));
@@ -484,7 +443,7 @@ fn csv_and_arrow_are_answered_by_accept() {
         )
         .unwrap();
     assert_eq!(csv.status, 200);
-    assert!(csv.content_type.starts_with("text/csv"));
+    assert!(csv.header("content-type").starts_with("text/csv"));
     assert_eq!(
         String::from_utf8(csv.body).unwrap(),
         "event_id,input_tokens\nu0,1\nu1,1000\n"
@@ -499,7 +458,10 @@ fn csv_and_arrow_are_answered_by_accept() {
         )
         .unwrap();
     assert_eq!(arrow.status, 200);
-    assert_eq!(arrow.content_type, "application/vnd.apache.arrow.stream");
+    assert_eq!(
+        arrow.header("content-type"),
+        "application/vnd.apache.arrow.stream"
+    );
     assert_eq!(
         &arrow.body[..4],
         &[0xff, 0xff, 0xff, 0xff],

@@ -1,23 +1,30 @@
 //! A plain HTTP/1.1 client for the tests of the services: one request per
-//! connection, enough to see status, content type and body as a client does.
+//! connection, enough to see status, headers and body as a client does.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
 use serde_json::Value;
 
-/// A response: status, content type, body.
+/// A response: status, headers, body.
 pub struct Reply {
     pub status: u16,
-    pub content_type: String,
+    pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl Reply {
+    /// The header `name`, or "" when absent.
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map_or("", |(_, v)| v.as_str())
+    }
+
     /// The body as JSON; panics with the body when it is not.
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {}", self.text()))
     }
 
     /// The body as text, for assertion messages.
@@ -26,23 +33,24 @@ impl Reply {
     }
 }
 
-/// Sends one request to `address`, with a bearer `token`, an `Accept`
-/// header and a JSON `body` when given.
+/// `Bearer <token>`, the value of an `Authorization` header.
+pub fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+/// Sends one request to `address` with `headers` and, when given, a JSON
+/// `body`.
 pub fn request(
     address: SocketAddr,
     method: &str,
     path: &str,
-    token: Option<&str>,
-    accept: Option<&str>,
+    headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> std::io::Result<Reply> {
     let mut stream = TcpStream::connect(address)?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
-    if let Some(token) = token {
-        head.push_str(&format!("Authorization: Bearer {token}\r\n"));
-    }
-    if let Some(accept) = accept {
-        head.push_str(&format!("Accept: {accept}\r\n"));
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     let body = body.unwrap_or_default();
     head.push_str(&format!(
@@ -57,31 +65,43 @@ pub fn request(
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .ok_or_else(|| std::io::Error::other("no end of headers"))?;
-    let head = String::from_utf8_lossy(&raw[..split]).to_string();
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split(' ').nth(1))
+        .and_then(|code| code.parse().ok())
         .ok_or_else(|| std::io::Error::other("no status"))?;
-    let header = |name: &str| {
-        head.lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-            })
-            .unwrap_or_default()
-    };
-    assert_ne!(header("transfer-encoding"), "chunked");
-    Ok(Reply {
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let reply = Reply {
         status,
-        content_type: header("content-type"),
+        headers,
         body: raw[split + 4..].to_vec(),
-    })
+    };
+    assert_ne!(reply.header("transfer-encoding"), "chunked");
+    Ok(reply)
 }
 
-/// `POST /v1/sql` with `token`.
-pub fn post_sql(address: SocketAddr, token: &str, sql: &str) -> Reply {
+/// `GET path` with `token` as bearer when given.
+pub fn get(address: SocketAddr, path: &str, token: Option<&str>) -> Reply {
+    let auth = token.map(bearer);
+    let headers: Vec<(&str, &str)> = auth
+        .iter()
+        .map(|value| ("Authorization", value.as_str()))
+        .collect();
+    request(address, "GET", path, &headers, None).expect("the service answers")
+}
+
+/// `POST /v1/sql` with `token` as bearer when given.
+pub fn post_sql(address: SocketAddr, token: Option<&str>, sql: &str) -> Reply {
     let body = serde_json::json!({ "sql": sql }).to_string();
-    request(address, "POST", "/v1/sql", Some(token), None, Some(&body))
-        .expect("the service answers")
+    let auth = token.map(bearer);
+    let headers: Vec<(&str, &str)> = auth
+        .iter()
+        .map(|value| ("Authorization", value.as_str()))
+        .collect();
+    request(address, "POST", "/v1/sql", &headers, Some(&body)).expect("the service answers")
 }

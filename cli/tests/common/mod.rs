@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod dev;
 pub mod http;
 
 /// Runs `aitrail` with `args`, `stdin` as its input, and collects its output.
