@@ -59,9 +59,11 @@ impl Dev {
         let deadline = Instant::now() + DEADLINE;
         while printed.len() < 4 {
             let left = deadline.saturating_duration_since(Instant::now());
-            let line = lines_rx
-                .recv_timeout(left)
-                .expect("aitrail dev prints its four lines in time");
+            let Ok(line) = lines_rx.recv_timeout(left) else {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("aitrail dev did not print its four lines in time");
+            };
             let (key, value) = line.split_once(": ").expect("`key: value` lines");
             printed.insert(key.to_string(), value.to_string());
         }
