@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use aitrail_ingest::{IngestConfig, KafkaConfig};
+use aitrail_query::http::config::ServerConfig;
 use aitrail_query::{ModelPrice, Prices};
 use aitrail_store::policy::RetentionPolicy;
 use aitrail_store::schedule::Schedule;
@@ -107,6 +109,32 @@ impl ConfigFile {
                 ))
             }),
         }
+    }
+
+    /// `[kafka]`, refused when the ingest could not run with it.
+    pub fn kafka(&self) -> Result<KafkaConfig, UsageError> {
+        let kafka: KafkaConfig = self.section("kafka")?;
+        kafka.validate().map_err(|err| self.named(&err))?;
+        Ok(kafka)
+    }
+
+    /// `[ingest]`, refused when the ingest could not run with it.
+    pub fn ingest(&self) -> Result<IngestConfig, UsageError> {
+        let ingest: IngestConfig = self.section("ingest")?;
+        ingest.validate().map_err(|err| self.named(&err))?;
+        Ok(ingest)
+    }
+
+    /// `[server]`, refused when the query service could not run with it.
+    pub fn server(&self) -> Result<ServerConfig, UsageError> {
+        let server: ServerConfig = self.section("server")?;
+        server.validate().map_err(|err| self.named(&err))?;
+        Ok(server)
+    }
+
+    /// `err` as a usage error naming this file.
+    pub fn named(&self, err: &dyn std::fmt::Display) -> UsageError {
+        UsageError(format!("{}: {err}", self.path.display()))
     }
 
     /// The store root of `[store]`.

@@ -4,7 +4,11 @@
 
 use std::future::Future;
 
+use aitrail_store::lifecycle::run_on_schedule;
+use aitrail_store::schedule::Schedule;
+use aitrail_store::{Policy, StoreRoot};
 use clap::ValueEnum;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 /// How log lines are written to stderr.
@@ -47,6 +51,22 @@ where
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
         service(shutdown).await
+    })
+}
+
+/// Runs the retention purge and compaction of `root` at every time of
+/// `schedule`, when there is one, until `shutdown` is cancelled; the task
+/// is to be awaited after the service stops, so a running job finishes.
+pub fn spawn_lifecycle(
+    schedule: Option<Schedule>,
+    root: StoreRoot,
+    policy: Policy,
+    shutdown: CancellationToken,
+) -> Option<JoinHandle<()>> {
+    schedule.map(|schedule| {
+        tokio::spawn(async move {
+            run_on_schedule(&schedule, &root, &policy, shutdown.cancelled()).await;
+        })
     })
 }
 

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 mod common;
 use common::dev::Dev;
-use common::http::{bearer, post_sql, request};
+use common::http::{authorization, bearer, post_sql, request};
 use common::{aitrail, python_reader, stderr};
 
 const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
@@ -161,11 +161,7 @@ fn whoami_names_each_token_and_is_logged() {
     let (_service, address) = golden_service(dir.path());
     let whoami = |token: Option<&str>| {
         let auth = token.map(bearer);
-        let headers: Vec<(&str, &str)> = auth
-            .iter()
-            .map(|value| ("Authorization", value.as_str()))
-            .collect();
-        request(address, "GET", "/v1/whoami", &headers, None).unwrap()
+        request(address, "GET", "/v1/whoami", &authorization(&auth), None).unwrap()
     };
     let compliance = whoami(Some(COMPLIANCE));
     assert_eq!(compliance.status, 200);

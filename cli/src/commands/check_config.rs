@@ -5,13 +5,10 @@
 //! rather than when its pods start. Exit 0 with one line of what was
 //! checked; exit 2 with the first key that is wrong.
 
-use std::fmt::Display;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use aitrail_ingest::config::kafka_config_error;
-use aitrail_ingest::{IngestConfig, KafkaConfig};
-use aitrail_query::http::config::ServerConfig;
 use chrono::Utc;
 use clap::Args;
 
@@ -31,7 +28,7 @@ pub struct CheckConfigArgs {
 /// Checks the file and prints one line saying what it holds.
 pub fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
     let file = ConfigFile::load(&args.config)?;
-    let checked = check(&file, &args.config)?;
+    let checked = check(&file)?;
     writeln!(
         std::io::stdout().lock(),
         "{}: ok: {checked}",
@@ -43,12 +40,10 @@ pub fn run(args: CheckConfigArgs) -> anyhow::Result<ExitCode> {
 /// Loads each section as its command does and describes the result; the
 /// error names the file and the key. A local store root is created, as
 /// every command that opens the store does.
-fn check(file: &ConfigFile, path: &Path) -> Result<String, UsageError> {
-    let named = |err: &dyn Display| UsageError(format!("{}: {err}", path.display()));
+fn check(file: &ConfigFile) -> Result<String, UsageError> {
     let store = file.store()?;
 
-    let kafka: KafkaConfig = file.section("kafka")?;
-    kafka.validate().map_err(|err| named(&err))?;
+    let kafka = file.kafka()?;
     // librdkafka refuses unknown properties and bad values when its
     // configuration is built, before any connection: the same refusal the
     // ingest meets at start, for its consumer and its dead-letter producer.
@@ -56,13 +51,15 @@ fn check(file: &ConfigFile, path: &Path) -> Result<String, UsageError> {
         client
             .create_native_config()
             .map_err(|err| match kafka_config_error(&err) {
-                Some(err) => named(&err),
-                None => named(&format!("kafka: {err}")),
+                Some(err) => file.named(&err),
+                None => file.named(&format!("kafka: {err}")),
             })?;
     }
-    let group = kafka.group_id().map_err(|err| named(&err))?.to_string();
-    let ingest: IngestConfig = file.section("ingest")?;
-    ingest.validate().map_err(|err| named(&err))?;
+    let group = kafka
+        .group_id()
+        .map_err(|err| file.named(&err))?
+        .to_string();
+    let ingest = file.ingest()?;
 
     let policy = file.policy()?;
     let schedule = match file.retention_schedule()? {
@@ -73,8 +70,7 @@ fn check(file: &ConfigFile, path: &Path) -> Result<String, UsageError> {
         None => "no schedule".to_string(),
     };
 
-    let server: ServerConfig = file.section("server")?;
-    server.validate().map_err(|err| named(&err))?;
+    let server = file.server()?;
     file.prices()?;
 
     let spec = policy.spec();
@@ -95,6 +91,8 @@ fn check(file: &ConfigFile, path: &Path) -> Result<String, UsageError> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
 
     const EXAMPLE: &str = include_str!("../../../deploy/aitrail.toml");
@@ -108,7 +106,7 @@ mod tests {
             .chain(vars)
             .map(|(k, v)| (k.to_string(), v.to_string()));
         let file = ConfigFile::parse(EXAMPLE, path, vars)?;
-        check(&file, path)
+        check(&file)
     }
 
     #[test]
@@ -181,13 +179,13 @@ mod tests {
         let vars = [("AITRAIL_STORE__ROOT", "s3://bucket/prefix")]
             .map(|(k, v)| (k.to_string(), v.to_string()));
         let file = ConfigFile::parse(&text, &path, vars).unwrap();
-        let line = check(&file, &path).unwrap();
+        let line = check(&file).unwrap();
         assert!(
             line.contains("tiers 1, rules 0, legal holds 0, no schedule"),
             "{line}"
         );
         std::fs::remove_file(&policy).unwrap();
-        let err = check(&file, &path).unwrap_err().0;
+        let err = check(&file).unwrap_err().0;
         assert!(err.contains("retention.toml"), "{err}");
     }
 }

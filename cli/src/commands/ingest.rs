@@ -5,11 +5,11 @@
 
 use std::path::PathBuf;
 
-use aitrail_ingest::{IngestConfig, IngestError, KafkaConfig, Settings};
+use aitrail_ingest::{IngestError, Settings};
 use clap::Args;
 
 use crate::config::ConfigFile;
-use crate::exit::{ExitCode, UsageError};
+use crate::exit::ExitCode;
 use crate::service::{LogFormat, run_service};
 
 /// Flags of `aitrail ingest`.
@@ -27,17 +27,15 @@ pub struct IngestArgs {
 pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
     let file = ConfigFile::load(&args.config)?;
     let settings = Settings {
-        kafka: file.section::<KafkaConfig>("kafka")?,
-        ingest: file.section::<IngestConfig>("ingest")?,
+        kafka: file.kafka()?,
+        ingest: file.ingest()?,
         store: file.store()?,
         policy: file.policy()?,
     };
     run_service(args.log_format, |shutdown| async move {
         match aitrail_ingest::run(settings, shutdown).await {
             Ok(_) => Ok(ExitCode::Ok),
-            Err(IngestError::Config(err)) => {
-                Err(UsageError(format!("{}: {err}", args.config.display())).into())
-            }
+            Err(IngestError::Config(err)) => Err(file.named(&err).into()),
             Err(err) => Err(err.into()),
         }
     })

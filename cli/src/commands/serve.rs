@@ -5,14 +5,12 @@
 
 use std::path::PathBuf;
 
-use aitrail_query::http::config::ServerConfig;
 use aitrail_query::http::{App, serve};
-use aitrail_store::lifecycle::run_on_schedule;
 use clap::Args;
 
 use crate::config::ConfigFile;
 use crate::exit::{ExitCode, UsageError};
-use crate::service::{LogFormat, run_service};
+use crate::service::{LogFormat, run_service, spawn_lifecycle};
 
 /// Flags of `aitrail serve`.
 #[derive(Args)]
@@ -28,10 +26,7 @@ pub struct ServeArgs {
 /// Serves until SIGTERM or SIGINT.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let file = ConfigFile::load(&args.config)?;
-    let server: ServerConfig = file.section("server")?;
-    server
-        .validate()
-        .map_err(|err| UsageError(format!("{}: {err}", args.config.display())))?;
+    let server = file.server()?;
     let prices = file.prices()?;
     let root = file.store()?;
     let schedule = file.retention_schedule()?;
@@ -41,12 +36,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .map_err(|err| UsageError(format!("server.listen `{}`: {err}", server.listen)))?;
         let address = listener.local_addr()?;
-        let lifecycle = schedule.map(|schedule| {
-            let (root, shutdown) = (root.clone(), shutdown.clone());
-            tokio::spawn(async move {
-                run_on_schedule(&schedule, &root, &policy, shutdown.cancelled()).await;
-            })
-        });
+        let lifecycle = spawn_lifecycle(schedule, root.clone(), policy, shutdown.clone());
         let (app, access_log) = App::start(server, root, prices).await?;
         tracing::info!(%address, "serving");
         let served = serve(listener, app, shutdown).await;

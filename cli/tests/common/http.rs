@@ -88,20 +88,26 @@ pub fn request(
 /// `GET path` with `token` as bearer when given.
 pub fn get(address: SocketAddr, path: &str, token: Option<&str>) -> Reply {
     let auth = token.map(bearer);
-    let headers: Vec<(&str, &str)> = auth
-        .iter()
-        .map(|value| ("Authorization", value.as_str()))
-        .collect();
-    request(address, "GET", path, &headers, None).expect("the service answers")
+    request(address, "GET", path, &authorization(&auth), None).expect("the service answers")
 }
 
 /// `POST /v1/sql` with `token` as bearer when given.
 pub fn post_sql(address: SocketAddr, token: Option<&str>, sql: &str) -> Reply {
     let body = serde_json::json!({ "sql": sql }).to_string();
     let auth = token.map(bearer);
-    let headers: Vec<(&str, &str)> = auth
-        .iter()
+    request(
+        address,
+        "POST",
+        "/v1/sql",
+        &authorization(&auth),
+        Some(&body),
+    )
+    .expect("the service answers")
+}
+
+/// The `Authorization` header of `auth`, none without it.
+pub fn authorization(auth: &Option<String>) -> Vec<(&'static str, &str)> {
+    auth.iter()
         .map(|value| ("Authorization", value.as_str()))
-        .collect();
-    request(address, "POST", "/v1/sql", &headers, Some(&body)).expect("the service answers")
+        .collect()
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aitrail_ingest::outbox::{OnFailure, Outbox, Outgoing};
 use aitrail_ingest::produce::{ProduceConfig, event_key, producer_config};
 use aitrail_schemas::generator::{DayOutput, GenConfig, Organization, generate_day};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
 use serde::Deserialize;
@@ -62,22 +62,22 @@ impl Feed {
                 break;
             }
             let date = self.history.start + TimeDelta::days(i64::from(day));
-            generate_day(
-                &self.org,
-                self.history.seed,
-                &id_prefix,
-                day,
-                date,
-                &mut output,
-            );
+            self.make_day(&id_prefix, day, date, &mut output);
+            // A late worker west of UTC ends yesterday's work in today's UTC
+            // hours, possibly after now: history stops at now. A day's lines
+            // are in time order, so the first one after now ends it.
             let now = Utc::now();
-            for line in output.jsonl.split(|b| *b == b'\n') {
-                // A late worker west of UTC ends yesterday's work in today's
-                // UTC hours, possibly after now: history stops at now.
-                if !line.is_empty() && occurred_at(line).is_some_and(|at| at <= now) {
-                    self.send(line.to_vec()).await?;
-                    sent += 1;
+            let may_reach_now = date >= now.date_naive() - TimeDelta::days(1);
+            for line in output
+                .jsonl
+                .split(|b| *b == b'\n')
+                .filter(|l| !l.is_empty())
+            {
+                if may_reach_now && occurred_at(line).is_none_or(|at| at > now) {
+                    break;
                 }
+                self.send(line.to_vec()).await?;
+                sent += 1;
             }
             progress(day + 1, sent);
         }
@@ -96,7 +96,7 @@ impl Feed {
     ) -> Result<u64, KafkaError> {
         let id_prefix = format!("live-{run}-");
         let mut output = DayOutput::default();
-        let mut pending: std::vec::IntoIter<Vec<u8>> = Vec::new().into_iter();
+        let mut cursor = 0;
         let mut day = self.history.days;
         let mut due = 0.0f64;
         let mut sent = 0u64;
@@ -109,24 +109,13 @@ impl Feed {
             }
             due += per_tick;
             while due >= 1.0 {
-                let line = match pending.next() {
-                    Some(line) => line,
-                    None => {
-                        let date = Utc::now().date_naive();
-                        generate_day(
-                            &self.org,
-                            self.history.seed,
-                            &id_prefix,
-                            day,
-                            date,
-                            &mut output,
-                        );
-                        day += 1;
-                        pending = lines(&output.jsonl).into_iter();
-                        continue;
-                    }
+                let Some(line) = next_line(&output.jsonl, &mut cursor) else {
+                    self.make_day(&id_prefix, day, Utc::now().date_naive(), &mut output);
+                    day += 1;
+                    cursor = 0;
+                    continue;
                 };
-                if let Some(event) = restamp(&line, Utc::now()) {
+                if let Some(event) = restamp(line, Utc::now()) {
                     self.send(event).await?;
                     sent += 1;
                 }
@@ -135,6 +124,11 @@ impl Feed {
         }
         self.outbox.flush().await?;
         Ok(sent)
+    }
+
+    /// The events of day number `day` of the organization, dated `date`.
+    fn make_day(&self, id_prefix: &str, day: u32, date: NaiveDate, output: &mut DayOutput) {
+        generate_day(&self.org, self.history.seed, id_prefix, day, date, output);
     }
 
     async fn send(&mut self, event: Vec<u8>) -> Result<(), KafkaError> {
@@ -148,12 +142,13 @@ impl Feed {
     }
 }
 
-fn lines(jsonl: &[u8]) -> Vec<Vec<u8>> {
-    jsonl
-        .split(|b| *b == b'\n')
-        .filter(|line| !line.is_empty())
-        .map(<[u8]>::to_vec)
-        .collect()
+/// The line of `jsonl` at `cursor`, moving the cursor past it; `None` at
+/// the end.
+fn next_line<'a>(jsonl: &'a [u8], cursor: &mut usize) -> Option<&'a [u8]> {
+    let rest = jsonl.get(*cursor..).filter(|rest| !rest.is_empty())?;
+    let end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
+    *cursor += end + 1;
+    Some(&rest[..end])
 }
 
 /// The event moved in time so that it occurred at `now`; an incident's
@@ -180,13 +175,14 @@ fn occurred_at(line: &[u8]) -> Option<DateTime<Utc>> {
         occurred_at: std::borrow::Cow<'a, str>,
     }
     let event: OccurredAt<'_> = serde_json::from_slice(line).ok()?;
-    DateTime::parse_from_rfc3339(&event.occurred_at)
-        .ok()
-        .map(|at| at.with_timezone(&Utc))
+    utc(&event.occurred_at)
 }
 
 fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
-    let text = value.as_str()?;
+    utc(value.as_str()?)
+}
+
+fn utc(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .ok()
         .map(|at| at.with_timezone(&Utc))

@@ -18,10 +18,9 @@ use aitrail_query::http::config::{Role, ServerConfig, TokenConfig};
 use aitrail_query::http::{App, serve};
 use aitrail_schemas::EventType;
 use aitrail_schemas::generator::GenConfig;
-use aitrail_store::StoreRoot;
-use aitrail_store::lifecycle::run_on_schedule;
 use aitrail_store::retention::plan::partitions;
 use aitrail_store::table::open_existing;
+use aitrail_store::{Policy, StoreRoot};
 use anyhow::Context;
 use chrono::{TimeDelta, Utc};
 use clap::Args;
@@ -34,7 +33,7 @@ use self::broker::Broker;
 use self::feed::Feed;
 use crate::config::ConfigFile;
 use crate::exit::{ExitCode, UsageError};
-use crate::service::{LogFormat, run_service_with_filter};
+use crate::service::{LogFormat, run_service_with_filter, spawn_lifecycle};
 
 /// Flags of `aitrail dev`.
 #[derive(Args)]
@@ -87,7 +86,8 @@ pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
 /// What the flags and the built-in configuration decide before anything runs.
 struct Setup {
     root: StoreRoot,
-    settings: Settings,
+    ingest: IngestConfig,
+    policy: Policy,
     server: ServerConfig,
     tokens: [(Role, String); 2],
     prices: aitrail_query::Prices,
@@ -128,14 +128,9 @@ impl Setup {
             .validate()
             .map_err(|err| UsageError(format!("aitrail dev: {err}")))?;
         Ok(Setup {
-            settings: Settings {
-                // The broker is made at start; its address is filled in then.
-                kafka: KafkaConfig::default(),
-                ingest,
-                store: root.clone(),
-                policy: defaults.policy()?,
-            },
             root,
+            ingest,
+            policy: defaults.policy()?,
             server,
             tokens,
             prices: defaults.prices()?,
@@ -152,24 +147,30 @@ fn new_token() -> String {
 async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     let Setup {
         root,
-        mut settings,
+        ingest,
+        policy,
         server,
         tokens,
         prices,
         schedule,
     } = setup;
-    let topic = settings.ingest.topics[0].clone();
-    let broker = Broker::start(&topic, &settings.ingest.dlq_topic)
+    let topic = ingest.topics[0].clone();
+    let broker = Broker::start(&topic, &ingest.dlq_topic)
         .context("cannot start the embedded Kafka broker")?;
     let bootstrap = broker.bootstrap_servers();
     // The broker starts empty on every run: a group of its own keeps the
     // offsets the store recorded in earlier runs from applying to it.
     let run = format!("{:x}", Utc::now().timestamp_millis());
-    settings.kafka = KafkaConfig::new([
-        ("bootstrap.servers", bootstrap.as_str()),
-        ("group.id", format!("aitrail-dev-{run}").as_str()),
-        ("auto.offset.reset", "earliest"),
-    ]);
+    let settings = Settings {
+        kafka: KafkaConfig::new([
+            ("bootstrap.servers", bootstrap.as_str()),
+            ("group.id", format!("aitrail-dev-{run}").as_str()),
+            ("auto.offset.reset", "earliest"),
+        ]),
+        ingest,
+        store: root.clone(),
+        policy: policy.clone(),
+    };
 
     let listener = tokio::net::TcpListener::bind(&server.listen)
         .await
@@ -177,13 +178,8 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
     let address = listener.local_addr()?;
     let (app, access_log) = App::start(server, root.clone(), prices).await?;
     let serving = tokio::spawn(serve(listener, app, shutdown.clone()));
-    let mut ingesting = tokio::spawn(aitrail_ingest::run(settings.clone(), shutdown.clone()));
-    let lifecycle = schedule.map(|schedule| {
-        let (root, policy, shutdown) = (root.clone(), settings.policy.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            run_on_schedule(&schedule, &root, &policy, shutdown.cancelled()).await;
-        })
-    });
+    let mut ingesting = tokio::spawn(aitrail_ingest::run(settings, shutdown.clone()));
+    let lifecycle = spawn_lifecycle(schedule, root.clone(), policy, shutdown.clone());
 
     let today = Utc::now().date_naive();
     let history = GenConfig {
