@@ -162,3 +162,67 @@ fn dev_runs_the_pipeline_from_backfill_to_a_clean_stop_and_resumes_its_store() {
     assert_eq!(count(&resumed), stored, "no second backfill");
     assert_eq!(dev.stop("-INT"), Some(0));
 }
+
+/// More history than the embedded broker keeps at once (librdkafka's mock
+/// cluster keeps the last 5 MiB of each partition, ≈ 150k of these events
+/// over three partitions): the backfill waits for the ingest, so no day
+/// loses events before they are read.
+#[test]
+fn a_backfill_larger_than_the_broker_keeps_is_stored_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("aitrail-data");
+    let dev = Dev::start(
+        &data,
+        &["--users", "200", "--backfill-days", "90", "--rate", "0"],
+    );
+
+    // Dates up to the day before yesterday are whole in both: later ones
+    // can reach past the moment the backfill stopped at.
+    let today = Utc::now().date_naive();
+    let last_whole = today - chrono::TimeDelta::days(2);
+    let start = (today - chrono::TimeDelta::days(90)).to_string();
+    let generated = common::aitrail(
+        &[
+            "gen", "--users", "200", "--days", "90", "--seed", "1", "--start", &start,
+        ],
+        b"",
+    );
+    assert!(generated.status.success(), "{}", common::stderr(&generated));
+    let mut expected = std::collections::BTreeMap::<String, i64>::new();
+    for line in generated
+        .stdout
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+    {
+        let event: Value = serde_json::from_slice(line).unwrap();
+        let at: chrono::DateTime<Utc> = event["occurred_at"].as_str().unwrap().parse().unwrap();
+        if at.date_naive() <= last_whole {
+            *expected.entry(at.date_naive().to_string()).or_default() += 1;
+        }
+    }
+    let total: i64 = expected.values().sum();
+    assert!(total > 160_000, "more than the broker keeps: {total}");
+
+    let rows = dev.poll_sql(
+        &format!(
+            "SELECT CAST(date AS VARCHAR) AS date, count(*) AS n, count(DISTINCT event_id) AS ids \
+             FROM (SELECT date, event_id FROM ai_usage UNION ALL \
+                   SELECT date, event_id FROM code_changes UNION ALL \
+                   SELECT date, event_id FROM incidents) \
+             WHERE date <= DATE '{last_whole}' GROUP BY date ORDER BY date"
+        ),
+        |_| true,
+    );
+    let stored: std::collections::BTreeMap<String, i64> = rows
+        .iter()
+        .map(|row| {
+            assert_eq!(row["n"], row["ids"], "no event stored twice: {row}");
+            (
+                row["date"].as_str().unwrap().to_string(),
+                count(std::slice::from_ref(row)),
+            )
+        })
+        .collect();
+    assert_eq!(stored, expected, "events per date");
+    assert_eq!(dev.stop("-TERM"), Some(0));
+}

@@ -45,44 +45,41 @@ impl Feed {
         })
     }
 
-    /// Produces every day of the history (the events `aitrail gen` writes
-    /// for it, up to now) and waits for the broker's acknowledgements; returns
-    /// how many were sent. Stops early, returning what it sent, once
-    /// `shutdown` is cancelled.
-    pub async fn backfill(
-        &mut self,
-        shutdown: &CancellationToken,
-        mut progress: impl FnMut(u32, u64),
-    ) -> Result<u64, KafkaError> {
-        let id_prefix = self.history.id_prefix();
+    /// Days of history [`Feed::backfill_day`] can produce.
+    pub fn history_days(&self) -> u32 {
+        self.history.days
+    }
+
+    /// Produces day number `day` of the history: the events `aitrail gen`
+    /// writes for it, up to now. Returns how many it sent; the broker may
+    /// not have acknowledged them yet (see [`Feed::flush`]).
+    pub async fn backfill_day(&mut self, day: u32) -> Result<u64, KafkaError> {
         let mut output = DayOutput::default();
-        let mut sent = 0u64;
-        for day in 0..self.history.days {
-            if shutdown.is_cancelled() {
+        let date = self.history.start + TimeDelta::days(i64::from(day));
+        self.make_day(&self.history.id_prefix(), day, date, &mut output);
+        // A late worker west of UTC ends yesterday's work in today's UTC
+        // hours, possibly after now: history stops at now. A day's lines
+        // are in time order, so the first one after now ends it.
+        let now = Utc::now();
+        let may_reach_now = date >= now.date_naive() - TimeDelta::days(1);
+        let mut sent = 0;
+        for line in output
+            .jsonl
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            if may_reach_now && occurred_at(line).is_none_or(|at| at > now) {
                 break;
             }
-            let date = self.history.start + TimeDelta::days(i64::from(day));
-            self.make_day(&id_prefix, day, date, &mut output);
-            // A late worker west of UTC ends yesterday's work in today's UTC
-            // hours, possibly after now: history stops at now. A day's lines
-            // are in time order, so the first one after now ends it.
-            let now = Utc::now();
-            let may_reach_now = date >= now.date_naive() - TimeDelta::days(1);
-            for line in output
-                .jsonl
-                .split(|b| *b == b'\n')
-                .filter(|l| !l.is_empty())
-            {
-                if may_reach_now && occurred_at(line).is_none_or(|at| at > now) {
-                    break;
-                }
-                self.send(line.to_vec()).await?;
-                sent += 1;
-            }
-            progress(day + 1, sent);
+            self.send(line.to_vec()).await?;
+            sent += 1;
         }
-        self.outbox.flush().await?;
         Ok(sent)
+    }
+
+    /// Waits until the broker has acknowledged everything sent so far.
+    pub async fn flush(&mut self) -> Result<(), KafkaError> {
+        self.outbox.flush().await
     }
 
     /// Sends `rate` events a second until `shutdown` is cancelled: the

@@ -47,9 +47,7 @@ pub struct DevArgs {
     /// Live events per second once the backfill is stored.
     #[arg(long, default_value_t = 20.0)]
     rate: f64,
-    /// Developers in the synthetic organization. (Against the embedded
-    /// broker the ingest was seen to stall on backfills above ≈ 160k
-    /// events, e.g. 200 developers over 90 days: an open bug.)
+    /// Developers in the synthetic organization.
     #[arg(long, default_value_t = 80)]
     users: usize,
     /// Days of history produced before the live stream, ending yesterday;
@@ -74,6 +72,15 @@ const LOG_FILTER: &str =
 
 /// How often the store is checked while waiting for the backfill.
 const STORED_POLL: Duration = Duration::from_millis(250);
+
+/// Backfill events produced at most beyond what the store holds. The
+/// embedded broker (librdkafka's mock cluster) keeps only the last 5 MiB of
+/// each partition, ≈ 50k of these events: a backfill running further ahead
+/// of the ingest would lose its oldest events before they are read.
+const MAX_BACKLOG: u64 = 30_000;
+
+/// The ingest running inside `aitrail dev`.
+type Ingesting = JoinHandle<Result<aitrail_ingest::Summary, aitrail_ingest::IngestError>>;
 
 /// Runs everything until Ctrl-C or SIGTERM.
 pub fn run(args: DevArgs) -> anyhow::Result<ExitCode> {
@@ -127,10 +134,21 @@ impl Setup {
         server
             .validate()
             .map_err(|err| UsageError(format!("aitrail dev: {err}")))?;
+        let policy = defaults.policy()?;
+        // Older history would be rejected as `expired` and never stored,
+        // which the backfill waits for.
+        let shortest_keep = policy.spec().tiers.iter().map(|tier| tier.keep_days).min();
+        if let Some(keep_days) = shortest_keep.filter(|keep| args.backfill_days >= *keep) {
+            return Err(UsageError(format!(
+                "--backfill-days {}: must be below {keep_days}, the shortest retention tier's keep_days",
+                args.backfill_days
+            ))
+            .into());
+        }
         Ok(Setup {
             root,
             ingest,
-            policy: defaults.policy()?,
+            policy,
             server,
             tokens,
             prices: defaults.prices()?,
@@ -192,19 +210,8 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
     let already = stored_rows(&root).await?;
     if already > 0 {
         tracing::info!(rows = already, store = %root, "the store already holds events: no backfill");
-    } else if args.backfill_days > 0 {
-        let sent = feed
-            .backfill(&shutdown, |day, sent| {
-                if day % 10 == 0 {
-                    tracing::info!(day, events = sent, "backfill: producing");
-                }
-            })
-            .await?;
-        tracing::info!(
-            events = sent,
-            "backfill produced; waiting for the ingest to store it"
-        );
-        wait_until_stored(&root, sent, &shutdown, &ingesting).await?;
+    } else {
+        backfill(&mut feed, &root, &shutdown, &ingesting).await?;
     }
 
     let live = (!shutdown.is_cancelled()).then(|| {
@@ -273,15 +280,45 @@ async fn stored_rows(root: &StoreRoot) -> anyhow::Result<i64> {
     Ok(rows)
 }
 
+/// Produces the history, never further ahead of the ingest than
+/// [`MAX_BACKLOG`], and waits until the store holds all of it (or
+/// `shutdown` is cancelled).
+async fn backfill(
+    feed: &mut Feed,
+    root: &StoreRoot,
+    shutdown: &CancellationToken,
+    ingesting: &Ingesting,
+) -> anyhow::Result<()> {
+    let mut sent = 0;
+    for day in 0..feed.history_days() {
+        if shutdown.is_cancelled() {
+            return Ok(());
+        }
+        sent += feed.backfill_day(day).await?;
+        if (day + 1) % 10 == 0 {
+            tracing::info!(day = day + 1, events = sent, "backfill: producing");
+        }
+        if let Some(behind) = sent.checked_sub(MAX_BACKLOG) {
+            feed.flush().await?;
+            wait_until_stored(root, behind, shutdown, ingesting).await?;
+        }
+    }
+    feed.flush().await?;
+    tracing::info!(
+        events = sent,
+        "backfill produced; waiting for the ingest to store it"
+    );
+    wait_until_stored(root, sent, shutdown, ingesting).await
+}
+
 /// Waits until the store holds `expected` events, the ingest stops, or
 /// `shutdown` is cancelled.
 async fn wait_until_stored(
     root: &StoreRoot,
     expected: u64,
     shutdown: &CancellationToken,
-    ingesting: &JoinHandle<Result<aitrail_ingest::Summary, aitrail_ingest::IngestError>>,
+    ingesting: &Ingesting,
 ) -> anyhow::Result<()> {
-    let mut reported = 0;
     loop {
         let stored = u64::try_from(stored_rows(root).await?).unwrap_or(0);
         if stored >= expected || shutdown.is_cancelled() {
@@ -289,10 +326,6 @@ async fn wait_until_stored(
         }
         if ingesting.is_finished() {
             anyhow::bail!("the ingest stopped before the backfill was stored");
-        }
-        if stored >= reported + expected / 10 {
-            tracing::info!(stored, expected, "backfill: storing");
-            reported = stored;
         }
         tokio::select! {
             () = shutdown.cancelled() => {}
