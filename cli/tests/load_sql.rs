@@ -239,6 +239,26 @@ fn sql_prints_csv_and_tables() {
     assert!(table.contains("| standard"), "{table}");
 }
 
+/// A limit over the partition columns alone is answered from the table's
+/// log by the Delta provider, which once ignored the limit there.
+#[test]
+fn a_limit_over_partition_columns_returns_that_many_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let loaded = aitrail(&["load", "--store", store.to_str().unwrap()], &generated());
+    assert_eq!(loaded.status.code(), Some(0), "{}", stderr(&loaded));
+    for (query, expected) in [
+        ("SELECT date FROM ai_usage LIMIT 3", 3),
+        ("SELECT tier, date FROM code_changes LIMIT 5", 5),
+        ("SELECT date FROM ai_usage LIMIT 2 OFFSET 4", 2),
+        ("SELECT date, event_id FROM ai_usage LIMIT 4", 4),
+    ] {
+        assert_eq!(sql(&store, query).len(), expected, "{query}");
+    }
+    let total = sql(&store, "SELECT count(date) AS n FROM ai_usage");
+    assert!(total[0]["n"].as_i64().unwrap() > 100, "{total:?}");
+}
+
 #[test]
 fn duckdb_reading_the_tables_agrees_with_aitrail_sql() {
     let dir = tempfile::tempdir().unwrap();

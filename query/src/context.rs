@@ -28,6 +28,7 @@ use deltalake::{DeltaTable, DeltaTableError};
 use futures::StreamExt;
 use tokio::sync::Mutex;
 
+use crate::limited_scan::LimitedScan;
 use crate::limits::Limits;
 use crate::prices::{MODEL_PRICES_TABLE, Prices};
 
@@ -178,7 +179,7 @@ impl StoreTables {
                 Some(table) => {
                     table.update_incremental(None).await?;
                     table.update_datafusion_session(&ctx.state())?;
-                    table.table_provider().await?
+                    Arc::new(LimitedScan::new(table.table_provider().await?))
                 }
                 None => Arc::new(MemTable::try_new(schema, vec![vec![]])?),
             };

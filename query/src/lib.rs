@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod http;
+pub mod limited_scan;
 pub mod limits;
 pub mod output;
 pub mod prices;
