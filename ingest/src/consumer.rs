@@ -9,7 +9,7 @@
 //! memory bounded. The consumer group's offsets are committed after the
 //! store's, for lag monitoring only.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use aitrail_store::StoreRoot;
@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::IngestError;
 use crate::committer::{Batch, CommitGate, Committed, Committer, Shared};
 use crate::context::{AssignmentChange, IngestContext};
+use crate::metrics::PartitionLabels;
 
 /// What a run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,9 @@ pub struct Pipeline {
     in_flight: Option<InFlight>,
     batch: Batch,
     summary: Summary,
+    /// Partitions (by number) assigned with an offset recorded in the
+    /// store, not yet read since: the offset their first message must have.
+    resumed_at: HashMap<i32, i64>,
 }
 
 /// How the pipeline is put together.
@@ -95,6 +99,7 @@ impl Pipeline {
             in_flight: None,
             batch: Batch::default(),
             summary: Summary::default(),
+            resumed_at: HashMap::new(),
         }
     }
 
@@ -153,6 +158,9 @@ impl Pipeline {
                     let mut recorded = self.shared.recorded();
                     for (number, offsets) in &assigned {
                         recorded.assign(*number, offsets);
+                        if let Offset::Offset(resume_at) = offsets.resume_at() {
+                            self.resumed_at.insert(*number, resume_at);
+                        }
                     }
                 }
                 AssignmentChange::Revoked(revoked) => {
@@ -179,6 +187,7 @@ impl Pipeline {
                     let mut recorded = self.shared.recorded();
                     for number in revoked {
                         recorded.revoke(number);
+                        self.resumed_at.remove(&number);
                     }
                 }
             }
@@ -197,6 +206,11 @@ impl Pipeline {
             .partitions
             .number(message.topic(), message.partition());
         let offset = message.offset();
+        if let Some(expected) = self.resumed_at.remove(&number)
+            && offset > expected
+        {
+            self.report_skipped(number, expected, offset);
+        }
         if self.shared.recorded().everywhere(number, offset) {
             return Ok(());
         }
@@ -213,6 +227,31 @@ impl Pipeline {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Says loudly that a partition resumed past offsets the store has not
+    /// recorded: the broker no longer had them (the topic's retention
+    /// deleted them before they were ingested), unless they were
+    /// transaction markers, which take offsets too.
+    fn report_skipped(&self, number: i32, expected: i64, delivered: i64) {
+        let partition = self.shared.partitions.get(number);
+        let missing = delivered - expected;
+        tracing::error!(
+            topic = %partition.topic,
+            partition = partition.partition,
+            first_missing = expected,
+            first_delivered = delivered,
+            missing,
+            "the broker no longer holds offsets the store has not recorded: deleted by the topic's retention before they were ingested, or transaction markers"
+        );
+        self.shared
+            .metrics
+            .skipped
+            .get_or_create(&PartitionLabels {
+                topic: partition.topic.to_string(),
+                partition: partition.partition,
+            })
+            .inc_by(u64::try_from(missing).unwrap_or(0));
     }
 
     /// Hands the pending batch to the committer, if anything was read since

@@ -44,6 +44,9 @@ pub struct Metrics {
     pub lag: Family<PartitionLabels, Gauge>,
     /// Unix time of the last store commit.
     pub last_commit: Gauge<f64, AtomicU64>,
+    /// Offsets the broker no longer held where the ingest resumed, per
+    /// partition: events its retention deleted before they were stored.
+    pub skipped: Family<PartitionLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -58,6 +61,7 @@ impl Default for Metrics {
             commit_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 14)),
             lag: Family::default(),
             last_commit: Gauge::default(),
+            skipped: Family::default(),
         };
         registry.register("consumed", "Messages read from Kafka", m.consumed.clone());
         registry.register(
@@ -89,6 +93,12 @@ impl Default for Metrics {
             "last_commit_timestamp_seconds",
             "Unix time of the last store commit",
             m.last_commit.clone(),
+        );
+        registry.register(
+            "skipped_offsets",
+            "Offsets the broker no longer held where the ingest resumed from the store \
+             (deleted by the topic's retention before they were ingested, or transaction markers)",
+            m.skipped.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -498,3 +498,70 @@ async fn writer_version(harness: &Harness, app_id: &str) -> Vec<Option<i64>> {
     }
     versions
 }
+
+/// An event of ≈ 4 KiB: sixteen long attributes.
+fn bulky(id: &str) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(&usage(id, "u-1")).unwrap();
+    let attributes: serde_json::Map<String, serde_json::Value> = (0..16)
+        .map(|i| (format!("k{i:02}"), "x".repeat(250).into()))
+        .collect();
+    event["attributes"] = attributes.into();
+    event.to_string()
+}
+
+/// The broker's retention deleted messages the ingest had not read while
+/// it was down (librdkafka's mock cluster keeps the last 5 MiB of a
+/// partition): the ingest goes on from what is left, and says how many
+/// offsets it could not read, in its log and in `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_deleted_by_retention_are_counted_not_silently_skipped() {
+    let cluster = cluster(1);
+    let harness = Harness::new(&cluster);
+    let first: Vec<String> = (0..5).map(|i| usage(&format!("r-{i}"), "u-1")).collect();
+    harness.produce(0, &first).await;
+    let running = harness.start(IngestConfig::default());
+    harness.wait_for_rows("ai_usage", 5).await;
+    running.stop().await;
+
+    // ≈ 8 MiB while the ingest is down: the oldest of these are gone
+    // before it comes back.
+    let backlog: Vec<String> = (0..2000).map(|i| bulky(&format!("big-{i:04}"))).collect();
+    harness.produce(0, &backlog).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut settings = harness.settings(IngestConfig::default());
+    settings.ingest.listen = format!("127.0.0.1:{port}").parse().unwrap();
+    let shutdown = CancellationToken::new();
+    let running = Running {
+        shutdown: shutdown.clone(),
+        task: tokio::spawn(aitrail_ingest::run(settings, shutdown)),
+    };
+    let metric = "aitrail_ingest_skipped_offsets_total{topic=\"ai-audit.events\",partition=\"0\"} ";
+    let (stored, skipped) = eventually("the rest of the backlog stored", || async {
+        let metrics = http_get(port, "/metrics").await?;
+        let skipped: usize = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(metric))?
+            .trim()
+            .parse()
+            .ok()?;
+        let stored = harness.stored_ids("ai_usage").await.len();
+        (stored + skipped >= 5 + backlog.len()).then_some((stored, skipped))
+    })
+    .await;
+    running.stop().await;
+    assert!(skipped > 0 && skipped < backlog.len(), "skipped {skipped}");
+    assert_eq!(
+        stored + skipped,
+        5 + backlog.len(),
+        "every offset is either stored or counted as skipped"
+    );
+    let ids = harness.stored_ids("ai_usage").await;
+    assert!(
+        ids.contains(&"big-1999".to_string()),
+        "the newest are stored"
+    );
+}
