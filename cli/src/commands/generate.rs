@@ -41,7 +41,9 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         ProgressStyle::with_template("{spinner} {human_pos} events ({per_sec})")
             .expect("the progress template is fixed and valid"),
     );
-    let mut out = BufWriter::with_capacity(1 << 20, io::stdout().lock());
+    // Lines are gathered into large writes: the kernel copies one long
+    // buffer into a file's pages faster than many short slices.
+    let mut out = BufWriter::with_capacity(8 << 20, io::stdout().lock());
     let result = generate(&config, &mut out, |events| progress.set_position(events));
     progress.finish_and_clear();
     match result {

@@ -5,6 +5,7 @@
 //! and the day, so days can be made in parallel and still come out the same.
 
 use std::borrow::Cow;
+use std::io::{self, IoSlice, Write};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use rand::{Rng, SeedableRng};
@@ -22,20 +23,59 @@ use crate::vocab::{
     AiUsageTag, ChangeKind, CodeChangeTag, DataClass, Domain, IncidentTag, Operation, Severity,
 };
 
-/// The JSONL of one day, in order of `occurred_at`, and the buffers that
-/// made it, which the next day reuses: a year of events is gigabytes, and
-/// fresh buffers for each day would cost a page fault every 4 KiB.
+/// One day's events as JSONL, in order of `occurred_at`, and the buffers
+/// that made it, which the next day reuses: a year of events is gigabytes,
+/// and fresh buffers for each day would cost a page fault every 4 KiB. The
+/// lines stay where they were made; only their spans are sorted.
 #[derive(Debug, Default)]
 pub struct DayOutput {
-    /// The lines, each ending in `\n`.
-    pub jsonl: Vec<u8>,
-    /// How many events the lines hold.
+    /// How many events the day holds.
     pub events: usize,
-    unsorted: Vec<u8>,
+    made: Vec<u8>,
     spans: Vec<(i64, usize, usize)>,
 }
 
-/// Collects one day's events and hands them out in time order.
+/// Lines handed to one vectored write: Linux's limit on the slices of a
+/// `writev`.
+const LINES_PER_WRITE: usize = 1024;
+
+impl DayOutput {
+    /// The day's lines in time order, each without its `\n`.
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.spans.len()).filter_map(|index| self.line(index))
+    }
+
+    /// Line number `index` in time order, without its `\n`.
+    pub fn line(&self, index: usize) -> Option<&[u8]> {
+        let (_, start, end) = self.spans.get(index)?;
+        Some(&self.made[*start..*end - 1])
+    }
+
+    /// Writes the day's lines in time order, each ending in `\n`, with
+    /// vectored writes straight from where they were made.
+    pub fn write_to(&self, out: &mut impl Write) -> io::Result<()> {
+        let mut slices = Vec::with_capacity(LINES_PER_WRITE);
+        for chunk in self.spans.chunks(LINES_PER_WRITE) {
+            slices.clear();
+            slices.extend(
+                chunk
+                    .iter()
+                    .map(|(_, start, end)| IoSlice::new(&self.made[*start..*end])),
+            );
+            let mut pending = &mut slices[..];
+            while !pending.is_empty() {
+                let written = out.write_vectored(pending)?;
+                if written == 0 {
+                    return Err(io::ErrorKind::WriteZero.into());
+                }
+                IoSlice::advance_slices(&mut pending, written);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Collects one day's events and puts them in time order.
 struct DayWriter<'p> {
     output: &'p mut DayOutput,
     id_prefix: &'p str,
@@ -45,11 +85,14 @@ struct DayWriter<'p> {
 impl DayWriter<'_> {
     fn next_id(&mut self) -> EventId<'static> {
         self.sequence += 1;
-        EventId(Cow::Owned(format!("{}{:x}", self.id_prefix, self.sequence)))
+        let mut id = String::with_capacity(self.id_prefix.len() + 16);
+        id.push_str(self.id_prefix);
+        push_hex(&mut id, self.sequence);
+        EventId(Cow::Owned(id))
     }
 
     fn emit<T: WriteJson>(&mut self, at: Timestamp, event: &T) {
-        let buffer = &mut self.output.unsorted;
+        let buffer = &mut self.output.made;
         let start = buffer.len();
         event.write_json(buffer);
         buffer.push(b'\n');
@@ -57,19 +100,27 @@ impl DayWriter<'_> {
     }
 
     fn finish(self) {
-        let DayOutput {
-            jsonl,
-            events,
-            unsorted,
-            spans,
-        } = self.output;
+        let DayOutput { events, spans, .. } = self.output;
         spans.sort_unstable_by_key(|(at, start, _)| (*at, *start));
-        jsonl.reserve(unsorted.len());
-        for (_, start, end) in spans.iter() {
-            jsonl.extend_from_slice(&unsorted[*start..*end]);
-        }
         *events = spans.len();
     }
+}
+
+/// Appends `n` in lower-case hexadecimal, as `{:x}` writes it.
+fn push_hex(out: &mut String, n: u64) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut at = digits.len();
+    let mut rest = n;
+    loop {
+        at -= 1;
+        digits[at] = DIGITS[(rest & 0xf) as usize];
+        rest >>= 4;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend(digits[at..].iter().map(|d| char::from(*d)));
 }
 
 /// Distributions shared by every day.
@@ -154,8 +205,7 @@ pub fn generate_day(
         Pcg64Mcg::seed_from_u64(seed ^ u64::from(day).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let shapes = Shapes::new();
     let day_prefix = format!("{id_prefix}{day:x}-");
-    output.jsonl.clear();
-    output.unsorted.clear();
+    output.made.clear();
     output.spans.clear();
     let mut out = DayWriter {
         output,

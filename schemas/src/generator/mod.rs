@@ -102,7 +102,7 @@ pub fn generate(
             let output = made
                 .recv()
                 .expect("a maker sends each of its days unless it panicked");
-            out.write_all(&output.jsonl)?;
+            output.write_to(out)?;
             written += output.events as u64;
             progress(written);
             // A maker past its last day has dropped its receiver.

@@ -63,11 +63,7 @@ impl Feed {
         let now = Utc::now();
         let may_reach_now = date >= now.date_naive() - TimeDelta::days(1);
         let mut sent = 0;
-        for line in output
-            .jsonl
-            .split(|b| *b == b'\n')
-            .filter(|l| !l.is_empty())
-        {
+        for line in output.lines() {
             if may_reach_now && occurred_at(line).is_none_or(|at| at > now) {
                 break;
             }
@@ -106,12 +102,13 @@ impl Feed {
             }
             due += per_tick;
             while due >= 1.0 {
-                let Some(line) = next_line(&output.jsonl, &mut cursor) else {
+                let Some(line) = output.line(cursor) else {
                     self.make_day(&id_prefix, day, Utc::now().date_naive(), &mut output);
                     day += 1;
                     cursor = 0;
                     continue;
                 };
+                cursor += 1;
                 if let Some(event) = restamp(line, Utc::now()) {
                     self.send(event).await?;
                     sent += 1;
@@ -137,15 +134,6 @@ impl Feed {
             })
             .await
     }
-}
-
-/// The line of `jsonl` at `cursor`, moving the cursor past it; `None` at
-/// the end.
-fn next_line<'a>(jsonl: &'a [u8], cursor: &mut usize) -> Option<&'a [u8]> {
-    let rest = jsonl.get(*cursor..).filter(|rest| !rest.is_empty())?;
-    let end = rest.iter().position(|b| *b == b'\n').unwrap_or(rest.len());
-    *cursor += end + 1;
-    Some(&rest[..end])
 }
 
 /// The event moved in time so that it occurred at `now`; an incident's
