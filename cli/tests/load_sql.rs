@@ -16,6 +16,14 @@ fn generated() -> Vec<u8> {
     out.stdout
 }
 
+/// `store` under `dir`, holding the `generated` events.
+fn loaded_store(dir: &std::path::Path) -> std::path::PathBuf {
+    let store = dir.join("store");
+    let loaded = aitrail(&["load", "--store", store.to_str().unwrap()], &generated());
+    assert_eq!(loaded.status.code(), Some(0), "{}", stderr(&loaded));
+    store
+}
+
 fn lines(events: &[u8]) -> usize {
     events
         .split(|b| *b == b'\n')
@@ -185,9 +193,7 @@ fn a_policy_with_an_error_is_refused_naming_the_field() {
 #[test]
 fn sql_is_read_only() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let loaded = aitrail(&["load", "--store", store.to_str().unwrap()], &generated());
-    assert_eq!(loaded.status.code(), Some(0), "{}", stderr(&loaded));
+    let store = loaded_store(dir.path());
     let outside = dir.path().join("outside.csv");
     std::fs::write(&outside, "a\n1\n").unwrap();
     let outside = outside.to_str().unwrap();
@@ -216,9 +222,7 @@ fn sql_is_read_only() {
 #[test]
 fn sql_prints_csv_and_tables() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let loaded = aitrail(&["load", "--store", store.to_str().unwrap()], &generated());
-    assert_eq!(loaded.status.code(), Some(0), "{}", stderr(&loaded));
+    let store = loaded_store(dir.path());
     let query = "SELECT tier, count(*) AS n FROM ai_usage GROUP BY tier";
     let csv = aitrail(
         &[
@@ -244,9 +248,7 @@ fn sql_prints_csv_and_tables() {
 #[test]
 fn a_limit_over_partition_columns_returns_that_many_rows() {
     let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    let loaded = aitrail(&["load", "--store", store.to_str().unwrap()], &generated());
-    assert_eq!(loaded.status.code(), Some(0), "{}", stderr(&loaded));
+    let store = loaded_store(dir.path());
     for (query, expected) in [
         ("SELECT date FROM ai_usage LIMIT 3", 3),
         ("SELECT tier, date FROM code_changes LIMIT 5", 5),
