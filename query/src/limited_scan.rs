@@ -2,8 +2,8 @@
 //! answers a scan that reads no data column (`SELECT date FROM incidents
 //! LIMIT 3`) from the log's per-file row counts alone, and that metadata
 //! scan ignores the limit it is given: every row of every file came back.
-//! Such a scan is planned with one data column added, which the Parquet
-//! reader limits, and the added column is projected away again.
+//! Such a scan is planned again with one data column added, which the
+//! Parquet reader limits, and the added column is projected away.
 
 use std::sync::Arc;
 
@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{Result, Statistics};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::projection::ProjectionExec;
@@ -68,27 +69,29 @@ impl TableProvider for LimitedScan {
         if plan.name() != METADATA_SCAN {
             return Ok(plan);
         }
-        let schema = self.inner.schema();
-        let Some(data_column) = (0..schema.fields().len()).find(|i| !projection.contains(i)) else {
-            return Ok(plan);
-        };
-        let mut widened = projection.clone();
-        widened.push(data_column);
-        let scan = self
-            .inner
-            .scan(state, Some(&widened), filters, limit)
-            .await?;
-        let scanned = scan.schema();
-        let columns = projection
-            .iter()
-            .enumerate()
-            .map(|(position, _)| {
-                let name = scanned.field(position).name().clone();
-                let column: Arc<dyn datafusion::physical_expr::PhysicalExpr> =
-                    Arc::new(Column::new(&name, position));
-                (column, name)
-            })
-            .collect::<Vec<_>>();
-        Ok(Arc::new(ProjectionExec::try_new(columns, scan)?))
+        let columns = self.inner.schema().fields().len();
+        for data_column in (0..columns).filter(|i| !projection.contains(i)) {
+            let mut widened = projection.clone();
+            widened.push(data_column);
+            let scan = self
+                .inner
+                .scan(state, Some(&widened), filters, limit)
+                .await?;
+            if scan.name() != METADATA_SCAN {
+                return Ok(Arc::new(first_columns(projection.len(), scan)?));
+            }
+        }
+        Ok(plan)
     }
+}
+
+/// `plan` with only its first `count` columns.
+fn first_columns(count: usize, plan: Arc<dyn ExecutionPlan>) -> Result<ProjectionExec> {
+    let schema = plan.schema();
+    let columns = (0..count).map(|position| {
+        let name = schema.field(position).name().clone();
+        let column: Arc<dyn PhysicalExpr> = Arc::new(Column::new(&name, position));
+        (column, name)
+    });
+    ProjectionExec::try_new(columns, plan)
 }
