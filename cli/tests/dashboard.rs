@@ -4,17 +4,15 @@
 //! `aitrail dev`, which must draw every chart from the reports a leadership
 //! token may read.
 
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 mod common;
 use common::dev::Dev;
 use common::http::{authorization, bearer, post_sql, request};
+use common::serve::Serve;
 use common::{aitrail, python_reader, stderr};
 
 const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
@@ -28,57 +26,18 @@ const CHARTS: [&str; 4] = [
     "spend-by-model",
 ];
 
-/// A process stopped when dropped.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `aitrail serve` over `store` with a compliance token (`audit`)
 /// and a leadership token (`board`); returns once it answers.
-fn serve(dir: &Path, store: &Path) -> (Running, SocketAddr) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let sha256 = |token: &str| hex::encode(Sha256::digest(token.as_bytes()));
-    let config = format!(
-        "[store]\nroot = \"{}\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n\n\
-         [[server.tokens]]\nname = \"audit\"\nrole = \"compliance\"\nsha256 = \"{}\"\n\n\
-         [[server.tokens]]\nname = \"board\"\nrole = \"leadership\"\nsha256 = \"{}\"\n",
-        store.display(),
-        sha256(COMPLIANCE),
-        sha256(LEADERSHIP),
-    );
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
-    let path = dir.join("aitrail.toml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_aitrail"))
-        .args(["serve", "--config", path.to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("aitrail serve starts");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if request(address, "GET", "/healthz", &[], None).is_ok_and(|reply| reply.status == 200) {
-            return (Running(child), address);
-        }
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("aitrail serve exited: {status}");
-        }
-        assert!(Instant::now() < deadline, "aitrail serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn serve(dir: &Path, store: &Path) -> Serve {
+    let tokens = [
+        ("audit", "compliance", COMPLIANCE),
+        ("board", "leadership", LEADERSHIP),
+    ];
+    Serve::start(dir, store, "", &tokens)
 }
 
 /// A service over the hand-built dataset, for the HTTP tests.
-fn golden_service(dir: &Path) -> (Running, SocketAddr) {
+fn golden_service(dir: &Path) -> Serve {
     let store = dir.join("store");
     let out = aitrail(&["load", "--store", store.to_str().unwrap()], GOLDEN);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -88,7 +47,8 @@ fn golden_service(dir: &Path) -> (Running, SocketAddr) {
 #[test]
 fn the_page_and_its_files_are_served_with_their_types_and_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let (_service, address) = golden_service(dir.path());
+    let service = golden_service(dir.path());
+    let address = service.address;
     let page = request(address, "GET", "/", &[], None).unwrap();
     assert_eq!(page.status, 200);
     assert_eq!(page.header("content-type"), "text/html; charset=utf-8");
@@ -158,7 +118,8 @@ fn the_page_and_its_files_are_served_with_their_types_and_policy() {
 #[test]
 fn whoami_names_each_token_and_is_logged() {
     let dir = tempfile::tempdir().unwrap();
-    let (_service, address) = golden_service(dir.path());
+    let service = golden_service(dir.path());
+    let address = service.address;
     let whoami = |token: Option<&str>| {
         let auth = token.map(bearer);
         request(address, "GET", "/v1/whoami", &authorization(&auth), None).unwrap()

@@ -1,16 +1,15 @@
 //! `aitrail serve` as a client sees it: the real binary on a free port, a
 //! temporary store and configuration, and plain HTTP/1.1 requests.
 
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 mod common;
 use common::http::{Reply, bearer, request};
+use common::serve::Serve;
 use common::{aitrail, sql};
 
 const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
@@ -19,15 +18,10 @@ const POLICY: &str =
 const COMPLIANCE: &str = "compliance-token-1";
 const LEADERSHIP: &str = "leadership-token-1";
 
-/// A running `aitrail serve`, stopped when dropped.
+/// A running `aitrail serve` over a store under `dir`, stopped when dropped.
 struct Server {
-    child: Child,
-    port: u16,
+    serve: Serve,
     dir: PathBuf,
-}
-
-fn sha256(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 fn load(store: &Path, events: &[u8]) {
@@ -59,47 +53,13 @@ impl Server {
         if !store.exists() {
             load(&store, GOLDEN);
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let config = dir.join("aitrail.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[store]\nroot = \"{}\"\n\n[server]\nlisten = \"127.0.0.1:{port}\"\n{server}\n\n\
-                 [[server.tokens]]\nname = \"audit\"\nrole = \"compliance\"\nsha256 = \"{}\"\n\n\
-                 [[server.tokens]]\nname = \"cto\"\nrole = \"leadership\"\nsha256 = \"{}\"\n",
-                store.display(),
-                sha256(COMPLIANCE),
-                sha256(LEADERSHIP),
-            ),
-        )
-        .unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_aitrail"))
-            .args(["serve", "--config", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aitrail serve starts");
-        let mut server = Server {
-            child,
-            port,
+        let tokens = [
+            ("audit", "compliance", COMPLIANCE),
+            ("cto", "leadership", LEADERSHIP),
+        ];
+        Server {
+            serve: Serve::start(dir, &store, server, &tokens),
             dir: dir.to_path_buf(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Ok(reply) = server.try_request("GET", "/healthz", None, None, None)
-                && reply.status == 200
-            {
-                return server;
-            }
-            if let Some(status) = server.child.try_wait().unwrap() {
-                panic!("aitrail serve exited: {status}");
-            }
-            assert!(Instant::now() < deadline, "aitrail serve did not start");
-            std::thread::sleep(Duration::from_millis(50));
         }
     }
 
@@ -119,13 +79,7 @@ impl Server {
         if let Some(accept) = accept {
             headers.push(("Accept", accept));
         }
-        request(
-            SocketAddr::from(([127, 0, 0, 1], self.port)),
-            method,
-            path,
-            &headers,
-            body,
-        )
+        request(self.serve.address, method, path, &headers, body)
     }
 
     fn get(&self, path: &str, token: Option<&str>) -> Reply {
@@ -160,24 +114,17 @@ impl Server {
 
     /// Sends SIGTERM and waits for the exit status.
     fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
+        let pid = self.serve.child.id().to_string();
         let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         assert!(sent.success());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.serve.child.try_wait().unwrap() {
                 return status;
             }
             assert!(Instant::now() < deadline, "aitrail serve did not stop");
             std::thread::sleep(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -26,7 +26,7 @@ use crate::http::Health;
 use crate::metrics::Metrics;
 use crate::offsets::{RecordedOffsets, read_recorded};
 use crate::partitions::{Partitions, TopicPartition};
-use crate::produce::event_key;
+use crate::produce::event_key_of;
 
 /// Attempts at a commit once stopping, before giving the batch up to be
 /// read again by the next run.
@@ -226,9 +226,7 @@ impl Committer {
         let mut duplicates = 0;
         for table in tables.iter_mut() {
             for duplicate in self.writer.take_duplicates(table).await? {
-                let key = serde_json::to_vec(&duplicate.event)
-                    .ok()
-                    .and_then(|event| event_key(&event));
+                let key = event_key_of(&duplicate.event);
                 self.shared
                     .reject(
                         duplicate.rejection(),

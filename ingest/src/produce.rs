@@ -10,6 +10,7 @@ use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::outbox::{OnFailure, Outbox, Outgoing};
 
@@ -95,14 +96,24 @@ struct KeyFields<'a> {
     user_id: Option<Cow<'a, str>>,
 }
 
+impl KeyFields<'_> {
+    fn key(self) -> Vec<u8> {
+        let org_id = self.org_id.unwrap_or_default();
+        let user_id = self.user_id.unwrap_or_default();
+        format!("{org_id}/{user_id}").into_bytes()
+    }
+}
+
 /// The partitioning key of an event, `org_id/user_id` (`org_id/` for an
 /// event without a user); `None` when it is not a JSON object, which the
 /// ingest will reject anyway.
 pub fn event_key(event: &[u8]) -> Option<Vec<u8>> {
-    let fields: KeyFields<'_> = serde_json::from_slice(event).ok()?;
-    let org_id = fields.org_id.unwrap_or_default();
-    let user_id = fields.user_id.unwrap_or_default();
-    Some(format!("{org_id}/{user_id}").into_bytes())
+    serde_json::from_slice(event).ok().map(KeyFields::key)
+}
+
+/// [`event_key`] of an event already parsed.
+pub fn event_key_of(event: &Value) -> Option<Vec<u8>> {
+    KeyFields::deserialize(event).ok().map(KeyFields::key)
 }
 
 #[cfg(test)]
@@ -116,5 +127,7 @@ mod tests {
         let incident = br#"{"org_id":"acme","event_type":"incident"}"#;
         assert_eq!(event_key(incident).as_deref(), Some(&b"acme/"[..]));
         assert_eq!(event_key(b"not json"), None);
+        let parsed: Value = serde_json::from_slice(event).unwrap();
+        assert_eq!(event_key_of(&parsed), event_key(event));
     }
 }

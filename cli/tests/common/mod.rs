@@ -10,6 +10,7 @@ use serde_json::Value;
 
 pub mod dev;
 pub mod http;
+pub mod serve;
 
 /// Runs `aitrail` with `args`, `stdin` as its input, and collects its output.
 pub fn aitrail(args: &[&str], stdin: &[u8]) -> Output {

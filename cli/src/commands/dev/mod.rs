@@ -290,6 +290,9 @@ async fn backfill(
     ingesting: &Ingesting,
 ) -> anyhow::Result<()> {
     let mut sent = 0;
+    // What the store was last seen to hold: it is read again only once the
+    // backlog beyond it is full.
+    let mut stored = 0;
     for day in 0..feed.history_days() {
         if shutdown.is_cancelled() {
             return Ok(());
@@ -298,9 +301,9 @@ async fn backfill(
         if (day + 1) % 10 == 0 {
             tracing::info!(day = day + 1, events = sent, "backfill: producing");
         }
-        if let Some(behind) = sent.checked_sub(MAX_BACKLOG) {
+        if sent > stored + MAX_BACKLOG {
             feed.flush().await?;
-            wait_until_stored(root, behind, shutdown, ingesting).await?;
+            stored = wait_until_stored(root, sent - MAX_BACKLOG, shutdown, ingesting).await?;
         }
     }
     feed.flush().await?;
@@ -308,21 +311,22 @@ async fn backfill(
         events = sent,
         "backfill produced; waiting for the ingest to store it"
     );
-    wait_until_stored(root, sent, shutdown, ingesting).await
+    wait_until_stored(root, sent, shutdown, ingesting).await?;
+    Ok(())
 }
 
 /// Waits until the store holds `expected` events, the ingest stops, or
-/// `shutdown` is cancelled.
+/// `shutdown` is cancelled; returns what the store holds.
 async fn wait_until_stored(
     root: &StoreRoot,
     expected: u64,
     shutdown: &CancellationToken,
     ingesting: &Ingesting,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u64> {
     loop {
         let stored = u64::try_from(stored_rows(root).await?).unwrap_or(0);
         if stored >= expected || shutdown.is_cancelled() {
-            return Ok(());
+            return Ok(stored);
         }
         if ingesting.is_finished() {
             anyhow::bail!("the ingest stopped before the backfill was stored");
