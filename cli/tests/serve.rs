@@ -373,6 +373,50 @@ fn limits_are_refused_with_their_own_status() {
     assert_eq!(big.json()["error"], "memory_limit");
 }
 
+/// Regression: adoption's first uses were a window over every session,
+/// whose sort counted each slice of its input batches as a whole batch, so
+/// four months of 300 developers (38k sessions) tripped a 32 MiB limit
+/// that the report's data fits in many times over.
+#[test]
+fn the_adoption_report_fits_a_small_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let generated = aitrail(
+        &[
+            "gen",
+            "--users",
+            "300",
+            "--days",
+            "120",
+            "--seed",
+            "1",
+            "--start",
+            "2025-01-01",
+        ],
+        b"",
+    );
+    assert!(generated.status.success());
+    load(&dir.path().join("store"), &generated.stdout);
+    let server = Server::start(dir.path(), "k_anonymity = 1\nmemory_limit_mb = 32");
+    for by in ["tool", "team", "none"] {
+        let reply = server.get(
+            &format!("/v1/reports/adoption?from=2025-01-01&to=2025-05-01&bucket=month&by={by}"),
+            Some(COMPLIANCE),
+        );
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
+        let rows = reply.json()["rows"].as_array().unwrap().clone();
+        let new_users: i64 = rows
+            .iter()
+            .map(|row| row["new_users"].as_i64().unwrap())
+            .sum();
+        assert!(!rows.is_empty() && new_users > 0, "by={by}: {rows:?}");
+    }
+}
+
 #[test]
 fn csv_and_arrow_are_answered_by_accept() {
     let dir = tempfile::tempdir().unwrap();

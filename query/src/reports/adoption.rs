@@ -9,10 +9,14 @@
 //! group in the bucket of their first usage in that group (grouped by tool:
 //! their first use of that tool), if that usage is in the range.
 //!
-//! The plan reads `ai_usage` once for usage (up to `to`, so that first uses
-//! before `from` are known) and aggregates it per day, user and session
-//! before anything else: buckets and first uses are computed on those
-//! aggregates, not on every event.
+//! The plan aggregates `ai_usage` per day, user and session before anything
+//! else, and buckets those aggregates, not every event. First uses come
+//! from their own aggregation (each user's first day per group, over
+//! everything before `to`), counted per bucket and joined to the buckets:
+//! a window over the sessions would sort every one of them, and the sort
+//! counts each slice of its input batches as if it owned the whole of
+//! them, so the per-query memory limit tripped on data a fraction that
+//! size.
 
 use super::{ReportParams, bucket_of};
 use crate::reports::GroupBy;
@@ -42,21 +46,18 @@ pub(super) fn sql(params: &ReportParams) -> String {
         "WITH sessions AS (
             SELECT date, {group} AS grp, user_id, session_id, count(*) AS events,
                    bool_or(operation <> 'completion' OR coalesce(accepted, false)) AS engaged
-            FROM ai_usage WHERE date < $to GROUP BY 1, 2, 3, 4
-        ), usage AS (
-            SELECT {bucket} AS bucket_start,
-                   first_date >= $from AND {first_bucket} = {bucket} AS first_use,
-                   grp, user_id, session_id, events, engaged
-            FROM (SELECT *, min(date) OVER (PARTITION BY grp, user_id) AS first_date
-                  FROM sessions)
-            WHERE date >= $from
+            FROM ai_usage WHERE date >= $from AND date < $to GROUP BY 1, 2, 3, 4
         ), active AS (
-            SELECT bucket_start, grp, count(DISTINCT user_id) AS active_users,
+            SELECT {bucket} AS bucket_start, grp, count(DISTINCT user_id) AS active_users,
                    count(DISTINCT CASE WHEN engaged THEN user_id END) AS engaged_users,
-                   sum(events) AS events, count(DISTINCT session_id) AS sessions,
-                   count(DISTINCT CASE WHEN first_use THEN user_id END)
-                       AS new_users
-            FROM usage GROUP BY 1, 2
+                   sum(events) AS events, count(DISTINCT session_id) AS sessions
+            FROM sessions GROUP BY 1, 2
+        ), first_uses AS (
+            SELECT {first_bucket} AS bucket_start, grp, count(*) AS new_users
+            FROM (SELECT {group} AS grp, user_id, min(date) AS first_date
+                  FROM ai_usage WHERE date < $to GROUP BY 1, 2)
+            WHERE first_date >= $from
+            GROUP BY 1, 2
         ), people AS (
             SELECT {bucket} AS bucket_start, {dev_grp}user_id FROM (
                 SELECT DISTINCT date, {dev_group}user_id
@@ -71,9 +72,11 @@ pub(super) fn sql(params: &ReportParams) -> String {
         )
         SELECT a.bucket_start, {group_column}a.active_users, a.engaged_users, d.developers,
                CAST(a.active_users AS DOUBLE) / d.developers AS adoption_rate,
-               a.events, a.sessions, a.new_users
+               a.events, a.sessions, coalesce(f.new_users, 0) AS new_users
         FROM active a
         JOIN developers d ON d.bucket_start = a.bucket_start{dev_join}
+        LEFT JOIN first_uses f ON f.bucket_start = a.bucket_start
+            AND f.grp IS NOT DISTINCT FROM a.grp
         WHERE a.active_users >= $k
         ORDER BY a.bucket_start, a.grp"
     )
