@@ -24,8 +24,9 @@ use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetada
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use deltalake::{DeltaTable, DeltaTableError};
+use deltalake::{DeltaTable, DeltaTableError, ObjectStoreError, Path};
 use futures::StreamExt;
+use object_store::ObjectStoreExt;
 use tokio::sync::Mutex;
 
 use crate::limited_scan::LimitedScan;
@@ -115,12 +116,48 @@ fn table_names() -> impl Iterator<Item = (&'static str, SchemaRef)> {
         ])
 }
 
+/// A table kept open between queries, with the provider of its last
+/// snapshot.
+struct OpenTable {
+    table: DeltaTable,
+    provider: Arc<dyn TableProvider>,
+}
+
+impl OpenTable {
+    async fn new(table: DeltaTable) -> Result<Self, QueryError> {
+        let provider = Arc::new(LimitedScan::new(table.table_provider().await?));
+        Ok(OpenTable { table, provider })
+    }
+
+    /// Brings the table up to date when a commit newer than its snapshot
+    /// exists. Asking for the next commit file is one lookup, where an
+    /// update lists the whole log directory, which grows with every commit
+    /// (the access log's with every second of traffic).
+    async fn refresh(&mut self) -> Result<(), QueryError> {
+        let next = match self.table.version() {
+            Some(version) => Path::from(format!("_delta_log/{:020}.json", version + 1)),
+            None => return self.update().await,
+        };
+        match self.table.log_store().object_store(None).head(&next).await {
+            Ok(_) => self.update().await,
+            Err(ObjectStoreError::NotFound { .. }) => Ok(()),
+            Err(err) => Err(QueryError::Store(err.into())),
+        }
+    }
+
+    async fn update(&mut self) -> Result<(), QueryError> {
+        self.table.update_incremental(None).await?;
+        self.provider = Arc::new(LimitedScan::new(self.table.table_provider().await?));
+        Ok(())
+    }
+}
+
 /// The store's tables, kept open between queries and brought up to date
 /// (incrementally: only new log entries are read) when a query starts.
 pub struct StoreTables {
     root: StoreRoot,
     prices: Prices,
-    open: Mutex<HashMap<&'static str, DeltaTable>>,
+    open: Mutex<HashMap<&'static str, OpenTable>>,
     /// Parquet footers, shared by every query's session: reading them again
     /// for each query would cost more than many queries themselves.
     footers: Arc<FileMetadataCache>,
@@ -173,13 +210,13 @@ impl StoreTables {
             if !open.contains_key(name)
                 && let Some(table) = open_existing(&self.root, name).await?
             {
-                open.insert(name, table);
+                open.insert(name, OpenTable::new(table).await?);
             }
             let provider: Arc<dyn TableProvider> = match open.get_mut(name) {
-                Some(table) => {
-                    table.update_incremental(None).await?;
-                    table.update_datafusion_session(&ctx.state())?;
-                    Arc::new(LimitedScan::new(table.table_provider().await?))
+                Some(open) => {
+                    open.refresh().await?;
+                    open.table.update_datafusion_session(&ctx.state())?;
+                    Arc::clone(&open.provider)
                 }
                 None => Arc::new(MemTable::try_new(schema, vec![vec![]])?),
             };
