@@ -11,6 +11,7 @@ pub mod limits;
 pub mod output;
 pub mod prices;
 pub mod reports;
+pub mod run_date_trunc;
 
 pub use context::{Answer, QueryError, StoreSession, StoreTables};
 pub use limits::Limits;
