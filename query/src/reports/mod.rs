@@ -57,6 +57,7 @@ pub async fn run(
     k_anonymity: u32,
 ) -> Result<Report, QueryError> {
     let k = i64::from(k_anonymity);
+    session.broadcast_joins();
     let (rows, summary) = match params.kind {
         ReportKind::Adoption => {
             let sql = adoption::sql(params);
