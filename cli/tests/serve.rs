@@ -500,6 +500,63 @@ fn new_commits_are_answered_without_a_restart() {
     assert_eq!(count.json(), json!([{"n": 7}]));
 }
 
+/// A server whose snapshot of a table predates the commit files another
+/// writer's log cleanup removed (commit files older than the log retention
+/// go once a newer checkpoint covers them) still answers every commit.
+#[test]
+fn commits_behind_a_cleaned_up_log_are_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), "k_anonymity = 1");
+    let count = "SELECT count(*) AS n FROM ai_usage";
+    assert_eq!(
+        server.sql(Some(COMPLIANCE), count).json(),
+        json!([{"n": 6}])
+    );
+    let store = server.dir.join("store");
+    for user in ["u8", "u9"] {
+        let event = format!(
+            r#"{{"schema_version":1,"event_id":"{user}","event_type":"ai_usage","occurred_at":"2025-03-12T10:00:00Z","org_id":"acme","user_id":"{user}","tool":"cursor","model":"m","input_tokens":5,"output_tokens":5}}"#
+        );
+        load(&store, event.as_bytes());
+    }
+    let removed = checkpoint_and_clean_log(&store.join("ai_usage"));
+    assert!(
+        removed >= 2,
+        "the commits after the server's snapshot are gone"
+    );
+    assert_eq!(
+        server.sql(Some(COMPLIANCE), count).json(),
+        json!([{"n": 8}])
+    );
+}
+
+/// Checkpoints the table at `path` and deletes every commit file before
+/// the checkpoint, as log cleanup does with expired ones; returns how many
+/// it deleted.
+fn checkpoint_and_clean_log(path: &Path) -> usize {
+    let version = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let url = deltalake::ensure_table_uri(path.to_str().unwrap()).unwrap();
+        let table = deltalake::open_table(url).await.unwrap();
+        deltalake::checkpoints::create_checkpoint(&table, None)
+            .await
+            .unwrap();
+        table.version().unwrap()
+    });
+    let mut removed = 0;
+    for entry in std::fs::read_dir(path.join("_delta_log")).unwrap() {
+        let file = entry.unwrap().path();
+        let name = file.file_name().unwrap().to_str().unwrap();
+        let commit = name
+            .strip_suffix(".json")
+            .and_then(|v| v.parse::<u64>().ok());
+        if commit.is_some_and(|commit| commit < version) {
+            std::fs::remove_file(&file).unwrap();
+            removed += 1;
+        }
+    }
+    removed
+}
+
 #[test]
 fn every_request_is_logged_refused_ones_too() {
     let dir = tempfile::tempdir().unwrap();

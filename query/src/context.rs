@@ -24,7 +24,7 @@ use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetada
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use deltalake::{DeltaTable, DeltaTableError, ObjectStoreError, Path};
+use deltalake::{DeltaTable, DeltaTableError, ObjectStore, ObjectStoreError, Path};
 use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use tokio::sync::Mutex;
@@ -130,20 +130,28 @@ impl OpenTable {
         Ok(OpenTable { table, provider })
     }
 
-    /// Brings the table up to date when a commit newer than its snapshot
-    /// exists. Asking for the next commit file is one lookup, where an
-    /// update lists the whole log directory, which grows with every commit
-    /// (the access log's with every second of traffic).
-    async fn refresh(&mut self) -> Result<(), QueryError> {
-        let next = match self.table.version() {
-            Some(version) => Path::from(format!("_delta_log/{:020}.json", version + 1)),
-            None => return self.update().await,
+    /// Brings the table `name` under `root` up to date when a commit newer
+    /// than its snapshot exists. Asking for the next commit file is one
+    /// lookup, where an update lists the whole log directory, which grows
+    /// with every commit (the access log's with every second of traffic).
+    async fn refresh(&mut self, root: &StoreRoot, name: &str) -> Result<(), QueryError> {
+        let Some(version) = self.table.version() else {
+            return self.update().await;
         };
-        match self.table.log_store().object_store(None).head(&next).await {
-            Ok(_) => self.update().await,
-            Err(ObjectStoreError::NotFound { .. }) => Ok(()),
-            Err(err) => Err(QueryError::Store(err.into())),
+        let store = self.table.log_store().object_store(None);
+        let next = Path::from(format!("_delta_log/{:020}.json", version + 1));
+        match store.head(&next).await {
+            Ok(_) => return self.update().await,
+            Err(ObjectStoreError::NotFound { .. }) => {}
+            Err(err) => return Err(QueryError::Store(err.into())),
         }
+        if checkpointed_after(store.as_ref(), version).await? {
+            let reopened = open_existing(root, name).await?;
+            if let Some(table) = reopened {
+                *self = OpenTable::new(table).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn update(&mut self) -> Result<(), QueryError> {
@@ -151,6 +159,33 @@ impl OpenTable {
         self.provider = Arc::new(LimitedScan::new(self.table.table_provider().await?));
         Ok(())
     }
+}
+
+/// Whether the table's last checkpoint is of a version after `version`.
+/// Log cleanup deletes the commit files before the newest checkpoint once
+/// they are older than the log retention (30 days by default), so a server
+/// that has not read a table for that long may find no next commit file
+/// although newer commits exist; the checkpoint tells.
+async fn checkpointed_after(store: &dyn ObjectStore, version: u64) -> Result<bool, QueryError> {
+    let pointer = Path::from("_delta_log/_last_checkpoint");
+    let bytes = match store.get(&pointer).await {
+        Ok(found) => found.bytes().await,
+        Err(ObjectStoreError::NotFound { .. }) => return Ok(false),
+        Err(err) => Err(err),
+    }
+    .map_err(|err| QueryError::Store(err.into()))?;
+    let last: LastCheckpoint = serde_json::from_slice(&bytes).map_err(|err| {
+        QueryError::Store(DeltaTableError::Generic(format!(
+            "_delta_log/_last_checkpoint: {err}"
+        )))
+    })?;
+    Ok(last.version > version)
+}
+
+/// The part of `_delta_log/_last_checkpoint` the refresh needs.
+#[derive(serde::Deserialize)]
+struct LastCheckpoint {
+    version: u64,
 }
 
 /// The store's tables, kept open between queries and brought up to date
@@ -226,7 +261,7 @@ impl StoreTables {
             }
             let provider: Arc<dyn TableProvider> = match open.get_mut(name) {
                 Some(open) => {
-                    open.refresh().await?;
+                    open.refresh(&self.root, name).await?;
                     open.table.update_datafusion_session(&ctx.state())?;
                     Arc::clone(&open.provider)
                 }
