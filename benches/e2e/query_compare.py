@@ -3,7 +3,7 @@ and the same queries through DuckDB over the Parquet files the Delta log
 lists, in one run; checks that both engines agree; prints Markdown tables.
 
 Each figure is the best of RUNS runs, measured at the client: for the
-server, the HTTP round trip (the tables are refreshed for every request);
+server, the HTTP round trip (each request checks the tables for new commits);
 for DuckDB, `execute` + `fetchall` on an open connection.
 
 usage: query_compare.py STORE PORT TOKEN FROM TO
