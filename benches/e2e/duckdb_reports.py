@@ -10,8 +10,7 @@ usage: duckdb_reports.py STORE
 import sys
 import time
 
-import duckdb
-from deltalake import DeltaTable
+from query_compare import duckdb_over
 
 RUNS = 3
 
@@ -41,11 +40,7 @@ FROM usage GROUP BY 1, 2 ORDER BY 1, 2"""
 
 
 def main(root):
-    con = duckdb.connect()
-    files = DeltaTable(f"{root}/ai_usage").file_uris()
-    con.execute(
-        f"CREATE VIEW ai_usage AS SELECT * FROM read_parquet({files!r}, hive_partitioning=true)"
-    )
+    con = duckdb_over(root, ["ai_usage"])
     for name, sql in [("token-spend, daily part", TOKEN_SPEND),
                       ("adoption, session part", ADOPTION_SESSIONS)]:
         times = []

@@ -77,6 +77,19 @@ def http(port, token, path, body=None):
         return json.load(response)
 
 
+def duckdb_over(root, tables):
+    """A DuckDB connection (UTC) with a view per table over the Parquet
+    files its Delta log lists."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for table in tables:
+        files = [f.removeprefix("file://") for f in DeltaTable(f"{root}/{table}").file_uris()]
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM "
+                    f"read_parquet([{listed}], hive_partitioning = true)")
+    return con
+
+
 def normal(value):
     if isinstance(value, float):
         return round(value, 6)
@@ -96,13 +109,7 @@ def main(root, port, token, frm, to):
         seconds, answer = best(lambda: http(port, token, path))
         print(f"| {report} | {seconds:.3f} s | {len(answer['rows'])} |")
 
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    for table in ["ai_usage", "code_changes", "incidents"]:
-        files = [f.removeprefix("file://") for f in DeltaTable(f"{root}/{table}").file_uris()]
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM "
-                    f"read_parquet([{listed}], hive_partitioning = true)")
+    con = duckdb_over(root, ["ai_usage", "code_changes", "incidents"])
 
     print("\ncompliance queries:\n")
     print("| query | aitrail serve | DuckDB | ratio | rows |")

@@ -29,8 +29,6 @@ use crate::vocab::{
 /// lines stay where they were made; only their spans are sorted.
 #[derive(Debug, Default)]
 pub struct DayOutput {
-    /// How many events the day holds.
-    pub events: usize,
     made: Vec<u8>,
     spans: Vec<(i64, usize, usize)>,
 }
@@ -40,6 +38,11 @@ pub struct DayOutput {
 const LINES_PER_WRITE: usize = 1024;
 
 impl DayOutput {
+    /// How many events the day holds.
+    pub fn events(&self) -> usize {
+        self.spans.len()
+    }
+
     /// The day's lines in time order, each without its `\n`.
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
         (0..self.spans.len()).filter_map(|index| self.line(index))
@@ -100,9 +103,9 @@ impl DayWriter<'_> {
     }
 
     fn finish(self) {
-        let DayOutput { events, spans, .. } = self.output;
-        spans.sort_unstable_by_key(|(at, start, _)| (*at, *start));
-        *events = spans.len();
+        self.output
+            .spans
+            .sort_unstable_by_key(|(at, start, _)| (*at, *start));
     }
 }
 

@@ -103,7 +103,7 @@ pub fn generate(
                 .recv()
                 .expect("a maker sends each of its days unless it panicked");
             output.write_to(out)?;
-            written += output.events as u64;
+            written += output.events() as u64;
             progress(written);
             // A maker past its last day has dropped its receiver.
             let _ = free.send(output);
