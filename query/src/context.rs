@@ -29,10 +29,10 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use tokio::sync::Mutex;
 
-use crate::limited_scan::LimitedScan;
 use crate::limits::Limits;
 use crate::prices::{MODEL_PRICES_TABLE, Prices};
 use crate::run_date_trunc;
+use crate::snapshot_scan::SnapshotScan;
 
 /// Why a query was not answered.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +126,7 @@ struct OpenTable {
 
 impl OpenTable {
     async fn new(table: DeltaTable) -> Result<Self, QueryError> {
-        let provider = provider_of(&table).await?;
+        let provider = provider_of(&table)?;
         Ok(OpenTable { table, provider })
     }
 
@@ -156,14 +156,14 @@ impl OpenTable {
 
     async fn update(&mut self) -> Result<(), QueryError> {
         self.table.update_incremental(None).await?;
-        self.provider = provider_of(&self.table).await?;
+        self.provider = provider_of(&self.table)?;
         Ok(())
     }
 }
 
 /// The provider queries read `table` through.
-async fn provider_of(table: &DeltaTable) -> Result<Arc<dyn TableProvider>, QueryError> {
-    Ok(Arc::new(LimitedScan::new(table.table_provider().await?)))
+fn provider_of(table: &DeltaTable) -> Result<Arc<dyn TableProvider>, QueryError> {
+    Ok(Arc::new(SnapshotScan::of(table)?))
 }
 
 /// Whether the table's last checkpoint is of a version after `version`.
@@ -257,9 +257,6 @@ impl StoreTables {
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_udf(run_date_trunc::udf());
-        // A copy of the session's state: the object stores the tables
-        // register go into the runtime it shares with the session.
-        let state = ctx.state();
         let mut open = self.open.lock().await;
         for (name, schema) in table_names() {
             if !open.contains_key(name)
@@ -270,7 +267,6 @@ impl StoreTables {
             let provider: Arc<dyn TableProvider> = match open.get_mut(name) {
                 Some(open) => {
                     open.refresh(&self.root, name).await?;
-                    open.table.update_datafusion_session(&state)?;
                     Arc::clone(&open.provider)
                 }
                 None => Arc::new(MemTable::try_new(schema, vec![vec![]])?),

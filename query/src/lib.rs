@@ -6,12 +6,12 @@
 
 pub mod context;
 pub mod http;
-pub mod limited_scan;
 pub mod limits;
 pub mod output;
 pub mod prices;
 pub mod reports;
 pub mod run_date_trunc;
+pub mod snapshot_scan;
 
 pub use context::{Answer, QueryError, StoreSession, StoreTables};
 pub use limits::Limits;
