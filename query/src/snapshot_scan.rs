@@ -180,7 +180,8 @@ impl SnapshotScan {
             .files
             .iter()
             .zip(keep)
-            .filter_map(|(file, kept)| kept.then(|| file.clone()))
+            .filter(|(_, kept)| *kept)
+            .map(|(file, _)| file.clone())
             .collect())
     }
 }
@@ -256,5 +257,153 @@ impl TableProvider for SnapshotScan {
         .with_limit(limit)
         .build();
         format.create_physical_plan(state, config).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::{Date32Array, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field};
+    use datafusion::physical_plan::displayable;
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    /// A table `(a, date, b)` partitioned by `date`, whose partition column
+    /// sits between two data columns: one file for each of three days
+    /// (2024-10-04, 2024-10-05, 2024-10-06).
+    async fn three_days(dir: &std::path::Path) -> DeltaTable {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("date", DataType::Date32, false),
+            Field::new("b", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(vec![1, 2, 3])),
+                Arc::new(Date32Array::from(vec![20_000, 20_001, 20_002])),
+                Arc::new(StringArray::from(vec![Some("x"), Some("y"), None])),
+            ],
+        )
+        .unwrap();
+        let url = url::Url::from_directory_path(dir).unwrap();
+        DeltaTable::try_from_url(url)
+            .await
+            .unwrap()
+            .write([batch])
+            .with_partition_columns(["date"])
+            .await
+            .unwrap()
+    }
+
+    /// `sql`'s rows over the table as `t`, and how many Parquet files its
+    /// plan reads.
+    async fn run(table: &DeltaTable, sql: &str) -> (Vec<RecordBatch>, usize) {
+        let ctx = SessionContext::new();
+        ctx.register_table("t", Arc::new(SnapshotScan::of(table).unwrap()))
+            .unwrap();
+        let frame = ctx.sql(sql).await.unwrap();
+        let plan = frame.clone().create_physical_plan().await.unwrap();
+        let files = displayable(plan.as_ref())
+            .indent(true)
+            .to_string()
+            .matches(".parquet")
+            .count();
+        (frame.collect().await.unwrap(), files)
+    }
+
+    fn column_a(batches: &[RecordBatch]) -> Vec<i64> {
+        batches
+            .iter()
+            .flat_map(|batch| {
+                batch
+                    .column_by_name("a")
+                    .unwrap()
+                    .as_primitive::<arrow::datatypes::Int64Type>()
+                    .values()
+                    .to_vec()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_partition_filter_reads_only_the_files_it_selects() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = three_days(dir.path()).await;
+        let (rows, files) = run(
+            &table,
+            "SELECT a FROM t WHERE date >= DATE '2024-10-05' ORDER BY a",
+        )
+        .await;
+        assert_eq!(column_a(&rows), [2, 3]);
+        assert_eq!(files, 2);
+        let (rows, files) = run(&table, "SELECT a FROM t WHERE date > DATE '2025-01-01'").await;
+        assert!(column_a(&rows).is_empty());
+        assert_eq!(files, 0);
+    }
+
+    #[tokio::test]
+    async fn columns_come_in_the_table_order_with_their_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = three_days(dir.path()).await;
+        let (rows, files) = run(&table, "SELECT * FROM t ORDER BY a").await;
+        assert_eq!(files, 3);
+        let batch = arrow::compute::concat_batches(&rows[0].schema(), &rows).unwrap();
+        let names: Vec<&str> = batch
+            .schema_ref()
+            .fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect();
+        assert_eq!(names, ["a", "date", "b"]);
+        assert_eq!(
+            batch
+                .column(1)
+                .as_primitive::<arrow::datatypes::Date32Type>()
+                .values(),
+            &[20_000, 20_001, 20_002]
+        );
+        let b = batch.column(2).as_string::<i32>();
+        assert_eq!((b.value(0), b.value(1), b.is_null(2)), ("x", "y", true));
+    }
+
+    #[tokio::test]
+    async fn counts_come_from_the_log_unless_a_filter_needs_the_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let table = three_days(dir.path()).await;
+        let count = |batches: &[RecordBatch]| {
+            batches[0]
+                .column(0)
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .value(0)
+        };
+        let (rows, files) = run(&table, "SELECT count(*) FROM t").await;
+        assert_eq!((count(&rows), files), (3, 0));
+        let (rows, files) = run(&table, "SELECT count(*) FROM t WHERE b = 'y'").await;
+        assert_eq!((count(&rows), files), (1, 3));
+        let (rows, _) = run(&table, "SELECT date FROM t LIMIT 2").await;
+        assert_eq!(rows.iter().map(RecordBatch::num_rows).sum::<usize>(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_table_needing_a_later_delta_reader_is_refused() {
+        use deltalake::TableProperty;
+        use deltalake::kernel::{DataType as DeltaType, StructField};
+        let dir = tempfile::tempdir().unwrap();
+        let url = url::Url::from_directory_path(dir.path()).unwrap();
+        let table = DeltaTable::try_from_url(url)
+            .await
+            .unwrap()
+            .create()
+            .with_columns([StructField::new("a", DeltaType::LONG, false)])
+            .with_configuration_property(TableProperty::ColumnMappingMode, Some("name"))
+            .await
+            .unwrap();
+        let refused = SnapshotScan::of(&table).unwrap_err().to_string();
+        assert!(
+            refused.contains("needs Delta reader version 2"),
+            "{refused}"
+        );
     }
 }
