@@ -9,14 +9,14 @@
 //! list, typed partition values and row counts are worked out once per
 //! snapshot here instead.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{FieldRef, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::stats::Precision;
-use datafusion::common::{DFSchema, Result, ScalarValue, Statistics};
+use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue, Statistics};
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
@@ -27,6 +27,7 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use deltalake::table::state::DeltaTableState;
 use deltalake::{DeltaTable, DeltaTableError, ObjectMeta, ObjectStore};
 
 /// The files of one table snapshot, scanned by DataFusion's Parquet reader
@@ -43,6 +44,17 @@ pub struct SnapshotScan {
     /// Where the files are, relative to the table root.
     store_url: ObjectStoreUrl,
     store: Arc<dyn ObjectStore>,
+    snapshot: DeltaTableState,
+    /// The snapshot's files, listed when a query first scans them: a
+    /// session registers every table, and the access log gains a commit
+    /// with each request, so listing eagerly would cost every query a walk
+    /// over the access log's files.
+    listing: OnceLock<Listing>,
+}
+
+/// The files of a snapshot, ready to scan.
+#[derive(Debug)]
+struct Listing {
     files: Vec<PartitionedFile>,
     /// The partition columns, one row per file of `files`: partition
     /// filters are evaluated on it to choose the files a scan reads.
@@ -86,14 +98,48 @@ impl SnapshotScan {
                     .expect("every column is a data or a partition column")
             })
             .collect();
+        let log_store = table.log_store();
+        Ok(SnapshotScan {
+            schema,
+            scan_schema: TableSchema::builder(Arc::new(Schema::new(data_fields)))
+                .with_table_partition_cols(partition_fields)
+                .build(),
+            scan_index,
+            store_url: log_store.object_store_url(),
+            store: log_store.object_store(None),
+            snapshot: state.clone(),
+            listing: OnceLock::new(),
+        })
+    }
 
-        let data_schema = Arc::new(Schema::new(data_fields));
+    fn partition_fields(&self) -> &[FieldRef] {
+        self.scan_schema.table_partition_cols()
+    }
+
+    fn partition_names(&self) -> Vec<&str> {
+        self.partition_fields()
+            .iter()
+            .map(|f| f.name().as_str())
+            .collect()
+    }
+
+    /// The snapshot's files, listed on first use.
+    fn listing(&self) -> Result<&Listing> {
+        if let Some(listing) = self.listing.get() {
+            return Ok(listing);
+        }
+        let listing = self.list()?;
+        Ok(self.listing.get_or_init(|| listing))
+    }
+
+    fn list(&self) -> Result<Listing> {
+        let fields = self.partition_fields();
         let mut files = Vec::new();
-        let mut columns: Vec<Vec<ScalarValue>> = vec![Vec::new(); partition_fields.len()];
-        for file in state.log_data().iter() {
+        let mut columns: Vec<Vec<ScalarValue>> = vec![Vec::new(); fields.len()];
+        for file in self.snapshot.log_data().iter() {
             let raw = file.partition_values_map();
-            let mut values = Vec::with_capacity(partition_fields.len());
-            for (field, column) in partition_fields.iter().zip(&mut columns) {
+            let mut values = Vec::with_capacity(fields.len());
+            for (field, column) in fields.iter().zip(&mut columns) {
                 let value = match raw.get(field.name()).cloned().flatten() {
                     Some(text) => ScalarValue::try_from_string(text, field.data_type())?,
                     None => ScalarValue::try_from(field.data_type())?,
@@ -103,7 +149,9 @@ impl SnapshotScan {
             }
             let meta = ObjectMeta {
                 location: file.object_store_path(),
-                last_modified: file.modification_datetime()?,
+                last_modified: file
+                    .modification_datetime()
+                    .map_err(|err| DataFusionError::External(Box::new(err)))?,
                 size: u64::try_from(file.size()).unwrap_or_default(),
                 e_tag: None,
                 version: None,
@@ -111,13 +159,13 @@ impl SnapshotScan {
             let mut partitioned = PartitionedFile::new_from_meta(meta);
             partitioned.partition_values = values;
             if let Some(rows) = file.num_records() {
-                let mut statistics = Statistics::new_unknown(&data_schema);
+                let mut statistics = Statistics::new_unknown(self.scan_schema.file_schema());
                 statistics.num_rows = Precision::Exact(rows);
                 partitioned = partitioned.with_statistics(Arc::new(statistics));
             }
             files.push(partitioned);
         }
-        let partition_schema = Arc::new(Schema::new(partition_fields.clone()));
+        let partition_schema = Arc::new(Schema::new(fields.to_vec()));
         let arrays = columns
             .into_iter()
             .zip(partition_schema.fields())
@@ -134,49 +182,33 @@ impl SnapshotScan {
             arrays,
             &arrow::array::RecordBatchOptions::new().with_row_count(Some(files.len())),
         )?;
-        let log_store = table.log_store();
-        Ok(SnapshotScan {
-            schema,
-            scan_schema: TableSchema::builder(data_schema)
-                .with_table_partition_cols(partition_fields)
-                .build(),
-            scan_index,
-            store_url: log_store.object_store_url(),
-            store: log_store.object_store(None),
+        Ok(Listing {
             files,
             partition_values,
         })
     }
 
-    fn partition_names(&self) -> Vec<&str> {
-        self.partition_values
-            .schema_ref()
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect()
-    }
-
     /// The files whose partition values pass every filter in `filters`
     /// that reads only partition columns.
     fn files_passing(&self, state: &dyn Session, filters: &[Expr]) -> Result<Vec<PartitionedFile>> {
+        let listing = self.listing()?;
         let names = self.partition_names();
         let partition_filters = filters
             .iter()
             .filter(|filter| expr_applicable_for_cols(&names, filter));
-        let schema = DFSchema::try_from(self.partition_values.schema())?;
-        let mut keep = vec![true; self.files.len()];
+        let schema = DFSchema::try_from(listing.partition_values.schema())?;
+        let mut keep = vec![true; listing.files.len()];
         for filter in partition_filters {
             let predicate = state.create_physical_expr(filter.clone(), &schema)?;
             let verdicts = predicate
-                .evaluate(&self.partition_values)?
-                .into_array(self.files.len())?;
+                .evaluate(&listing.partition_values)?
+                .into_array(listing.files.len())?;
             let verdicts = verdicts.as_boolean();
             for (index, kept) in keep.iter_mut().enumerate() {
                 *kept &= verdicts.is_valid(index) && verdicts.value(index);
             }
         }
-        Ok(self
+        Ok(listing
             .files
             .iter()
             .zip(keep)
