@@ -10,12 +10,6 @@ use clap::{Parser, Subcommand};
 
 use exit::ExitCode;
 
-/// mimalloc instead of glibc's allocator: parsing events, building Arrow
-/// batches and planning queries make millions of small, short-lived
-/// allocations, where glibc spent a quarter of a query's CPU time.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// aitrail — the audit trail of AI-assisted software development.
 #[derive(Parser)]
 #[command(name = "aitrail", version, about, long_about = None)]
