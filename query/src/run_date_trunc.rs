@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, UInt32Array};
 use arrow::compute::kernels::partition::partition;
-use arrow::compute::{cast, take};
+use arrow::compute::take;
 use arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
 use datafusion::common::Result;
 use datafusion::functions::datetime::date_trunc;
@@ -83,10 +83,10 @@ fn builtin_coercion(arg_types: &[DataType]) -> Result<Vec<DataType>> {
 
 /// `values` as the built-in function takes them: a date cast to a
 /// timestamp, anything else as it is.
-fn as_builtin_value(values: &ArrayRef) -> Result<ArrayRef> {
+fn as_builtin_value(values: ColumnarValue) -> Result<ColumnarValue> {
     match values.data_type() {
-        DataType::Date32 => Ok(cast(values, &DATE_AS)?),
-        _ => Ok(Arc::clone(values)),
+        DataType::Date32 => values.cast_to(&DATE_AS, None),
+        _ => Ok(values),
     }
 }
 
@@ -133,23 +133,19 @@ impl ScalarUDFImpl for RunDateTrunc {
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let mut args = args;
         args.arg_fields = as_builtin_sees(&args.arg_fields);
-        let values = match &args.args[1] {
-            ColumnarValue::Array(values) => Arc::clone(values),
-            ColumnarValue::Scalar(value) => {
-                if value.data_type() == DataType::Date32 {
-                    args.args[1] = ColumnarValue::Scalar(value.cast_to(&DATE_AS)?);
-                }
-                return self.inner.invoke_with_args(args);
-            }
+        let ColumnarValue::Array(values) = &args.args[1] else {
+            args.args[1] = as_builtin_value(args.args[1].clone())?;
+            return self.inner.invoke_with_args(args);
         };
+        let values = Arc::clone(values);
         let runs = partition(&[Arc::clone(&values)])?.ranges();
         if runs.len() * ROWS_PER_RUN > values.len() {
-            args.args[1] = ColumnarValue::Array(as_builtin_value(&values)?);
+            args.args[1] = as_builtin_value(ColumnarValue::Array(values))?;
             return self.inner.invoke_with_args(args);
         }
         let firsts: UInt32Array = runs.iter().map(|run| run.start as u32).collect();
         let mut per_run = args;
-        per_run.args[1] = ColumnarValue::Array(as_builtin_value(&take(&values, &firsts, None)?)?);
+        per_run.args[1] = as_builtin_value(ColumnarValue::Array(take(&values, &firsts, None)?))?;
         per_run.number_rows = runs.len();
         let truncated: ArrayRef = match self.inner.invoke_with_args(per_run)? {
             ColumnarValue::Array(array) => array,
@@ -205,7 +201,9 @@ mod tests {
 
     fn assert_same(unit: &str, values: ArrayRef) {
         let builtin = date_trunc().as_ref().clone();
-        let builtin_input = as_builtin_value(&values).unwrap();
+        let builtin_input = as_builtin_value(ColumnarValue::Array(Arc::clone(&values)))
+            .and_then(|input| input.to_array(values.len()))
+            .unwrap();
         assert_eq!(
             call(&udf(), unit, Arc::clone(&values)).as_ref(),
             call(&builtin, unit, builtin_input).as_ref(),

@@ -78,14 +78,15 @@ impl SnapshotScan {
         }
         let schema = state.snapshot().arrow_schema();
         let partition_names = state.metadata().partition_columns();
-        let (partition_fields, data_fields): (Vec<FieldRef>, Vec<FieldRef>) = schema
+        let data_fields: Vec<FieldRef> = schema
             .fields()
             .iter()
+            .filter(|field| !partition_names.contains(field.name()))
             .cloned()
-            .partition(|field| partition_names.contains(field.name()));
+            .collect();
         let partition_fields: Vec<FieldRef> = partition_names
             .iter()
-            .filter_map(|name| partition_fields.iter().find(|f| f.name() == name).cloned())
+            .filter_map(|name| schema.fields().find(name).map(|(_, f)| Arc::clone(f)))
             .collect();
         let scan_index = schema
             .fields()
@@ -135,18 +136,15 @@ impl SnapshotScan {
     fn list(&self) -> Result<Listing> {
         let fields = self.partition_fields();
         let mut files = Vec::new();
-        let mut columns: Vec<Vec<ScalarValue>> = vec![Vec::new(); fields.len()];
         for file in self.snapshot.log_data().iter() {
             let raw = file.partition_values_map();
-            let mut values = Vec::with_capacity(fields.len());
-            for (field, column) in fields.iter().zip(&mut columns) {
-                let value = match raw.get(field.name()).cloned().flatten() {
-                    Some(text) => ScalarValue::try_from_string(text, field.data_type())?,
-                    None => ScalarValue::try_from(field.data_type())?,
-                };
-                column.push(value.clone());
-                values.push(value);
-            }
+            let values = fields
+                .iter()
+                .map(|field| match raw.get(field.name()).cloned().flatten() {
+                    Some(text) => ScalarValue::try_from_string(text, field.data_type()),
+                    None => ScalarValue::try_from(field.data_type()),
+                })
+                .collect::<Result<Vec<_>>>()?;
             let meta = ObjectMeta {
                 location: file.object_store_path(),
                 last_modified: file
@@ -166,14 +164,18 @@ impl SnapshotScan {
             files.push(partitioned);
         }
         let partition_schema = Arc::new(Schema::new(fields.to_vec()));
-        let arrays = columns
-            .into_iter()
-            .zip(partition_schema.fields())
-            .map(|(values, field)| {
-                if values.is_empty() {
+        let arrays = fields
+            .iter()
+            .enumerate()
+            .map(|(column, field)| {
+                if files.is_empty() {
                     Ok(arrow::array::new_empty_array(field.data_type()))
                 } else {
-                    ScalarValue::iter_to_array(values)
+                    ScalarValue::iter_to_array(
+                        files
+                            .iter()
+                            .map(|file| file.partition_values[column].clone()),
+                    )
                 }
             })
             .collect::<Result<Vec<ArrayRef>>>()?;
