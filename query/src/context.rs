@@ -29,6 +29,7 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use tokio::sync::Mutex;
 
+use crate::daily_usage::{DAILY_USAGE_TABLE, DailyUsage};
 use crate::limits::Limits;
 use crate::prices::{MODEL_PRICES_TABLE, Prices};
 use crate::run_date_trunc;
@@ -202,6 +203,8 @@ pub struct StoreTables {
     /// Parquet footers, shared by every query's session: reading them again
     /// for each query would cost more than many queries themselves.
     footers: Arc<FileMetadataCache>,
+    /// The reports' per-day sums of `ai_usage`, kept between reports.
+    daily_usage: Mutex<DailyUsage>,
 }
 
 impl StoreTables {
@@ -217,6 +220,7 @@ impl StoreTables {
             prices,
             open: Mutex::new(HashMap::new()),
             footers,
+            daily_usage: Mutex::new(DailyUsage::default()),
         })
     }
 
@@ -276,6 +280,21 @@ impl StoreTables {
         drop(open);
         ctx.register_table(MODEL_PRICES_TABLE, Arc::new(self.prices.table()?))?;
         Ok(StoreSession { ctx, limits })
+    }
+
+    /// [`StoreTables::session`] with the per-day sums of `ai_usage` brought
+    /// up to date and registered as [`DAILY_USAGE_TABLE`], for the reports
+    /// that read them.
+    pub async fn session_with_daily_usage(
+        &self,
+        limits: Limits,
+    ) -> Result<StoreSession, QueryError> {
+        let session = self.session(limits).await?;
+        let sums = self.daily_usage.lock().await.refresh(&session).await?;
+        session
+            .ctx
+            .register_table(DAILY_USAGE_TABLE, Arc::new(sums))?;
+        Ok(session)
     }
 }
 
@@ -360,7 +379,8 @@ impl StoreSession {
             })
     }
 
-    async fn within_time<T>(
+    /// Runs `work` within the session's timeout.
+    pub(crate) async fn within_time<T>(
         &self,
         work: impl Future<Output = Result<T, QueryError>>,
     ) -> Result<T, QueryError> {

@@ -9,6 +9,7 @@
 //! list, typed partition values and row counts are worked out once per
 //! snapshot here instead.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
@@ -188,6 +189,29 @@ impl SnapshotScan {
             files,
             partition_values,
         })
+    }
+
+    /// The snapshot's files by the value of the `date` partition column
+    /// (days since the epoch), each day's paths sorted: what a cache of
+    /// per-day results compares to tell which days changed. Files without
+    /// a date are left out.
+    pub fn files_by_date(&self) -> Result<BTreeMap<i32, Vec<String>>> {
+        let listing = self.listing()?;
+        let mut days: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+        let Some(column) = self.partition_names().iter().position(|n| *n == "date") else {
+            return Ok(days);
+        };
+        for file in &listing.files {
+            if let ScalarValue::Date32(Some(day)) = file.partition_values[column] {
+                days.entry(day)
+                    .or_default()
+                    .push(file.object_meta.location.to_string());
+            }
+        }
+        for paths in days.values_mut() {
+            paths.sort_unstable();
+        }
+        Ok(days)
     }
 
     /// The files whose partition values pass every filter in `filters`

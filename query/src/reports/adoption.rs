@@ -51,9 +51,8 @@ pub(super) fn sql(params: &ReportParams) -> String {
     format!(
         "WITH sessions AS (
             SELECT {bucket} AS bucket_start, {group} AS grp, user_id, session_id,
-                   count(*) AS events,
-                   bool_or(operation <> 'completion' OR coalesce(accepted, false)) AS engaged
-            FROM ai_usage WHERE date >= $from AND date < $to GROUP BY 1, 2, 3, 4
+                   sum(events) AS events, bool_or(engaged) AS engaged
+            FROM ai_usage_daily WHERE date >= $from AND date < $to GROUP BY 1, 2, 3, 4
         ), users AS (
             SELECT bucket_start, grp, user_id, sum(events) AS events,
                    bool_or(engaged) AS engaged, count(session_id) AS sessions
@@ -66,13 +65,13 @@ pub(super) fn sql(params: &ReportParams) -> String {
         ), first_uses AS (
             SELECT {first_bucket} AS bucket_start, grp, count(*) AS new_users
             FROM (SELECT {group} AS grp, user_id, min(date) AS first_date
-                  FROM ai_usage WHERE date < $to GROUP BY 1, 2)
+                  FROM ai_usage_daily WHERE date < $to GROUP BY 1, 2)
             WHERE first_date >= $from
             GROUP BY 1, 2
         ), people AS (
             SELECT {bucket} AS bucket_start, {dev_grp}user_id FROM (
                 SELECT DISTINCT date, {dev_group}user_id
-                FROM ai_usage WHERE date >= $from AND date < $to
+                FROM ai_usage_daily WHERE date >= $from AND date < $to
                 UNION
                 SELECT DISTINCT date, {dev_group}user_id
                 FROM code_changes WHERE date >= $from AND date < $to

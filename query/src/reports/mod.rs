@@ -19,7 +19,8 @@ use serde_json::{Value, json};
 
 pub use params::{Bucket, GroupBy, ParamError, ReportKind, ReportParams};
 
-use crate::context::{Answer, QueryError, StoreSession};
+use crate::context::{Answer, QueryError, StoreTables};
+use crate::limits::Limits;
 use crate::output::json_rows;
 
 /// A report's result.
@@ -49,14 +50,23 @@ impl Report {
     }
 }
 
-/// Runs the report `params` asks for, suppressing every group with fewer
-/// than `k_anonymity` distinct users (0: suppress nothing).
+/// Runs the report `params` asks for over the tables as last committed,
+/// within `limits`, suppressing every group with fewer than `k_anonymity`
+/// distinct users (0: suppress nothing).
 pub async fn run(
-    session: &StoreSession,
+    tables: &StoreTables,
+    limits: Limits,
     params: &ReportParams,
     k_anonymity: u32,
 ) -> Result<Report, QueryError> {
     let k = i64::from(k_anonymity);
+    let session = match params.kind {
+        ReportKind::Incidents => tables.session(limits).await?,
+        ReportKind::Adoption | ReportKind::TokenSpend => {
+            tables.session_with_daily_usage(limits).await?
+        }
+    };
+    let session = &session;
     session.broadcast_joins();
     let (rows, summary) = match params.kind {
         ReportKind::Adoption => {

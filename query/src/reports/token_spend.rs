@@ -26,14 +26,11 @@ pub(super) fn sql(params: &ReportParams) -> String {
                    sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
                    sum(cache_read_tokens) AS cache_read_tokens,
                    sum(cache_write_tokens) AS cache_write_tokens,
-                   coalesce(sum(cost_usd), 0.0) AS given_cost,
-                   sum(CASE WHEN cost_usd IS NULL THEN input_tokens ELSE 0 END) AS input_unpaid,
-                   sum(CASE WHEN cost_usd IS NULL THEN output_tokens ELSE 0 END) AS output_unpaid,
-                   sum(CASE WHEN cost_usd IS NULL THEN cache_read_tokens ELSE 0 END)
-                       AS cache_read_unpaid,
-                   sum(CASE WHEN cost_usd IS NULL THEN cache_write_tokens ELSE 0 END)
-                       AS cache_write_unpaid
-            FROM ai_usage WHERE date >= $from AND date < $to GROUP BY 1, 2, 3, 4
+                   coalesce(sum(given_cost), 0.0) AS given_cost,
+                   sum(input_unpaid) AS input_unpaid, sum(output_unpaid) AS output_unpaid,
+                   sum(cache_read_unpaid) AS cache_read_unpaid,
+                   sum(cache_write_unpaid) AS cache_write_unpaid
+            FROM ai_usage_daily WHERE date >= $from AND date < $to GROUP BY 1, 2, 3, 4
         ), priced AS (
             SELECT {bucket} AS bucket_start, d.grp, d.user_id,
                    d.input_tokens, d.output_tokens, d.cache_read_tokens, d.cache_write_tokens,

@@ -1,0 +1,246 @@
+//! `ai_usage` summed per day, user, session, team, tool and model: what the
+//! adoption and token-spend reports read instead of every event.
+//!
+//! On 10M generated events the sums are 11 times fewer rows than the events
+//! (one per session, mostly), and every figure the two reports give can be
+//! summed from them: counts, token sums, given costs, the tokens with no
+//! given cost (priced per day), whether a session had an action its user
+//! started. They are kept per day and worked out again only for the days
+//! whose files changed since the last report (new commits land on today;
+//! compaction and retention rewrite or remove old days), each time by one
+//! DataFusion aggregation over those days' partitions.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aitrail_schemas::EventType;
+use arrow::array::AsArray;
+use arrow::compute::{concat_batches, partition, sort_to_indices, take_record_batch};
+use arrow::datatypes::{Date32Type, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use datafusion::common::{Result, ScalarValue};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{col, lit};
+
+use crate::context::{QueryError, StoreSession};
+use crate::snapshot_scan::SnapshotScan;
+
+/// The name report sessions register the sums under.
+pub const DAILY_USAGE_TABLE: &str = "ai_usage_daily";
+
+/// The sums of one group of events. `engaged`: some event of the group was
+/// an action its user started (an operation other than `completion`, or an
+/// accepted suggestion). `given_cost`: the sum of the costs events gave
+/// (null when none did). `*_unpaid`: the tokens of events that gave no
+/// cost, which reports price.
+const SUMS: &str = "SELECT date, user_id, session_id, team, tool, model,
+       count(*) AS events,
+       bool_or(operation <> 'completion' OR coalesce(accepted, false)) AS engaged,
+       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+       sum(cache_read_tokens) AS cache_read_tokens,
+       sum(cache_write_tokens) AS cache_write_tokens,
+       sum(cost_usd) AS given_cost,
+       sum(CASE WHEN cost_usd IS NULL THEN input_tokens ELSE 0 END) AS input_unpaid,
+       sum(CASE WHEN cost_usd IS NULL THEN output_tokens ELSE 0 END) AS output_unpaid,
+       sum(CASE WHEN cost_usd IS NULL THEN cache_read_tokens ELSE 0 END) AS cache_read_unpaid,
+       sum(CASE WHEN cost_usd IS NULL THEN cache_write_tokens ELSE 0 END) AS cache_write_unpaid
+FROM ai_usage GROUP BY date, user_id, session_id, team, tool, model";
+
+/// The per-day sums of the `ai_usage` snapshot last refreshed against.
+#[derive(Default)]
+pub struct DailyUsage {
+    days: BTreeMap<i32, Day>,
+}
+
+/// One day's sums and the files they were summed from.
+struct Day {
+    files: Vec<String>,
+    sums: RecordBatch,
+}
+
+impl DailyUsage {
+    /// Brings the sums up to date with the `ai_usage` table `session`
+    /// reads, summing again only the days whose files changed, and returns
+    /// them as a table.
+    pub async fn refresh(&mut self, session: &StoreSession) -> Result<MemTable, QueryError> {
+        let ctx = session.context();
+        let provider = ctx.table_provider(EventType::AiUsage.table_name()).await?;
+        let files = match provider.downcast_ref::<SnapshotScan>() {
+            Some(scan) => scan.files_by_date()?,
+            None => BTreeMap::new(),
+        };
+        self.days.retain(|day, _| files.contains_key(day));
+        let stale: Vec<i32> = files
+            .iter()
+            .filter(|(day, paths)| {
+                self.days
+                    .get(day)
+                    .is_none_or(|known| known.files != **paths)
+            })
+            .map(|(day, _)| *day)
+            .collect();
+        let mut frame = ctx.sql(SUMS).await?;
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        if !stale.is_empty() {
+            if stale.len() < files.len() {
+                let days = stale
+                    .iter()
+                    .map(|day| lit(ScalarValue::Date32(Some(*day))))
+                    .collect();
+                frame = frame.filter(col("date").in_list(days, false))?;
+            }
+            let batches = session
+                .within_time(async { Ok(frame.collect().await?) })
+                .await?;
+            let mut by_day = split_by_day(&schema, &batches)?;
+            for day in stale {
+                let sums = by_day
+                    .remove(&day)
+                    .unwrap_or_else(|| RecordBatch::new_empty(Arc::clone(&schema)));
+                let files = files[&day].clone();
+                self.days.insert(day, Day { files, sums });
+            }
+        }
+        let partitions = session.context().copied_config().target_partitions().max(1);
+        let mut batches = vec![Vec::new(); partitions];
+        for (index, day) in self.days.values().enumerate() {
+            batches[index % partitions].push(day.sums.clone());
+        }
+        Ok(MemTable::try_new(schema, batches)?)
+    }
+}
+
+/// The rows of `batches` by their `date`.
+fn split_by_day(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<BTreeMap<i32, RecordBatch>> {
+    let sums = concat_batches(schema, batches)?;
+    let mut days = BTreeMap::new();
+    if sums.num_rows() == 0 {
+        return Ok(days);
+    }
+    let date = sums
+        .column_by_name("date")
+        .expect("the sums are grouped by date");
+    let sorted = take_record_batch(&sums, &sort_to_indices(date, None, None)?)?;
+    let dates = sorted
+        .column_by_name("date")
+        .expect("the sums are grouped by date");
+    for range in partition(std::slice::from_ref(dates))?.ranges() {
+        let day = dates.as_primitive::<Date32Type>().value(range.start);
+        days.insert(day, sorted.slice(range.start, range.len()));
+    }
+    Ok(days)
+}
+
+#[cfg(test)]
+mod tests {
+    use aitrail_schemas::ValidatorConfig;
+    use aitrail_store::policy::Policy;
+    use aitrail_store::retention::purge::remove_partitions;
+    use aitrail_store::rows::Position;
+    use aitrail_store::sink::{BatchLimits, EventSink};
+    use aitrail_store::writer::StoreWriter;
+    use aitrail_store::{StoreRoot, table::open_existing};
+    use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
+    use crate::context::StoreTables;
+    use crate::limits::Limits;
+    use crate::output::json_rows;
+    use crate::prices::Prices;
+
+    use super::*;
+
+    fn usage(id: &str, day: &str, session: &str) -> String {
+        serde_json::json!({
+            "schema_version": 1, "event_id": id, "event_type": "ai_usage",
+            "occurred_at": format!("{day}T10:00:00Z"), "org_id": "acme",
+            "user_id": "u1", "tool": "cursor", "model": "m", "session_id": session,
+            "input_tokens": 10, "output_tokens": 1,
+        })
+        .to_string()
+    }
+
+    async fn commit(root: &StoreRoot, lines: &[String]) {
+        let now: DateTime<Utc> = "2026-11-24T00:00:00Z".parse().unwrap();
+        let mut sink = EventSink::new(
+            ValidatorConfig::default(),
+            Policy::default(),
+            BatchLimits::default(),
+        );
+        for (n, line) in lines.iter().enumerate() {
+            let position = Position {
+                partition: -1,
+                offset: n as i64 + 1,
+            };
+            sink.accept(line.as_bytes(), position, now).unwrap();
+        }
+        let mut writer = StoreWriter::open(root, TimeDelta::hours(24)).await.unwrap();
+        writer.commit(sink.take_batch(), &[]).await.unwrap();
+    }
+
+    /// Events and sessions per day, as the reports' sums give them.
+    async fn per_day(tables: &StoreTables) -> serde_json::Value {
+        let session = tables.session_with_daily_usage(Limits::NONE).await.unwrap();
+        let answer = session
+            .query(
+                "SELECT CAST(date AS VARCHAR) AS day, sum(events) AS events,
+                        count(session_id) AS sessions, sum(input_unpaid) AS unpaid
+                 FROM ai_usage_daily GROUP BY date ORDER BY date",
+            )
+            .await
+            .unwrap();
+        serde_json::Value::Array(json_rows(&answer.batches).unwrap())
+    }
+
+    #[tokio::test]
+    async fn only_the_days_whose_files_changed_are_summed_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
+        let tables = StoreTables::new(root.clone(), Prices::default()).unwrap();
+        assert_eq!(per_day(&tables).await, serde_json::json!([]));
+
+        commit(
+            &root,
+            &[
+                usage("a", "2026-11-20", "s1"),
+                usage("b", "2026-11-20", "s1"),
+                usage("c", "2026-11-10", "s2"),
+            ],
+        )
+        .await;
+        assert_eq!(
+            per_day(&tables).await,
+            serde_json::json!([
+                {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
+                {"day": "2026-11-20", "events": 2, "sessions": 1, "unpaid": 20},
+            ])
+        );
+
+        // The 10th's file is gone from storage: summing that day again
+        // would fail, so the next answer shows it was kept, not re-read.
+        for entry in
+            std::fs::read_dir(dir.path().join("ai_usage/tier=standard/date=2026-11-10")).unwrap()
+        {
+            std::fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        commit(&root, &[usage("d", "2026-11-20", "s3")]).await;
+        assert_eq!(
+            per_day(&tables).await,
+            serde_json::json!([
+                {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
+                {"day": "2026-11-20", "events": 3, "sessions": 2, "unpaid": 30},
+            ])
+        );
+
+        let mut table = open_existing(&root, "ai_usage").await.unwrap().unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 10).unwrap();
+        remove_partitions(&mut table, &[("standard".to_string(), day)], 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            per_day(&tables).await,
+            serde_json::json!([
+                {"day": "2026-11-20", "events": 3, "sessions": 2, "unpaid": 30},
+            ])
+        );
+    }
+}
