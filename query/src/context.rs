@@ -290,7 +290,9 @@ impl StoreTables {
         limits: Limits,
     ) -> Result<StoreSession, QueryError> {
         let session = self.session(limits).await?;
-        let sums = self.daily_usage.lock().await.refresh(&session).await?;
+        let sums = session
+            .within_time(async { self.daily_usage.lock().await.refresh(&session).await })
+            .await?;
         session
             .ctx
             .register_table(DAILY_USAGE_TABLE, Arc::new(sums))?;

@@ -28,6 +28,10 @@ use crate::snapshot_scan::SnapshotScan;
 /// The name report sessions register the sums under.
 pub const DAILY_USAGE_TABLE: &str = "ai_usage_daily";
 
+/// Days summed by one aggregation: a month of a 1,000-developer
+/// organization is ≈ 40k sums.
+const DAYS_PER_AGGREGATION: usize = 31;
+
 /// The sums of one group of events. `engaged`: some event of the group was
 /// an action its user started (an operation other than `completion`, or an
 /// accepted suggestion). `given_cost`: the sum of the costs events gave
@@ -61,7 +65,10 @@ struct Day {
 impl DailyUsage {
     /// Brings the sums up to date with the `ai_usage` table `session`
     /// reads, summing again only the days whose files changed, and returns
-    /// them as a table.
+    /// them as a table. Days are summed a few weeks at a time, each batch
+    /// kept as soon as it is done: memory stays bounded on a store of any
+    /// age, and a refresh cut short (by the query timeout) is resumed by
+    /// the next.
     pub async fn refresh(&mut self, session: &StoreSession) -> Result<MemTable, QueryError> {
         let ctx = session.context();
         let provider = ctx.table_provider(EventType::AiUsage.table_name()).await?;
@@ -79,26 +86,25 @@ impl DailyUsage {
             })
             .map(|(day, _)| *day)
             .collect();
-        let mut frame = ctx.sql(SUMS).await?;
+        let frame = ctx.sql(SUMS).await?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        if !stale.is_empty() {
-            if stale.len() < files.len() {
-                let days = stale
-                    .iter()
-                    .map(|day| lit(ScalarValue::Date32(Some(*day))))
-                    .collect();
-                frame = frame.filter(col("date").in_list(days, false))?;
-            }
-            let batches = session
-                .within_time(async { Ok(frame.collect().await?) })
+        for chunk in stale.chunks(DAYS_PER_AGGREGATION) {
+            let days = chunk
+                .iter()
+                .map(|day| lit(ScalarValue::Date32(Some(*day))))
+                .collect();
+            let batches = frame
+                .clone()
+                .filter(col("date").in_list(days, false))?
+                .collect()
                 .await?;
             let mut by_day = split_by_day(&schema, &batches)?;
-            for day in stale {
+            for day in chunk {
                 let sums = by_day
-                    .remove(&day)
+                    .remove(day)
                     .unwrap_or_else(|| RecordBatch::new_empty(Arc::clone(&schema)));
-                let files = files[&day].clone();
-                self.days.insert(day, Day { files, sums });
+                let files = files[day].clone();
+                self.days.insert(*day, Day { files, sums });
             }
         }
         let partitions = session.context().copied_config().target_partitions().max(1);

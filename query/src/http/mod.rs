@@ -14,6 +14,7 @@ mod v1;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use aitrail_store::StoreRoot;
 use axum::Router;
@@ -62,7 +63,29 @@ impl App {
             metrics,
             access_log_healthy: healthy,
         };
-        Ok((Arc::new(app), task))
+        let app = Arc::new(app);
+        tokio::spawn(warm_up(Arc::clone(&app)));
+        Ok((app, task))
+    }
+}
+
+/// Sums `ai_usage` per day for the reports (see [`crate::daily_usage`]) as
+/// the server starts, so that the first report does not wait for it.
+async fn warm_up(app: Arc<App>) {
+    let started = Instant::now();
+    match app
+        .tables
+        .session_with_daily_usage(app.config.limits())
+        .await
+    {
+        Ok(_) => tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "ai_usage summed per day for the reports"
+        ),
+        Err(err) => tracing::warn!(
+            error = %err,
+            "summing ai_usage per day for the reports failed; the first report tries again"
+        ),
     }
 }
 
