@@ -29,7 +29,7 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use tokio::sync::Mutex;
 
-use crate::daily_usage::{DAILY_USAGE_TABLE, DailyUsage};
+use crate::daily_sums::DailySums;
 use crate::limits::Limits;
 use crate::prices::{MODEL_PRICES_TABLE, Prices};
 use crate::run_date_trunc;
@@ -203,8 +203,8 @@ pub struct StoreTables {
     /// Parquet footers, shared by every query's session: reading them again
     /// for each query would cost more than many queries themselves.
     footers: Arc<FileMetadataCache>,
-    /// The reports' per-day sums of `ai_usage`, kept between reports.
-    daily_usage: Mutex<DailyUsage>,
+    /// The reports' per-day sums, kept between reports.
+    daily_sums: Mutex<[DailySums; 2]>,
 }
 
 impl StoreTables {
@@ -220,7 +220,7 @@ impl StoreTables {
             prices,
             open: Mutex::new(HashMap::new()),
             footers,
-            daily_usage: Mutex::new(DailyUsage::default()),
+            daily_sums: Mutex::new([DailySums::ai_usage(), DailySums::code_changes()]),
         })
     }
 
@@ -282,20 +282,24 @@ impl StoreTables {
         Ok(StoreSession { ctx, limits })
     }
 
-    /// [`StoreTables::session`] with the per-day sums of `ai_usage` brought
-    /// up to date and registered as [`DAILY_USAGE_TABLE`], for the reports
-    /// that read them.
-    pub async fn session_with_daily_usage(
+    /// [`StoreTables::session`] with the per-day sums of `ai_usage` and
+    /// `code_changes` brought up to date and registered (as
+    /// `ai_usage_daily` and `code_changes_daily`), for the reports that
+    /// read them.
+    pub async fn session_with_daily_sums(
         &self,
         limits: Limits,
     ) -> Result<StoreSession, QueryError> {
         let session = self.session(limits).await?;
-        let sums = session
-            .within_time(async { self.daily_usage.lock().await.refresh(&session).await })
-            .await?;
         session
-            .ctx
-            .register_table(DAILY_USAGE_TABLE, Arc::new(sums))?;
+            .within_time(async {
+                for sums in self.daily_sums.lock().await.iter_mut() {
+                    let table = sums.refresh(&session).await?;
+                    session.ctx.register_table(sums.name(), Arc::new(table))?;
+                }
+                Ok(())
+            })
+            .await?;
         Ok(session)
     }
 }

@@ -5,7 +5,7 @@
 //! `aitrail serve`.
 
 pub mod context;
-pub mod daily_usage;
+pub mod daily_sums;
 pub mod http;
 pub mod limits;
 pub mod output;

@@ -69,22 +69,22 @@ impl App {
     }
 }
 
-/// Sums `ai_usage` per day for the reports (see [`crate::daily_usage`]) as
+/// Sums `ai_usage` and `code_changes` per day for the reports (see [`crate::daily_sums`]) as
 /// the server starts, so that the first report does not wait for it.
 async fn warm_up(app: Arc<App>) {
     let started = Instant::now();
     match app
         .tables
-        .session_with_daily_usage(app.config.limits())
+        .session_with_daily_sums(app.config.limits())
         .await
     {
         Ok(_) => tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
-            "ai_usage summed per day for the reports"
+            "ai_usage and code_changes summed per day for the reports"
         ),
         Err(err) => tracing::warn!(
             error = %err,
-            "summing ai_usage per day for the reports failed; the first report tries again"
+            "summing the tables per day for the reports failed; the first report tries again"
         ),
     }
 }

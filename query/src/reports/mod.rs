@@ -63,7 +63,7 @@ pub async fn run(
     let session = match params.kind {
         ReportKind::Incidents => tables.session(limits).await?,
         ReportKind::Adoption | ReportKind::TokenSpend => {
-            tables.session_with_daily_usage(limits).await?
+            tables.session_with_daily_sums(limits).await?
         }
     };
     let session = &session;

@@ -4,8 +4,9 @@
 //! tokens with neither are counted as `unpriced_tokens` (and cost nothing),
 //! so a gap in the price table shows instead of hiding in a low total.
 //!
-//! Events are summed per day, model and user first, and the prices joined
-//! to those sums: the price of a model is the same all day.
+//! The per-day sums of `ai_usage` (see [`crate::daily_sums`]) are summed
+//! per day, model and user first, and the prices joined to those sums: the
+//! price of a model is the same all day.
 
 use super::{ReportParams, bucket_of};
 use crate::reports::GroupBy;

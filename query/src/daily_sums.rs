@@ -1,14 +1,16 @@
-//! `ai_usage` summed per day, user, session, team, tool and model: what the
+//! Per-day sums of the event tables, kept between reports: what the
 //! adoption and token-spend reports read instead of every event.
 //!
-//! On 10M generated events the sums are 11 times fewer rows than the events
-//! (one per session, mostly), and every figure the two reports give can be
-//! summed from them: counts, token sums, given costs, the tokens with no
-//! given cost (priced per day), whether a session had an action its user
-//! started. They are kept per day and worked out again only for the days
-//! whose files changed since the last report (new commits land on today;
-//! compaction and retention rewrite or remove old days), each time by one
-//! DataFusion aggregation over those days' partitions.
+//! `ai_usage` is summed per day, user, session, team, tool and model: on
+//! 10M generated events 11 times fewer rows than the events (one per
+//! session, mostly), from which every figure of the two reports can be
+//! summed: counts, token sums, given costs, the tokens with no given cost
+//! (priced per day), whether a session had an action its user started.
+//! `code_changes` is summed per day, team and user, who count as
+//! developers. The sums are kept per day and worked out again only for the
+//! days whose files changed since the last report (new commits land on
+//! today; compaction and retention rewrite or remove old days), by
+//! DataFusion aggregations over those days' partitions.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,19 +27,16 @@ use datafusion::prelude::{col, lit};
 use crate::context::{QueryError, StoreSession};
 use crate::snapshot_scan::SnapshotScan;
 
-/// The name report sessions register the sums under.
-pub const DAILY_USAGE_TABLE: &str = "ai_usage_daily";
-
 /// Days summed by one aggregation: a month of a 1,000-developer
 /// organization is ≈ 40k sums.
 const DAYS_PER_AGGREGATION: usize = 31;
 
-/// The sums of one group of events. `engaged`: some event of the group was
-/// an action its user started (an operation other than `completion`, or an
-/// accepted suggestion). `given_cost`: the sum of the costs events gave
-/// (null when none did). `*_unpaid`: the tokens of events that gave no
-/// cost, which reports price.
-const SUMS: &str = "SELECT date, user_id, session_id, team, tool, model,
+/// The sums of `ai_usage`. `engaged`: some event of the group was an action
+/// its user started (an operation other than `completion`, or an accepted
+/// suggestion). `given_cost`: the sum of the costs events gave (null when
+/// none did). `*_unpaid`: the tokens of events that gave no cost, which
+/// reports price.
+const AI_USAGE_SUMS: &str = "SELECT date, user_id, session_id, team, tool, model,
        count(*) AS events,
        bool_or(operation <> 'completion' OR coalesce(accepted, false)) AS engaged,
        sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
@@ -50,9 +49,19 @@ const SUMS: &str = "SELECT date, user_id, session_id, team, tool, model,
        sum(CASE WHEN cost_usd IS NULL THEN cache_write_tokens ELSE 0 END) AS cache_write_unpaid
 FROM ai_usage GROUP BY date, user_id, session_id, team, tool, model";
 
-/// The per-day sums of the `ai_usage` snapshot last refreshed against.
-#[derive(Default)]
-pub struct DailyUsage {
+/// The sums of `code_changes`.
+const CODE_CHANGES_SUMS: &str = "SELECT date, team, user_id, count(*) AS changes
+FROM code_changes GROUP BY date, team, user_id";
+
+/// The per-day sums of one table, as of the snapshot last refreshed
+/// against.
+pub struct DailySums {
+    /// The table summed.
+    source: EventType,
+    /// The name report sessions register the sums under.
+    name: &'static str,
+    /// The aggregation, grouped by `date` among other columns.
+    sql: &'static str,
     days: BTreeMap<i32, Day>,
 }
 
@@ -62,16 +71,43 @@ struct Day {
     sums: RecordBatch,
 }
 
-impl DailyUsage {
-    /// Brings the sums up to date with the `ai_usage` table `session`
-    /// reads, summing again only the days whose files changed, and returns
-    /// them as a table. Days are summed a few weeks at a time, each batch
-    /// kept as soon as it is done: memory stays bounded on a store of any
-    /// age, and a refresh cut short (by the query timeout) is resumed by
-    /// the next.
+impl DailySums {
+    /// `ai_usage`'s sums, registered as `ai_usage_daily`.
+    pub fn ai_usage() -> Self {
+        DailySums::of(EventType::AiUsage, "ai_usage_daily", AI_USAGE_SUMS)
+    }
+
+    /// `code_changes`' sums, registered as `code_changes_daily`.
+    pub fn code_changes() -> Self {
+        DailySums::of(
+            EventType::CodeChange,
+            "code_changes_daily",
+            CODE_CHANGES_SUMS,
+        )
+    }
+
+    fn of(source: EventType, name: &'static str, sql: &'static str) -> Self {
+        DailySums {
+            source,
+            name,
+            sql,
+            days: BTreeMap::new(),
+        }
+    }
+
+    /// The name report sessions register the sums under.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Brings the sums up to date with the table `session` reads, summing
+    /// again only the days whose files changed, and returns them as a
+    /// table. Days are summed a month at a time, each month kept as soon
+    /// as it is done: memory stays bounded on a store of any age, and a
+    /// refresh cut short (by the query timeout) is resumed by the next.
     pub async fn refresh(&mut self, session: &StoreSession) -> Result<MemTable, QueryError> {
         let ctx = session.context();
-        let provider = ctx.table_provider(EventType::AiUsage.table_name()).await?;
+        let provider = ctx.table_provider(self.source.table_name()).await?;
         let files = match provider.downcast_ref::<SnapshotScan>() {
             Some(scan) => scan.files_by_date()?,
             None => BTreeMap::new(),
@@ -86,7 +122,7 @@ impl DailyUsage {
             })
             .map(|(day, _)| *day)
             .collect();
-        let frame = ctx.sql(SUMS).await?;
+        let frame = ctx.sql(self.sql).await?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         for chunk in stale.chunks(DAYS_PER_AGGREGATION) {
             let days = chunk
@@ -153,14 +189,22 @@ mod tests {
     use crate::output::json_rows;
     use crate::prices::Prices;
 
-    use super::*;
-
     fn usage(id: &str, day: &str, session: &str) -> String {
         serde_json::json!({
             "schema_version": 1, "event_id": id, "event_type": "ai_usage",
             "occurred_at": format!("{day}T10:00:00Z"), "org_id": "acme",
             "user_id": "u1", "tool": "cursor", "model": "m", "session_id": session,
             "input_tokens": 10, "output_tokens": 1,
+        })
+        .to_string()
+    }
+
+    fn change(id: &str, day: &str) -> String {
+        serde_json::json!({
+            "schema_version": 1, "event_id": id, "event_type": "code_change",
+            "occurred_at": format!("{day}T11:00:00Z"), "org_id": "acme",
+            "change_id": id, "kind": "commit", "repository": "github.com/acme/web",
+            "user_id": "u2", "team": "web", "ai_assisted": true,
         })
         .to_string()
     }
@@ -183,18 +227,24 @@ mod tests {
         writer.commit(sink.take_batch(), &[]).await.unwrap();
     }
 
-    /// Events and sessions per day, as the reports' sums give them.
+    /// Events, sessions and unpaid tokens per day, and changes per day and
+    /// author, as the reports' sums give them.
     async fn per_day(tables: &StoreTables) -> serde_json::Value {
-        let session = tables.session_with_daily_usage(Limits::NONE).await.unwrap();
-        let answer = session
-            .query(
-                "SELECT CAST(date AS VARCHAR) AS day, sum(events) AS events,
-                        count(session_id) AS sessions, sum(input_unpaid) AS unpaid
-                 FROM ai_usage_daily GROUP BY date ORDER BY date",
-            )
-            .await
-            .unwrap();
-        serde_json::Value::Array(json_rows(&answer.batches).unwrap())
+        let session = tables.session_with_daily_sums(Limits::NONE).await.unwrap();
+        let mut answers = Vec::new();
+        for sql in [
+            "SELECT CAST(date AS VARCHAR) AS day, sum(events) AS events,
+                    count(session_id) AS sessions, sum(input_unpaid) AS unpaid
+             FROM ai_usage_daily GROUP BY date ORDER BY date",
+            "SELECT CAST(date AS VARCHAR) AS day, team, user_id, changes
+             FROM code_changes_daily ORDER BY date",
+        ] {
+            let answer = session.query(sql).await.unwrap();
+            answers.push(serde_json::Value::Array(
+                json_rows(&answer.batches).unwrap(),
+            ));
+        }
+        serde_json::json!({"usage": answers[0], "changes": answers[1]})
     }
 
     #[tokio::test]
@@ -202,7 +252,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
         let tables = StoreTables::new(root.clone(), Prices::default()).unwrap();
-        assert_eq!(per_day(&tables).await, serde_json::json!([]));
+        assert_eq!(
+            per_day(&tables).await,
+            serde_json::json!({"usage": [], "changes": []})
+        );
 
         commit(
             &root,
@@ -210,15 +263,19 @@ mod tests {
                 usage("a", "2026-11-20", "s1"),
                 usage("b", "2026-11-20", "s1"),
                 usage("c", "2026-11-10", "s2"),
+                change("x", "2026-11-20"),
             ],
         )
         .await;
         assert_eq!(
             per_day(&tables).await,
-            serde_json::json!([
-                {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
-                {"day": "2026-11-20", "events": 2, "sessions": 1, "unpaid": 20},
-            ])
+            serde_json::json!({
+                "usage": [
+                    {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
+                    {"day": "2026-11-20", "events": 2, "sessions": 1, "unpaid": 20},
+                ],
+                "changes": [{"day": "2026-11-20", "team": "web", "user_id": "u2", "changes": 1}],
+            })
         );
 
         // The 10th's file is gone from storage: summing that day again
@@ -228,13 +285,20 @@ mod tests {
         {
             std::fs::remove_file(entry.unwrap().path()).unwrap();
         }
-        commit(&root, &[usage("d", "2026-11-20", "s3")]).await;
+        commit(
+            &root,
+            &[usage("d", "2026-11-20", "s3"), change("y", "2026-11-20")],
+        )
+        .await;
         assert_eq!(
             per_day(&tables).await,
-            serde_json::json!([
-                {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
-                {"day": "2026-11-20", "events": 3, "sessions": 2, "unpaid": 30},
-            ])
+            serde_json::json!({
+                "usage": [
+                    {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
+                    {"day": "2026-11-20", "events": 3, "sessions": 2, "unpaid": 30},
+                ],
+                "changes": [{"day": "2026-11-20", "team": "web", "user_id": "u2", "changes": 2}],
+            })
         );
 
         let mut table = open_existing(&root, "ai_usage").await.unwrap().unwrap();
@@ -244,9 +308,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             per_day(&tables).await,
-            serde_json::json!([
-                {"day": "2026-11-20", "events": 3, "sessions": 2, "unpaid": 30},
-            ])
+            serde_json::json!({
+                "usage": [{"day": "2026-11-20", "events": 3, "sessions": 2, "unpaid": 30}],
+                "changes": [{"day": "2026-11-20", "team": "web", "user_id": "u2", "changes": 2}],
+            })
         );
     }
 }
