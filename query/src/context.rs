@@ -321,6 +321,16 @@ impl StoreSession {
             .await
     }
 
+    /// [`StoreSession::open`] for one report: the per-day sums the reports
+    /// read are registered as views (see [`DailySums::register_view`]).
+    pub async fn open_for_report(root: &StoreRoot, prices: Prices) -> Result<Self, QueryError> {
+        let session = StoreSession::open(root, prices).await?;
+        for sums in [DailySums::ai_usage(), DailySums::code_changes()] {
+            sums.register_view(&session).await?;
+        }
+        Ok(session)
+    }
+
     /// Runs one read-only statement. DDL, DML (`INSERT`, `COPY`), `SET` and
     /// other statements are refused before planning touches anything; paths
     /// are not tables (URL tables stay off), and no table function reads

@@ -100,6 +100,16 @@ impl DailySums {
         self.name
     }
 
+    /// Registers the sums in `session` as a view: worked out by each query
+    /// that reads them, over the days it reads (its `date` filters reach
+    /// the table's partitions). For a process that makes one report, where
+    /// keeping sums would cost a whole pass over the table first.
+    pub async fn register_view(&self, session: &StoreSession) -> Result<(), QueryError> {
+        let view = session.context().sql(self.sql).await?.into_view();
+        session.context().register_table(self.name, view)?;
+        Ok(())
+    }
+
     /// Brings the sums up to date with the table `session` reads, summing
     /// again only the days whose files changed, and returns them as a
     /// table. Days are summed a month at a time, each month kept as soon

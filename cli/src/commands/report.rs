@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use aitrail_query::output::render;
 use aitrail_query::reports::{self, ReportKind, ReportParams};
-use aitrail_query::{Limits, Prices, StoreTables};
+use aitrail_query::{Prices, StoreSession};
 use aitrail_store::StoreRoot;
 use clap::{Args, ValueEnum};
 
@@ -92,8 +92,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime
         .block_on(async {
-            let tables = StoreTables::new(root, prices)?;
-            reports::run(&tables, Limits::NONE, &params, 0).await
+            let session = StoreSession::open_for_report(&root, prices).await?;
+            reports::run(&session, &params, 0).await
         })
         .map_err(|err| UsageError(err.to_string()))?;
     let mut out = std::io::stdout().lock();

@@ -30,6 +30,7 @@ use self::auth::Tokens;
 use self::config::ServerConfig;
 use self::metrics::Metrics;
 use crate::context::{QueryError, StoreTables};
+use crate::limits::Limits;
 use crate::prices::Prices;
 
 /// What every request handler shares.
@@ -69,15 +70,18 @@ impl App {
     }
 }
 
-/// Sums `ai_usage` and `code_changes` per day for the reports (see [`crate::daily_sums`]) as
-/// the server starts, so that the first report does not wait for it.
+/// Sums `ai_usage` and `code_changes` per day for the reports (see
+/// [`crate::daily_sums`]) as the server starts, so that the first report
+/// does not wait for it. Within the per-query memory limit, without its
+/// timeout: no one waits for this answer, and a large store may take
+/// longer to sum than one query may run.
 async fn warm_up(app: Arc<App>) {
     let started = Instant::now();
-    match app
-        .tables
-        .session_with_daily_sums(app.config.limits())
-        .await
-    {
+    let limits = Limits {
+        timeout: None,
+        ..app.config.limits()
+    };
+    match app.tables.session_with_daily_sums(limits).await {
         Ok(_) => tracing::info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             "ai_usage and code_changes summed per day for the reports"

@@ -194,7 +194,11 @@ async fn answer(
                 Role::Leadership => app.config.k_anonymity,
             };
             let format = negotiate(request.headers)?;
-            let report = reports::run(&app.tables, app.config.limits(), &params, k).await?;
+            let session = app
+                .tables
+                .session_with_daily_sums(app.config.limits())
+                .await?;
+            let report = reports::run(&session, &params, k).await?;
             let rows = report.rows.rows();
             let response = if format == Format::Json {
                 let body = report.to_json().map_err(render_error)?;

@@ -19,8 +19,7 @@ use serde_json::{Value, json};
 
 pub use params::{Bucket, GroupBy, ParamError, ReportKind, ReportParams};
 
-use crate::context::{Answer, QueryError, StoreTables};
-use crate::limits::Limits;
+use crate::context::{Answer, QueryError, StoreSession};
 use crate::output::json_rows;
 
 /// A report's result.
@@ -50,23 +49,18 @@ impl Report {
     }
 }
 
-/// Runs the report `params` asks for over the tables as last committed,
-/// within `limits`, suppressing every group with fewer than `k_anonymity`
-/// distinct users (0: suppress nothing).
+/// Runs the report `params` asks for in `session`, which has the per-day
+/// sums registered ([`StoreTables::session_with_daily_sums`] or
+/// [`StoreSession::open_for_report`]), suppressing every group with fewer
+/// than `k_anonymity` distinct users (0: suppress nothing).
+///
+/// [`StoreTables::session_with_daily_sums`]: crate::StoreTables::session_with_daily_sums
 pub async fn run(
-    tables: &StoreTables,
-    limits: Limits,
+    session: &StoreSession,
     params: &ReportParams,
     k_anonymity: u32,
 ) -> Result<Report, QueryError> {
     let k = i64::from(k_anonymity);
-    let session = match params.kind {
-        ReportKind::Incidents => tables.session(limits).await?,
-        ReportKind::Adoption | ReportKind::TokenSpend => {
-            tables.session_with_daily_sums(limits).await?
-        }
-    };
-    let session = &session;
     session.broadcast_joins();
     let (rows, summary) = match params.kind {
         ReportKind::Adoption => {
