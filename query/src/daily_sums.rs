@@ -134,6 +134,13 @@ impl DailySums {
             .collect();
         let frame = ctx.sql(self.sql).await?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
+        if !stale.is_empty() {
+            tracing::debug!(
+                table = self.source.table_name(),
+                days = stale.len(),
+                "summing days whose files changed"
+            );
+        }
         for chunk in stale.chunks(DAYS_PER_AGGREGATION) {
             let days = chunk
                 .iter()
