@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aitrail_schemas::EventType;
 use aitrail_store::StoreRoot;
@@ -279,7 +279,11 @@ impl StoreTables {
         }
         drop(open);
         ctx.register_table(MODEL_PRICES_TABLE, Arc::new(self.prices.table()?))?;
-        Ok(StoreSession { ctx, limits })
+        Ok(StoreSession {
+            ctx,
+            limits,
+            started: Instant::now(),
+        })
     }
 
     /// [`StoreTables::session`] with the per-day sums of `ai_usage` and
@@ -310,6 +314,10 @@ impl StoreTables {
 pub struct StoreSession {
     ctx: SessionContext,
     limits: Limits,
+    /// When the session was made: its timeout counts from then, so that
+    /// all a request does in it (a report's sums, then its query) shares
+    /// one budget.
+    started: Instant,
 }
 
 impl StoreSession {
@@ -395,13 +403,13 @@ impl StoreSession {
             })
     }
 
-    /// Runs `work` within the session's timeout.
+    /// Runs `work` within what is left of the session's timeout.
     pub(crate) async fn within_time<T>(
         &self,
         work: impl Future<Output = Result<T, QueryError>>,
     ) -> Result<T, QueryError> {
         match self.limits.timeout {
-            Some(limit) => tokio::time::timeout(limit, work)
+            Some(limit) => tokio::time::timeout(limit.saturating_sub(self.started.elapsed()), work)
                 .await
                 .map_err(|_| QueryError::Timeout(limit))?,
             None => work.await,

@@ -25,11 +25,12 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::{col, lit};
 
 use crate::context::{QueryError, StoreSession};
-use crate::snapshot_scan::SnapshotScan;
+use crate::snapshot_scan::{DayFiles, SnapshotScan};
 
-/// Days summed by one aggregation: a month of a 1,000-developer
-/// organization is ≈ 40k sums.
-const DAYS_PER_AGGREGATION: usize = 31;
+/// Events summed by one aggregation at most (unless one day holds more):
+/// ≈ 90k sums on generated data, well within a query's memory limit and
+/// time.
+const ROWS_PER_AGGREGATION: usize = 1_000_000;
 
 /// The sums of `ai_usage`. `engaged`: some event of the group was an action
 /// its user started (an operation other than `completion`, or an accepted
@@ -63,11 +64,13 @@ pub struct DailySums {
     /// The aggregation, grouped by `date` among other columns.
     sql: &'static str,
     days: BTreeMap<i32, Day>,
+    /// The table version the sums were last brought up to date with.
+    version: Option<u64>,
 }
 
 /// One day's sums and the files they were summed from.
 struct Day {
-    files: Vec<String>,
+    files: DayFiles,
     sums: RecordBatch,
 }
 
@@ -92,6 +95,7 @@ impl DailySums {
             name,
             sql,
             days: BTreeMap::new(),
+            version: None,
         }
     }
 
@@ -112,28 +116,31 @@ impl DailySums {
 
     /// Brings the sums up to date with the table `session` reads, summing
     /// again only the days whose files changed, and returns them as a
-    /// table. Days are summed a month at a time, each month kept as soon
-    /// as it is done: memory stays bounded on a store of any age, and a
-    /// refresh cut short (by the query timeout) is resumed by the next.
+    /// table. Days are summed a million events at a time, each run kept as
+    /// soon as it is done: memory stays bounded on a store of any age,
+    /// and a refresh cut short (by the query timeout) is resumed by the
+    /// next.
     pub async fn refresh(&mut self, session: &StoreSession) -> Result<MemTable, QueryError> {
         let ctx = session.context();
+        let frame = ctx.sql(self.sql).await?;
+        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         let provider = ctx.table_provider(self.source.table_name()).await?;
-        let files = match provider.downcast_ref::<SnapshotScan>() {
-            Some(scan) => scan.files_by_date()?,
-            None => BTreeMap::new(),
+        let (files, version) = match provider.downcast_ref::<SnapshotScan>() {
+            Some(scan) => (scan.files_by_date()?, Some(scan.version())),
+            None => (BTreeMap::new(), None),
         };
+        if version.is_some() && version < self.version {
+            // A report that started before the last refresh: the newer
+            // sums serve it too, rather than being turned back (and days
+            // retention has since purged being read again).
+            return self.table(session, schema);
+        }
         self.days.retain(|day, _| files.contains_key(day));
         let stale: Vec<i32> = files
             .iter()
-            .filter(|(day, paths)| {
-                self.days
-                    .get(day)
-                    .is_none_or(|known| known.files != **paths)
-            })
+            .filter(|(day, now)| self.days.get(day).is_none_or(|known| known.files != **now))
             .map(|(day, _)| *day)
             .collect();
-        let frame = ctx.sql(self.sql).await?;
-        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         if !stale.is_empty() {
             tracing::debug!(
                 table = self.source.table_name(),
@@ -141,7 +148,7 @@ impl DailySums {
                 "summing days whose files changed"
             );
         }
-        for chunk in stale.chunks(DAYS_PER_AGGREGATION) {
+        for chunk in chunks(&stale, &files) {
             let days = chunk
                 .iter()
                 .map(|day| lit(ScalarValue::Date32(Some(*day))))
@@ -160,6 +167,13 @@ impl DailySums {
                 self.days.insert(*day, Day { files, sums });
             }
         }
+        self.version = version;
+        self.table(session, schema)
+    }
+
+    /// The sums as a table of `schema`, the days spread over the session's
+    /// partitions.
+    fn table(&self, session: &StoreSession, schema: SchemaRef) -> Result<MemTable, QueryError> {
         let partitions = session.context().copied_config().target_partitions().max(1);
         let mut batches = vec![Vec::new(); partitions];
         for (index, day) in self.days.values().enumerate() {
@@ -167,6 +181,26 @@ impl DailySums {
         }
         Ok(MemTable::try_new(schema, batches)?)
     }
+}
+
+/// `days` in runs of consecutive entries of at most
+/// [`ROWS_PER_AGGREGATION`] events by `files`' counts (a bigger day is a
+/// run of its own).
+fn chunks<'a>(days: &'a [i32], files: &BTreeMap<i32, DayFiles>) -> Vec<&'a [i32]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut rows) = (0, 0);
+    for (index, day) in days.iter().enumerate() {
+        let day_rows = files[day].rows;
+        if index > start && rows + day_rows > ROWS_PER_AGGREGATION {
+            chunks.push(&days[start..index]);
+            (start, rows) = (index, 0);
+        }
+        rows += day_rows;
+    }
+    if start < days.len() {
+        chunks.push(&days[start..]);
+    }
+    chunks
 }
 
 /// The rows of `batches` by their `date`.
@@ -205,6 +239,8 @@ mod tests {
     use crate::limits::Limits;
     use crate::output::json_rows;
     use crate::prices::Prices;
+
+    use super::*;
 
     fn usage(id: &str, day: &str, session: &str) -> String {
         serde_json::json!({
@@ -330,5 +366,68 @@ mod tests {
                 "changes": [{"day": "2026-11-20", "team": "web", "user_id": "u2", "changes": 2}],
             })
         );
+    }
+
+    #[tokio::test]
+    async fn a_report_on_an_older_snapshot_reads_the_newer_sums() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
+        commit(
+            &root,
+            &[
+                usage("a", "2026-11-10", "s1"),
+                usage("b", "2026-11-20", "s2"),
+            ],
+        )
+        .await;
+        let tables = StoreTables::new(root.clone(), Prices::default()).unwrap();
+        let older = tables.session(Limits::NONE).await.unwrap();
+
+        // Retention purges the 10th and vacuums its files away.
+        let mut table = open_existing(&root, "ai_usage").await.unwrap().unwrap();
+        let day = NaiveDate::from_ymd_opt(2026, 11, 10).unwrap();
+        remove_partitions(&mut table, &[("standard".to_string(), day)], 1)
+            .await
+            .unwrap();
+        std::fs::remove_dir_all(dir.path().join("ai_usage/tier=standard/date=2026-11-10")).unwrap();
+        let newer = tables.session(Limits::NONE).await.unwrap();
+
+        let mut sums = DailySums::ai_usage();
+        sums.refresh(&newer).await.unwrap();
+        let table = sums.refresh(&older).await.unwrap();
+        older
+            .context()
+            .register_table("sums", Arc::new(table))
+            .unwrap();
+        let days = older
+            .query("SELECT CAST(date AS VARCHAR) AS day, sum(events) AS events FROM sums GROUP BY date")
+            .await
+            .unwrap();
+        assert_eq!(
+            serde_json::Value::Array(json_rows(&days.batches).unwrap()),
+            serde_json::json!([{"day": "2026-11-20", "events": 1}])
+        );
+    }
+
+    #[test]
+    fn days_are_summed_in_runs_of_at_most_a_million_events() {
+        let rows = [600_000, 300_000, 200_000, 2_000_000, 10, 20];
+        let files: BTreeMap<i32, DayFiles> = rows
+            .iter()
+            .enumerate()
+            .map(|(day, rows)| {
+                let files = DayFiles {
+                    paths: vec![format!("day-{day}")],
+                    rows: *rows,
+                };
+                (day as i32, files)
+            })
+            .collect();
+        let days: Vec<i32> = files.keys().copied().collect();
+        assert_eq!(
+            chunks(&days, &files),
+            vec![&[0, 1][..], &[2][..], &[3][..], &[4, 5][..]]
+        );
+        assert!(chunks(&[], &files).is_empty());
     }
 }

@@ -53,6 +53,16 @@ pub struct SnapshotScan {
     listing: OnceLock<Listing>,
 }
 
+/// The files of one day of a snapshot.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DayFiles {
+    /// Their paths, sorted.
+    pub paths: Vec<String>,
+    /// Their rows, as the log counts them (files it gives no count for
+    /// add nothing).
+    pub rows: usize,
+}
+
 /// The files of a snapshot, ready to scan.
 #[derive(Debug)]
 struct Listing {
@@ -191,25 +201,33 @@ impl SnapshotScan {
         })
     }
 
+    /// The Delta version of the snapshot.
+    pub fn version(&self) -> u64 {
+        self.snapshot.version()
+    }
+
     /// The snapshot's files by the value of the `date` partition column
-    /// (days since the epoch), each day's paths sorted: what a cache of
-    /// per-day results compares to tell which days changed. Files without
-    /// a date are left out.
-    pub fn files_by_date(&self) -> Result<BTreeMap<i32, Vec<String>>> {
+    /// (days since the epoch): what a cache of per-day results compares to
+    /// tell which days changed. Files without a date are left out.
+    pub fn files_by_date(&self) -> Result<BTreeMap<i32, DayFiles>> {
         let listing = self.listing()?;
-        let mut days: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+        let mut days: BTreeMap<i32, DayFiles> = BTreeMap::new();
         let Some(column) = self.partition_names().iter().position(|n| *n == "date") else {
             return Ok(days);
         };
         for file in &listing.files {
             if let ScalarValue::Date32(Some(day)) = file.partition_values[column] {
-                days.entry(day)
-                    .or_default()
-                    .push(file.object_meta.location.to_string());
+                let entry = days.entry(day).or_default();
+                entry.paths.push(file.object_meta.location.to_string());
+                entry.rows += file
+                    .statistics
+                    .as_ref()
+                    .and_then(|stats| stats.num_rows.get_value().copied())
+                    .unwrap_or_default();
             }
         }
-        for paths in days.values_mut() {
-            paths.sort_unstable();
+        for files in days.values_mut() {
+            files.paths.sort_unstable();
         }
         Ok(days)
     }
