@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use aitrail_schemas::EventType;
 use arrow::array::AsArray;
-use arrow::compute::{concat_batches, partition, sort_to_indices, take_record_batch};
+use arrow::compute::{concat_batches, partition, sort_to_indices, take, take_record_batch};
 use arrow::datatypes::{Date32Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::common::{Result, ScalarValue};
@@ -203,7 +203,9 @@ fn chunks<'a>(days: &'a [i32], files: &BTreeMap<i32, DayFiles>) -> Vec<&'a [i32]
     chunks
 }
 
-/// The rows of `batches` by their `date`.
+/// The rows of `batches` by their `date`, each day in arrays of its own:
+/// a slice of a larger batch would keep all of it alive, and DataFusion
+/// counts a slice's memory as the whole of the arrays it is cut from.
 fn split_by_day(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<BTreeMap<i32, RecordBatch>> {
     let sums = concat_batches(schema, batches)?;
     let mut days = BTreeMap::new();
@@ -213,13 +215,12 @@ fn split_by_day(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<BTreeMap<
     let date = sums
         .column_by_name("date")
         .expect("the sums are grouped by date");
-    let sorted = take_record_batch(&sums, &sort_to_indices(date, None, None)?)?;
-    let dates = sorted
-        .column_by_name("date")
-        .expect("the sums are grouped by date");
-    for range in partition(std::slice::from_ref(dates))?.ranges() {
+    let order = sort_to_indices(date, None, None)?;
+    let dates = take(date, &order, None)?;
+    for range in partition(std::slice::from_ref(&dates))?.ranges() {
         let day = dates.as_primitive::<Date32Type>().value(range.start);
-        days.insert(day, sorted.slice(range.start, range.len()));
+        let rows = order.slice(range.start, range.len());
+        days.insert(day, take_record_batch(&sums, &rows)?);
     }
     Ok(days)
 }
