@@ -220,7 +220,7 @@ impl StoreTables {
             prices,
             open: Mutex::new(HashMap::new()),
             footers,
-            daily_sums: Mutex::new([DailySums::ai_usage(), DailySums::code_changes()]),
+            daily_sums: Mutex::new(DailySums::all()),
         })
     }
 
@@ -333,7 +333,7 @@ impl StoreSession {
     /// read are registered as views (see [`DailySums::register_view`]).
     pub async fn open_for_report(root: &StoreRoot, prices: Prices) -> Result<Self, QueryError> {
         let session = StoreSession::open(root, prices).await?;
-        for sums in [DailySums::ai_usage(), DailySums::code_changes()] {
+        for sums in DailySums::all() {
             sums.register_view(&session).await?;
         }
         Ok(session)

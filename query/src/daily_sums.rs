@@ -89,6 +89,11 @@ impl DailySums {
         )
     }
 
+    /// The sums of every table the reports sum.
+    pub fn all() -> [DailySums; 2] {
+        [DailySums::ai_usage(), DailySums::code_changes()]
+    }
+
     fn of(source: EventType, name: &'static str, sql: &'static str) -> Self {
         DailySums {
             source,
@@ -281,6 +286,16 @@ mod tests {
         writer.commit(sink.take_batch(), &[]).await.unwrap();
     }
 
+    /// Retention's removal of `ai_usage`'s `day` from the table (its files
+    /// stay until a vacuum).
+    async fn purge(root: &StoreRoot, day: &str) {
+        let mut table = open_existing(root, "ai_usage").await.unwrap().unwrap();
+        let day: NaiveDate = day.parse().unwrap();
+        remove_partitions(&mut table, &[("standard".to_string(), day)], 1)
+            .await
+            .unwrap();
+    }
+
     /// Events, sessions and unpaid tokens per day, and changes per day and
     /// author, as the reports' sums give them.
     async fn per_day(tables: &StoreTables) -> serde_json::Value {
@@ -355,11 +370,7 @@ mod tests {
             })
         );
 
-        let mut table = open_existing(&root, "ai_usage").await.unwrap().unwrap();
-        let day = NaiveDate::from_ymd_opt(2026, 11, 10).unwrap();
-        remove_partitions(&mut table, &[("standard".to_string(), day)], 1)
-            .await
-            .unwrap();
+        purge(&root, "2026-11-10").await;
         assert_eq!(
             per_day(&tables).await,
             serde_json::json!({
@@ -385,11 +396,7 @@ mod tests {
         let older = tables.session(Limits::NONE).await.unwrap();
 
         // Retention purges the 10th and vacuums its files away.
-        let mut table = open_existing(&root, "ai_usage").await.unwrap().unwrap();
-        let day = NaiveDate::from_ymd_opt(2026, 11, 10).unwrap();
-        remove_partitions(&mut table, &[("standard".to_string(), day)], 1)
-            .await
-            .unwrap();
+        purge(&root, "2026-11-10").await;
         std::fs::remove_dir_all(dir.path().join("ai_usage/tier=standard/date=2026-11-10")).unwrap();
         let newer = tables.session(Limits::NONE).await.unwrap();
 

@@ -194,13 +194,12 @@ async fn answer(
                 Role::Leadership => app.config.k_anonymity,
             };
             let format = negotiate(request.headers)?;
-            let session = match kind {
-                ReportKind::Incidents => app.tables.session(app.config.limits()).await?,
-                ReportKind::Adoption | ReportKind::TokenSpend => {
-                    app.tables
-                        .session_with_daily_sums(app.config.limits())
-                        .await?
-                }
+            let session = if kind.reads_daily_sums() {
+                app.tables
+                    .session_with_daily_sums(app.config.limits())
+                    .await?
+            } else {
+                app.tables.session(app.config.limits()).await?
             };
             let report = reports::run(&session, &params, k).await?;
             let rows = report.rows.rows();
