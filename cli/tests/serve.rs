@@ -484,20 +484,53 @@ fn csv_and_arrow_are_answered_by_accept() {
     assert_eq!(refused.status, 406);
 }
 
+/// New commits reach the reports' sums: usage on a day before an
+/// incident's own, inside its window, reaches the incident's tokens; a new
+/// incident naming an older change as its cause makes that change failed.
+/// The server's sums and the command line's, worked out for one report,
+/// then give the same answer.
 #[test]
 fn new_commits_are_answered_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(dir.path(), "k_anonymity = 1");
     let adoption = format!("/v1/reports/adoption?{RANGE}");
+    let incidents = format!("/v1/reports/incidents?{RANGE}");
     let before = server.get(&adoption, Some(COMPLIANCE)).json();
     assert_eq!(before["rows"][1]["active_users"], 1);
-    let more = br#"{"schema_version":1,"event_id":"u9","event_type":"ai_usage","occurred_at":"2025-03-12T10:00:00Z","org_id":"acme","user_id":"u9","team":"b","tool":"cursor","model":"m-priced","input_tokens":5,"output_tokens":5}"#;
+    let before = server.get(&incidents, Some(COMPLIANCE)).json();
+    assert_eq!(before["rows"][1]["ai_tokens"], 3000);
+    assert_eq!(before["summary"]["other"]["failed"], 0);
+    let more = br#"{"schema_version":1,"event_id":"u9","event_type":"ai_usage","occurred_at":"2025-03-12T10:00:00Z","org_id":"acme","user_id":"u9","team":"b","tool":"cursor","model":"m-priced","input_tokens":5,"output_tokens":5}
+{"schema_version":1,"event_id":"u10","event_type":"ai_usage","occurred_at":"2025-03-10T10:00:00Z","org_id":"acme","user_id":"u2","team":"a","tool":"cursor","model":"m-priced","input_tokens":7,"output_tokens":3,"repository":"github.example.com/acme/r1"}
+{"schema_version":1,"event_id":"i3","event_type":"incident","occurred_at":"2025-03-13T00:00:00Z","org_id":"acme","incident_id":"INC-3","severity":"sev4","repositories":["github.example.com/acme/r9"],"caused_by_change_id":"acme/r1#1"}"#;
     load(&server.dir.join("store"), more);
     let after = server.get(&adoption, Some(COMPLIANCE)).json();
     assert_eq!(after["rows"][1]["active_users"], 2);
     assert_eq!(after["rows"][1]["new_users"], 1);
+    let after = server.get(&incidents, Some(COMPLIANCE)).json();
+    assert_eq!(after["rows"][1]["ai_tokens"], 3010);
+    assert_eq!(after["summary"]["other"]["failed"], 1);
     let count = server.sql(Some(COMPLIANCE), "SELECT count(*) AS n FROM ai_usage");
-    assert_eq!(count.json(), json!([{"n": 7}]));
+    assert_eq!(count.json(), json!([{"n": 8}]));
+    let store = server.dir.join("store");
+    let out = aitrail(
+        &[
+            "report",
+            "incidents",
+            "--store",
+            store.to_str().unwrap(),
+            "--from",
+            "2025-03-03",
+            "--to",
+            "2025-03-17",
+            "--format",
+            "json",
+        ],
+        b"",
+    );
+    let one_report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(one_report["rows"], after["rows"]);
+    assert_eq!(one_report["summary"], after["summary"]);
 }
 
 /// A server whose snapshot of a table predates the commit files another

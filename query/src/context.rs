@@ -29,9 +29,10 @@ use futures::StreamExt;
 use object_store::ObjectStoreExt;
 use tokio::sync::Mutex;
 
-use crate::daily_sums::DailySums;
+use crate::daily_sums::{DailySums, KeptSums};
 use crate::limits::Limits;
 use crate::prices::{MODEL_PRICES_TABLE, Prices};
+use crate::reports::ReportParams;
 use crate::run_date_trunc;
 use crate::snapshot_scan::SnapshotScan;
 
@@ -204,7 +205,7 @@ pub struct StoreTables {
     /// for each query would cost more than many queries themselves.
     footers: Arc<FileMetadataCache>,
     /// The reports' per-day sums, kept between reports.
-    daily_sums: Mutex<[DailySums; 2]>,
+    report_sums: Mutex<KeptSums>,
 }
 
 impl StoreTables {
@@ -220,7 +221,7 @@ impl StoreTables {
             prices,
             open: Mutex::new(HashMap::new()),
             footers,
-            daily_sums: Mutex::new(DailySums::all()),
+            report_sums: Mutex::new(KeptSums::default()),
         })
     }
 
@@ -286,22 +287,19 @@ impl StoreTables {
         })
     }
 
-    /// [`StoreTables::session`] with the per-day sums of `ai_usage` and
-    /// `code_changes` brought up to date and registered (as
-    /// `ai_usage_daily` and `code_changes_daily`), for the reports that
-    /// read them.
-    pub async fn session_with_daily_sums(
+    /// [`StoreTables::session`] with the per-day sums the report `params`
+    /// reads brought up to date and registered, within the session's
+    /// timeout.
+    pub async fn session_for_report(
         &self,
         limits: Limits,
+        params: &ReportParams,
     ) -> Result<StoreSession, QueryError> {
         let session = self.session(limits).await?;
         session
             .within_time(async {
-                for sums in self.daily_sums.lock().await.iter_mut() {
-                    let table = sums.refresh(&session).await?;
-                    session.ctx.register_table(sums.name(), Arc::new(table))?;
-                }
-                Ok(())
+                let mut kept = self.report_sums.lock().await;
+                kept.register(&session, params).await
             })
             .await?;
         Ok(session)
@@ -329,12 +327,16 @@ impl StoreSession {
             .await
     }
 
-    /// [`StoreSession::open`] for one report: the per-day sums the reports
-    /// read are registered as views (see [`DailySums::register_view`]).
-    pub async fn open_for_report(root: &StoreRoot, prices: Prices) -> Result<Self, QueryError> {
+    /// [`StoreSession::open`] for the report `params`, with the per-day
+    /// sums it reads (see [`DailySums::register_for_one_report`]).
+    pub async fn open_for_report(
+        root: &StoreRoot,
+        prices: Prices,
+        params: &ReportParams,
+    ) -> Result<Self, QueryError> {
         let session = StoreSession::open(root, prices).await?;
-        for sums in DailySums::all() {
-            sums.register_view(&session).await?;
+        for sums in DailySums::read_by(params) {
+            sums.register_for_one_report(&session, params).await?;
         }
         Ok(session)
     }

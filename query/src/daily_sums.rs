@@ -1,16 +1,28 @@
 //! Per-day sums of the event tables, kept between reports: what the
-//! adoption and token-spend reports read instead of every event.
+//! reports read instead of every event.
 //!
 //! `ai_usage` is summed per day, user, session, team, tool and model: on
 //! 10M generated events 11 times fewer rows than the events (one per
-//! session, mostly), from which every figure of the two reports can be
-//! summed: counts, token sums, given costs, the tokens with no given cost
-//! (priced per day), whether a session had an action its user started.
-//! `code_changes` is summed per day, team and user, who count as
-//! developers. The sums are kept per day and worked out again only for the
-//! days whose files changed since the last report (new commits land on
-//! today; compaction and retention rewrite or remove old days), by
-//! DataFusion aggregations over those days' partitions.
+//! session, mostly), from which every figure of the adoption and
+//! token-spend reports can be summed: counts, token sums, given costs, the
+//! tokens with no given cost (priced per day), whether a session had an
+//! action its user started. `code_changes` is summed per day, team and
+//! user, who count as developers, and per day, author and AI assistance
+//! with the changes incidents name as causes apart, for the incidents
+//! report's change-failure rates. Each incident's window is summed per
+//! user, for the incidents report's rows (one set of sums per lookback).
+//!
+//! The sums are kept per day and worked out again only for the days whose
+//! files changed since the last report (new commits land on today;
+//! compaction and retention rewrite or remove old days), by DataFusion
+//! aggregations over those days' partitions. A day's files are those of
+//! its own table, and those its sums also read: an incident's window
+//! reads the usage and changes of the days before it; which changes
+//! failed depends on every incident.
+
+mod kinds;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,125 +32,143 @@ use arrow::array::AsArray;
 use arrow::compute::{concat_batches, partition, sort_to_indices, take, take_record_batch};
 use arrow::datatypes::{Date32Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableProvider;
 use datafusion::common::{Result, ScalarValue};
+use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{col, lit};
 
 use crate::context::{QueryError, StoreSession};
+use crate::reports::{ReportKind, ReportParams, day_number};
 use crate::snapshot_scan::{DayFiles, SnapshotScan};
+use kinds::{Kind, Reach, lookback_days};
 
 /// Events summed by one aggregation at most (unless one day holds more):
 /// ≈ 90k sums on generated data, well within a query's memory limit and
 /// time.
 const ROWS_PER_AGGREGATION: usize = 1_000_000;
 
-/// The sums of `ai_usage`. `engaged`: some event of the group was an action
-/// its user started (an operation other than `completion`, or an accepted
-/// suggestion). `given_cost`: the sum of the costs events gave (null when
-/// none did). `*_unpaid`: the tokens of events that gave no cost, which
-/// reports price.
-const AI_USAGE_SUMS: &str = "SELECT date, user_id, session_id, team, tool, model,
-       count(*) AS events,
-       bool_or(operation <> 'completion' OR coalesce(accepted, false)) AS engaged,
-       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-       sum(cache_read_tokens) AS cache_read_tokens,
-       sum(cache_write_tokens) AS cache_write_tokens,
-       sum(cost_usd) AS given_cost,
-       sum(CASE WHEN cost_usd IS NULL THEN input_tokens ELSE 0 END) AS input_unpaid,
-       sum(CASE WHEN cost_usd IS NULL THEN output_tokens ELSE 0 END) AS output_unpaid,
-       sum(CASE WHEN cost_usd IS NULL THEN cache_read_tokens ELSE 0 END) AS cache_read_unpaid,
-       sum(CASE WHEN cost_usd IS NULL THEN cache_write_tokens ELSE 0 END) AS cache_write_unpaid
-FROM ai_usage GROUP BY date, user_id, session_id, team, tool, model";
+/// The incidents reports' lookbacks whose window sums are kept at most:
+/// the most recently asked for.
+const KEPT_LOOKBACKS: usize = 3;
 
-/// The sums of `code_changes`.
-const CODE_CHANGES_SUMS: &str = "SELECT date, team, user_id, count(*) AS changes
-FROM code_changes GROUP BY date, team, user_id";
+/// Every day an aggregation may be asked for, as `Date32` days.
+const EVERY_DAY: (i32, i32) = (i32::MIN / 2, i32::MAX / 2);
 
-/// The per-day sums of one table, as of the snapshot last refreshed
+/// The per-day sums of one kind, as of the snapshot last refreshed
 /// against.
 pub struct DailySums {
-    /// The table summed.
-    source: EventType,
-    /// The name report sessions register the sums under.
-    name: &'static str,
-    /// The aggregation, grouped by `date` among other columns.
-    sql: &'static str,
+    kind: Kind,
     days: BTreeMap<i32, Day>,
-    /// The table version the sums were last brought up to date with.
-    version: Option<u64>,
+    /// Under [`Reach::AllIncidents`], the `incidents` files the days were
+    /// summed with: when they change, every day is summed again.
+    incidents: BTreeMap<i32, DayFiles>,
+    /// The versions of the tables read (the summed table first) when the
+    /// sums were last brought up to date.
+    versions: Vec<Option<u64>>,
 }
 
-/// One day's sums and the files they were summed from.
+/// One day's sums and the files they were made from.
 struct Day {
-    files: DayFiles,
+    files: Vec<DayFiles>,
     sums: RecordBatch,
 }
 
 impl DailySums {
-    /// `ai_usage`'s sums, registered as `ai_usage_daily`.
-    pub fn ai_usage() -> Self {
-        DailySums::of(EventType::AiUsage, "ai_usage_daily", AI_USAGE_SUMS)
-    }
-
-    /// `code_changes`' sums, registered as `code_changes_daily`.
-    pub fn code_changes() -> Self {
-        DailySums::of(
-            EventType::CodeChange,
-            "code_changes_daily",
-            CODE_CHANGES_SUMS,
-        )
-    }
-
-    /// The sums of every table the reports sum.
-    pub fn all() -> [DailySums; 2] {
-        [DailySums::ai_usage(), DailySums::code_changes()]
-    }
-
-    fn of(source: EventType, name: &'static str, sql: &'static str) -> Self {
+    fn of(kind: Kind) -> Self {
         DailySums {
-            source,
-            name,
-            sql,
+            kind,
             days: BTreeMap::new(),
-            version: None,
+            incidents: BTreeMap::new(),
+            versions: Vec::new(),
         }
+    }
+
+    /// The sums the report `params` asks for reads.
+    pub fn read_by(params: &ReportParams) -> Vec<DailySums> {
+        let kinds = match params.kind {
+            ReportKind::Adoption | ReportKind::TokenSpend => {
+                vec![Kind::AI_USAGE, Kind::CODE_CHANGES]
+            }
+            ReportKind::Incidents => vec![
+                Kind::CHANGE_OUTCOMES,
+                Kind::incident_windows(params.lookback_hours),
+            ],
+        };
+        kinds.into_iter().map(DailySums::of).collect()
     }
 
     /// The name report sessions register the sums under.
     pub fn name(&self) -> &'static str {
-        self.name
+        self.kind.name
     }
 
-    /// Registers the sums in `session` as a view: worked out by each query
-    /// that reads them, over the days it reads (its `date` filters reach
-    /// the table's partitions). For a process that makes one report, where
-    /// keeping sums would cost a whole pass over the table first.
-    pub async fn register_view(&self, session: &StoreSession) -> Result<(), QueryError> {
-        let view = session.context().sql(self.sql).await?.into_view();
-        session.context().register_table(self.name, view)?;
+    /// Registers the sums in `session` for the one report `params`, for a
+    /// process that makes one report, where keeping sums would cost a
+    /// whole pass over the tables first. The adoption and token-spend
+    /// sums as a view: worked out by each query that reads them, over the
+    /// days it reads (its `date` filters reach the table's partitions).
+    /// The incidents report's sums are worked out once, each part of the
+    /// report reading them: the windows for the report's range (which no
+    /// filter on the incidents' dates would bound, a window reading the
+    /// days before it), the changes' outcomes for every day (a cause may
+    /// be a change of any day).
+    pub async fn register_for_one_report(
+        &self,
+        session: &StoreSession,
+        params: &ReportParams,
+    ) -> Result<(), QueryError> {
+        let (from, to) = match self.kind.reach {
+            Reach::Lookback(_) => (day_number(params.from), day_number(params.to)),
+            Reach::OwnDay | Reach::AllIncidents => EVERY_DAY,
+        };
+        let frame = self.aggregation(session, from, to).await?;
+        let table: Arc<dyn TableProvider> = match self.kind.reach {
+            Reach::OwnDay => frame.into_view(),
+            Reach::Lookback(_) | Reach::AllIncidents => {
+                let schema = Arc::new(frame.schema().as_arrow().clone());
+                Arc::new(MemTable::try_new(schema, vec![frame.collect().await?])?)
+            }
+        };
+        session.context().register_table(self.kind.name, table)?;
         Ok(())
     }
 
-    /// Brings the sums up to date with the table `session` reads, summing
+    /// Brings the sums up to date with the tables `session` reads, summing
     /// again only the days whose files changed, and returns them as a
     /// table. Days are summed a million events at a time, each run kept as
     /// soon as it is done: memory stays bounded on a store of any age,
     /// and a refresh cut short (by the query timeout) is resumed by the
     /// next.
     pub async fn refresh(&mut self, session: &StoreSession) -> Result<MemTable, QueryError> {
-        let ctx = session.context();
-        let frame = ctx.sql(self.sql).await?;
-        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let provider = ctx.table_provider(self.source.table_name()).await?;
-        let (files, version) = match provider.downcast_ref::<SnapshotScan>() {
-            Some(scan) => (scan.files_by_date()?, Some(scan.version())),
-            None => (BTreeMap::new(), None),
-        };
-        if version.is_some() && version < self.version {
+        let (from, to) = EVERY_DAY;
+        let schema: SchemaRef = Arc::new(
+            self.aggregation(session, from, to)
+                .await?
+                .schema()
+                .as_arrow()
+                .clone(),
+        );
+        let FilesRead {
+            days: files,
+            versions,
+            incidents,
+        } = self.files_read(session).await?;
+        if versions
+            .iter()
+            .zip(&self.versions)
+            .any(|(now, kept)| now < kept)
+        {
             // A report that started before the last refresh: the newer
             // sums serve it too, rather than being turned back (and days
             // retention has since purged being read again).
             return self.table(session, schema);
+        }
+        if let Some(incidents) = incidents
+            && incidents != self.incidents
+        {
+            self.days.clear();
+            self.incidents = incidents;
         }
         self.days.retain(|day, _| files.contains_key(day));
         let stale: Vec<i32> = files
@@ -148,18 +178,24 @@ impl DailySums {
             .collect();
         if !stale.is_empty() {
             tracing::debug!(
-                table = self.source.table_name(),
+                sums = self.kind.name,
                 days = stale.len(),
                 "summing days whose files changed"
             );
         }
-        for chunk in chunks(&stale, &files) {
+        let rows: BTreeMap<i32, usize> = files
+            .iter()
+            .map(|(day, files)| (*day, files.iter().map(|f| f.rows).sum()))
+            .collect();
+        for chunk in chunks(&stale, &rows) {
+            let (first, last) = (chunk[0], chunk[chunk.len() - 1]);
             let days = chunk
                 .iter()
                 .map(|day| lit(ScalarValue::Date32(Some(*day))))
                 .collect();
-            let batches = frame
-                .clone()
+            let batches = self
+                .aggregation(session, first, last + 1)
+                .await?
                 .filter(col("date").in_list(days, false))?
                 .collect()
                 .await?;
@@ -172,8 +208,56 @@ impl DailySums {
                 self.days.insert(*day, Day { files, sums });
             }
         }
-        self.version = version;
+        self.versions = versions;
         self.table(session, schema)
+    }
+
+    /// The aggregation over the days `from` to `to` (excluded).
+    async fn aggregation(
+        &self,
+        session: &StoreSession,
+        from: i32,
+        to: i32,
+    ) -> Result<DataFrame, QueryError> {
+        let frame = session.context().sql(self.kind.sql).await?;
+        Ok(frame.with_param_values(self.kind.params(from, to))?)
+    }
+
+    /// The files each day's sums are made from, as `session` reads them.
+    async fn files_read(&self, session: &StoreSession) -> Result<FilesRead, QueryError> {
+        let (own, version) = files_by_date(session, self.kind.source).await?;
+        let mut versions = vec![version];
+        let mut files: BTreeMap<i32, Vec<DayFiles>> = own
+            .into_iter()
+            .map(|(day, files)| (day, vec![files]))
+            .collect();
+        let mut incidents = None;
+        match self.kind.reach {
+            Reach::OwnDay => {}
+            Reach::Lookback(hours) => {
+                let reach = lookback_days(hours);
+                for table in [EventType::AiUsage, EventType::CodeChange] {
+                    let (theirs, version) = files_by_date(session, table).await?;
+                    versions.push(version);
+                    for (day, read) in files.iter_mut() {
+                        read.extend(
+                            (day - reach..=*day)
+                                .map(|before| theirs.get(&before).cloned().unwrap_or_default()),
+                        );
+                    }
+                }
+            }
+            Reach::AllIncidents => {
+                let (all, version) = files_by_date(session, EventType::Incident).await?;
+                versions.push(version);
+                incidents = Some(all);
+            }
+        }
+        Ok(FilesRead {
+            days: files,
+            versions,
+            incidents,
+        })
     }
 
     /// The sums as a table of `schema`, the days spread over the session's
@@ -188,19 +272,80 @@ impl DailySums {
     }
 }
 
-/// `days` in runs of consecutive entries of at most
-/// [`ROWS_PER_AGGREGATION`] events by `files`' counts (a bigger day is a
-/// run of its own).
-fn chunks<'a>(days: &'a [i32], files: &BTreeMap<i32, DayFiles>) -> Vec<&'a [i32]> {
-    let mut chunks = Vec::new();
-    let (mut start, mut rows) = (0, 0);
-    for (index, day) in days.iter().enumerate() {
-        let day_rows = files[day].rows;
-        if index > start && rows + day_rows > ROWS_PER_AGGREGATION {
-            chunks.push(&days[start..index]);
-            (start, rows) = (index, 0);
+/// What a refresh compares with what the sums were made from.
+struct FilesRead {
+    /// The files each day's sums are made from.
+    days: BTreeMap<i32, Vec<DayFiles>>,
+    /// The versions of the tables read, the summed table first.
+    versions: Vec<Option<u64>>,
+    /// Under [`Reach::AllIncidents`], every `incidents` file.
+    incidents: Option<BTreeMap<i32, DayFiles>>,
+}
+
+/// The sums kept between reports: those of every kind a report asked for,
+/// the incidents' windows only for the [`KEPT_LOOKBACKS`] lookbacks asked
+/// for last.
+#[derive(Default)]
+pub struct KeptSums {
+    /// The least recently used first.
+    sums: Vec<DailySums>,
+}
+
+impl KeptSums {
+    /// Brings the sums the report `params` reads up to date with the
+    /// tables `session` reads and registers them in it.
+    pub async fn register(
+        &mut self,
+        session: &StoreSession,
+        params: &ReportParams,
+    ) -> Result<(), QueryError> {
+        for wanted in DailySums::read_by(params) {
+            let sums = match self.sums.iter().position(|kept| kept.kind == wanted.kind) {
+                Some(index) => self.sums.remove(index),
+                None => wanted,
+            };
+            self.sums.push(sums);
+            let sums = self.sums.last_mut().expect("just kept");
+            let table = sums.refresh(session).await?;
+            session
+                .context()
+                .register_table(sums.name(), Arc::new(table))?;
         }
-        rows += day_rows;
+        let is_window = |sums: &DailySums| matches!(sums.kind.reach, Reach::Lookback(_));
+        while self.sums.iter().filter(|sums| is_window(sums)).count() > KEPT_LOOKBACKS {
+            let oldest = self.sums.iter().position(is_window).expect("counted");
+            self.sums.remove(oldest);
+        }
+        Ok(())
+    }
+}
+
+/// `table`'s files by day and its version as `session` reads it (none for
+/// a table not yet created).
+async fn files_by_date(
+    session: &StoreSession,
+    table: EventType,
+) -> Result<(BTreeMap<i32, DayFiles>, Option<u64>), QueryError> {
+    let provider = session.context().table_provider(table.table_name()).await?;
+    Ok(match provider.downcast_ref::<SnapshotScan>() {
+        Some(scan) => (scan.files_by_date()?, Some(scan.version())),
+        None => (BTreeMap::new(), None),
+    })
+}
+
+/// `days` in runs of consecutive entries of at most
+/// [`ROWS_PER_AGGREGATION`] events by `rows` (a bigger day is a run of its
+/// own).
+fn chunks<'a>(days: &'a [i32], rows: &BTreeMap<i32, usize>) -> Vec<&'a [i32]> {
+    let mut chunks = Vec::new();
+    let (mut start, mut sum) = (0, 0);
+    for (index, day) in days.iter().enumerate() {
+        let day_rows = rows[day];
+        if index > start && sum + day_rows > ROWS_PER_AGGREGATION {
+            chunks.push(&days[start..index]);
+            (start, sum) = (index, 0);
+        }
+        sum += day_rows;
     }
     if start < days.len() {
         chunks.push(&days[start..]);
@@ -228,214 +373,4 @@ fn split_by_day(schema: &SchemaRef, batches: &[RecordBatch]) -> Result<BTreeMap<
         days.insert(day, take_record_batch(&sums, &rows)?);
     }
     Ok(days)
-}
-
-#[cfg(test)]
-mod tests {
-    use aitrail_schemas::ValidatorConfig;
-    use aitrail_store::policy::Policy;
-    use aitrail_store::retention::purge::remove_partitions;
-    use aitrail_store::rows::Position;
-    use aitrail_store::sink::{BatchLimits, EventSink};
-    use aitrail_store::writer::StoreWriter;
-    use aitrail_store::{StoreRoot, table::open_existing};
-    use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
-
-    use crate::context::StoreTables;
-    use crate::limits::Limits;
-    use crate::output::json_rows;
-    use crate::prices::Prices;
-
-    use super::*;
-
-    fn usage(id: &str, day: &str, session: &str) -> String {
-        serde_json::json!({
-            "schema_version": 1, "event_id": id, "event_type": "ai_usage",
-            "occurred_at": format!("{day}T10:00:00Z"), "org_id": "acme",
-            "user_id": "u1", "tool": "cursor", "model": "m", "session_id": session,
-            "input_tokens": 10, "output_tokens": 1,
-        })
-        .to_string()
-    }
-
-    fn change(id: &str, day: &str) -> String {
-        serde_json::json!({
-            "schema_version": 1, "event_id": id, "event_type": "code_change",
-            "occurred_at": format!("{day}T11:00:00Z"), "org_id": "acme",
-            "change_id": id, "kind": "commit", "repository": "github.com/acme/web",
-            "user_id": "u2", "team": "web", "ai_assisted": true,
-        })
-        .to_string()
-    }
-
-    async fn commit(root: &StoreRoot, lines: &[String]) {
-        let now: DateTime<Utc> = "2026-11-24T00:00:00Z".parse().unwrap();
-        let mut sink = EventSink::new(
-            ValidatorConfig::default(),
-            Policy::default(),
-            BatchLimits::default(),
-        );
-        for (n, line) in lines.iter().enumerate() {
-            let position = Position {
-                partition: -1,
-                offset: n as i64 + 1,
-            };
-            sink.accept(line.as_bytes(), position, now).unwrap();
-        }
-        let mut writer = StoreWriter::open(root, TimeDelta::hours(24)).await.unwrap();
-        writer.commit(sink.take_batch(), &[]).await.unwrap();
-    }
-
-    /// Retention's removal of `ai_usage`'s `day` from the table (its files
-    /// stay until a vacuum).
-    async fn purge(root: &StoreRoot, day: &str) {
-        let mut table = open_existing(root, "ai_usage").await.unwrap().unwrap();
-        let day: NaiveDate = day.parse().unwrap();
-        remove_partitions(&mut table, &[("standard".to_string(), day)], 1)
-            .await
-            .unwrap();
-    }
-
-    /// Events, sessions and unpaid tokens per day, and changes per day and
-    /// author, as the reports' sums give them.
-    async fn per_day(tables: &StoreTables) -> serde_json::Value {
-        let session = tables.session_with_daily_sums(Limits::NONE).await.unwrap();
-        let mut answers = Vec::new();
-        for sql in [
-            "SELECT CAST(date AS VARCHAR) AS day, sum(events) AS events,
-                    count(session_id) AS sessions, sum(input_unpaid) AS unpaid
-             FROM ai_usage_daily GROUP BY date ORDER BY date",
-            "SELECT CAST(date AS VARCHAR) AS day, team, user_id, changes
-             FROM code_changes_daily ORDER BY date",
-        ] {
-            let answer = session.query(sql).await.unwrap();
-            answers.push(serde_json::Value::Array(
-                json_rows(&answer.batches).unwrap(),
-            ));
-        }
-        serde_json::json!({"usage": answers[0], "changes": answers[1]})
-    }
-
-    #[tokio::test]
-    async fn only_the_days_whose_files_changed_are_summed_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
-        let tables = StoreTables::new(root.clone(), Prices::default()).unwrap();
-        assert_eq!(
-            per_day(&tables).await,
-            serde_json::json!({"usage": [], "changes": []})
-        );
-
-        commit(
-            &root,
-            &[
-                usage("a", "2026-11-20", "s1"),
-                usage("b", "2026-11-20", "s1"),
-                usage("c", "2026-11-10", "s2"),
-                change("x", "2026-11-20"),
-            ],
-        )
-        .await;
-        assert_eq!(
-            per_day(&tables).await,
-            serde_json::json!({
-                "usage": [
-                    {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
-                    {"day": "2026-11-20", "events": 2, "sessions": 1, "unpaid": 20},
-                ],
-                "changes": [{"day": "2026-11-20", "team": "web", "user_id": "u2", "changes": 1}],
-            })
-        );
-
-        // The 10th's file is gone from storage: summing that day again
-        // would fail, so the next answer shows it was kept, not re-read.
-        for entry in
-            std::fs::read_dir(dir.path().join("ai_usage/tier=standard/date=2026-11-10")).unwrap()
-        {
-            std::fs::remove_file(entry.unwrap().path()).unwrap();
-        }
-        commit(
-            &root,
-            &[usage("d", "2026-11-20", "s3"), change("y", "2026-11-20")],
-        )
-        .await;
-        assert_eq!(
-            per_day(&tables).await,
-            serde_json::json!({
-                "usage": [
-                    {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
-                    {"day": "2026-11-20", "events": 3, "sessions": 2, "unpaid": 30},
-                ],
-                "changes": [{"day": "2026-11-20", "team": "web", "user_id": "u2", "changes": 2}],
-            })
-        );
-
-        purge(&root, "2026-11-10").await;
-        assert_eq!(
-            per_day(&tables).await,
-            serde_json::json!({
-                "usage": [{"day": "2026-11-20", "events": 3, "sessions": 2, "unpaid": 30}],
-                "changes": [{"day": "2026-11-20", "team": "web", "user_id": "u2", "changes": 2}],
-            })
-        );
-    }
-
-    #[tokio::test]
-    async fn a_report_on_an_older_snapshot_reads_the_newer_sums() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
-        commit(
-            &root,
-            &[
-                usage("a", "2026-11-10", "s1"),
-                usage("b", "2026-11-20", "s2"),
-            ],
-        )
-        .await;
-        let tables = StoreTables::new(root.clone(), Prices::default()).unwrap();
-        let older = tables.session(Limits::NONE).await.unwrap();
-
-        // Retention purges the 10th and vacuums its files away.
-        purge(&root, "2026-11-10").await;
-        std::fs::remove_dir_all(dir.path().join("ai_usage/tier=standard/date=2026-11-10")).unwrap();
-        let newer = tables.session(Limits::NONE).await.unwrap();
-
-        let mut sums = DailySums::ai_usage();
-        sums.refresh(&newer).await.unwrap();
-        let table = sums.refresh(&older).await.unwrap();
-        older
-            .context()
-            .register_table("sums", Arc::new(table))
-            .unwrap();
-        let days = older
-            .query("SELECT CAST(date AS VARCHAR) AS day, sum(events) AS events FROM sums GROUP BY date")
-            .await
-            .unwrap();
-        assert_eq!(
-            serde_json::Value::Array(json_rows(&days.batches).unwrap()),
-            serde_json::json!([{"day": "2026-11-20", "events": 1}])
-        );
-    }
-
-    #[test]
-    fn days_are_summed_in_runs_of_at_most_a_million_events() {
-        let rows = [600_000, 300_000, 200_000, 2_000_000, 10, 20];
-        let files: BTreeMap<i32, DayFiles> = rows
-            .iter()
-            .enumerate()
-            .map(|(day, rows)| {
-                let files = DayFiles {
-                    paths: vec![format!("day-{day}")],
-                    rows: *rows,
-                };
-                (day as i32, files)
-            })
-            .collect();
-        let days: Vec<i32> = files.keys().copied().collect();
-        assert_eq!(
-            chunks(&days, &files),
-            vec![&[0, 1][..], &[2][..], &[3][..], &[4, 5][..]]
-        );
-        assert!(chunks(&[], &files).is_empty());
-    }
 }

@@ -92,7 +92,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime
         .block_on(async {
-            let session = StoreSession::open_for_report(&root, prices).await?;
+            let session = StoreSession::open_for_report(&root, prices, &params).await?;
             reports::run(&session, &params, 0).await
         })
         .map_err(|err| UsageError(err.to_string()))?;

@@ -32,6 +32,7 @@ use self::metrics::Metrics;
 use crate::context::{QueryError, StoreTables};
 use crate::limits::Limits;
 use crate::prices::Prices;
+use crate::reports::{ReportKind, ReportParams};
 
 /// What every request handler shares.
 pub struct App {
@@ -70,27 +71,34 @@ impl App {
     }
 }
 
-/// Sums `ai_usage` and `code_changes` per day for the reports (see
-/// [`crate::daily_sums`]) as the server starts, so that the first report
-/// does not wait for it. Within the per-query memory limit, without its
-/// timeout: no one waits for this answer, and a large store may take
-/// longer to sum than one query may run.
+/// Works out the per-day sums the reports read (see
+/// [`crate::daily_sums`]), those of the incidents report for its default
+/// lookback, as the server starts, so that the first reports do not wait
+/// for them. Within the per-query memory limit, without its timeout: no
+/// one waits for this answer, and a large store may take longer to sum
+/// than one query may run.
 async fn warm_up(app: Arc<App>) {
     let started = Instant::now();
     let limits = Limits {
         timeout: None,
         ..app.config.limits()
     };
-    match app.tables.session_with_daily_sums(limits).await {
-        Ok(_) => tracing::info!(
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "ai_usage and code_changes summed per day for the reports"
-        ),
-        Err(err) => tracing::warn!(
-            error = %err,
-            "summing the tables per day for the reports failed; the first report tries again"
-        ),
+    let today = chrono::Utc::now().date_naive();
+    for kind in [ReportKind::Adoption, ReportKind::Incidents] {
+        let params = ReportParams::parse(kind, [], today).expect("the defaults are valid");
+        if let Err(err) = app.tables.session_for_report(limits, &params).await {
+            tracing::warn!(
+                error = %err,
+                report = kind.name(),
+                "summing the tables per day for the reports failed; the first report tries again"
+            );
+            return;
+        }
     }
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "the tables summed per day for the reports"
+    );
 }
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then lets the

@@ -194,13 +194,10 @@ async fn answer(
                 Role::Leadership => app.config.k_anonymity,
             };
             let format = negotiate(request.headers)?;
-            let session = if kind.reads_daily_sums() {
-                app.tables
-                    .session_with_daily_sums(app.config.limits())
-                    .await?
-            } else {
-                app.tables.session(app.config.limits()).await?
-            };
+            let session = app
+                .tables
+                .session_for_report(app.config.limits(), &params)
+                .await?;
             let report = reports::run(&session, &params, k).await?;
             let rows = report.rows.rows();
             let response = if format == Format::Json {

@@ -50,11 +50,11 @@ impl Report {
 }
 
 /// Runs the report `params` asks for in `session`, which has the per-day
-/// sums registered ([`StoreTables::session_with_daily_sums`] or
+/// sums it reads registered ([`StoreTables::session_for_report`] or
 /// [`StoreSession::open_for_report`]), suppressing every group with fewer
 /// than `k_anonymity` distinct users (0: suppress nothing).
 ///
-/// [`StoreTables::session_with_daily_sums`]: crate::StoreTables::session_with_daily_sums
+/// [`StoreTables::session_for_report`]: crate::StoreTables::session_for_report
 pub async fn run(
     session: &StoreSession,
     params: &ReportParams,
@@ -95,8 +95,13 @@ pub async fn run(
 
 /// A date as the `Date32` value the `date` partition column holds.
 fn date_value(date: NaiveDate) -> ScalarValue {
+    ScalarValue::Date32(Some(day_number(date)))
+}
+
+/// A date as days since the epoch, the number a `Date32` holds.
+pub(crate) fn day_number(date: NaiveDate) -> i32 {
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch is a date");
-    ScalarValue::Date32(Some((date - epoch).num_days() as i32))
+    (date - epoch).num_days() as i32
 }
 
 /// The bound values every report uses: the range and k.

@@ -38,15 +38,6 @@ impl ReportKind {
         Self::ALL.into_iter().find(|kind| kind.name() == name)
     }
 
-    /// Whether the report reads the per-day sums (see
-    /// [`crate::daily_sums`]), which must then be brought up to date first.
-    pub fn reads_daily_sums(self) -> bool {
-        match self {
-            ReportKind::Adoption | ReportKind::TokenSpend => true,
-            ReportKind::Incidents => false,
-        }
-    }
-
     fn parameters(self) -> &'static [&'static str] {
         match self {
             ReportKind::Adoption | ReportKind::TokenSpend => &["from", "to", "bucket", "by"],

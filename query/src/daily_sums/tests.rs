@@ -1,0 +1,204 @@
+use aitrail_schemas::ValidatorConfig;
+use aitrail_store::policy::Policy;
+use aitrail_store::retention::purge::remove_partitions;
+use aitrail_store::rows::Position;
+use aitrail_store::sink::{BatchLimits, EventSink};
+use aitrail_store::writer::StoreWriter;
+use aitrail_store::{StoreRoot, table::open_existing};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
+use crate::context::StoreTables;
+use crate::limits::Limits;
+use crate::output::json_rows;
+use crate::prices::Prices;
+
+use super::*;
+
+fn usage(id: &str, day: &str, session: &str) -> String {
+    serde_json::json!({
+        "schema_version": 1, "event_id": id, "event_type": "ai_usage",
+        "occurred_at": format!("{day}T10:00:00Z"), "org_id": "acme",
+        "user_id": "u1", "tool": "cursor", "model": "m", "session_id": session,
+        "input_tokens": 10, "output_tokens": 1,
+    })
+    .to_string()
+}
+
+fn change(id: &str, day: &str) -> String {
+    serde_json::json!({
+        "schema_version": 1, "event_id": id, "event_type": "code_change",
+        "occurred_at": format!("{day}T11:00:00Z"), "org_id": "acme",
+        "change_id": id, "kind": "commit", "repository": "github.com/acme/web",
+        "user_id": "u2", "team": "web", "ai_assisted": true,
+    })
+    .to_string()
+}
+
+async fn commit(root: &StoreRoot, lines: &[String]) {
+    let now: DateTime<Utc> = "2026-11-24T00:00:00Z".parse().unwrap();
+    let mut sink = EventSink::new(
+        ValidatorConfig::default(),
+        Policy::default(),
+        BatchLimits::default(),
+    );
+    for (n, line) in lines.iter().enumerate() {
+        let position = Position {
+            partition: -1,
+            offset: n as i64 + 1,
+        };
+        sink.accept(line.as_bytes(), position, now).unwrap();
+    }
+    let mut writer = StoreWriter::open(root, TimeDelta::hours(24)).await.unwrap();
+    writer.commit(sink.take_batch(), &[]).await.unwrap();
+}
+
+/// Retention's removal of `ai_usage`'s `day` from the table (its files
+/// stay until a vacuum).
+async fn purge(root: &StoreRoot, day: &str) {
+    let mut table = open_existing(root, "ai_usage").await.unwrap().unwrap();
+    let day: NaiveDate = day.parse().unwrap();
+    remove_partitions(&mut table, &[("standard".to_string(), day)], 1)
+        .await
+        .unwrap();
+}
+
+/// Events, sessions and unpaid tokens per day, and changes per day and
+/// author, as the reports' sums give them.
+async fn per_day(tables: &StoreTables) -> serde_json::Value {
+    let params =
+        ReportParams::parse(ReportKind::Adoption, [], "2026-11-24".parse().unwrap()).unwrap();
+    let session = tables
+        .session_for_report(Limits::NONE, &params)
+        .await
+        .unwrap();
+    let mut answers = Vec::new();
+    for sql in [
+        "SELECT CAST(date AS VARCHAR) AS day, sum(events) AS events,
+                count(session_id) AS sessions, sum(input_unpaid) AS unpaid
+         FROM ai_usage_daily GROUP BY date ORDER BY date",
+        "SELECT CAST(date AS VARCHAR) AS day, team, user_id, changes
+         FROM code_changes_daily ORDER BY date",
+    ] {
+        let answer = session.query(sql).await.unwrap();
+        answers.push(serde_json::Value::Array(
+            json_rows(&answer.batches).unwrap(),
+        ));
+    }
+    serde_json::json!({"usage": answers[0], "changes": answers[1]})
+}
+
+#[tokio::test]
+async fn only_the_days_whose_files_changed_are_summed_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
+    let tables = StoreTables::new(root.clone(), Prices::default()).unwrap();
+    assert_eq!(
+        per_day(&tables).await,
+        serde_json::json!({"usage": [], "changes": []})
+    );
+
+    commit(
+        &root,
+        &[
+            usage("a", "2026-11-20", "s1"),
+            usage("b", "2026-11-20", "s1"),
+            usage("c", "2026-11-10", "s2"),
+            change("x", "2026-11-20"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        per_day(&tables).await,
+        serde_json::json!({
+            "usage": [
+                {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
+                {"day": "2026-11-20", "events": 2, "sessions": 1, "unpaid": 20},
+            ],
+            "changes": [{"day": "2026-11-20", "team": "web", "user_id": "u2", "changes": 1}],
+        })
+    );
+
+    // The 10th's file is gone from storage: summing that day again
+    // would fail, so the next answer shows it was kept, not re-read.
+    for entry in
+        std::fs::read_dir(dir.path().join("ai_usage/tier=standard/date=2026-11-10")).unwrap()
+    {
+        std::fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    commit(
+        &root,
+        &[usage("d", "2026-11-20", "s3"), change("y", "2026-11-20")],
+    )
+    .await;
+    assert_eq!(
+        per_day(&tables).await,
+        serde_json::json!({
+            "usage": [
+                {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
+                {"day": "2026-11-20", "events": 3, "sessions": 2, "unpaid": 30},
+            ],
+            "changes": [{"day": "2026-11-20", "team": "web", "user_id": "u2", "changes": 2}],
+        })
+    );
+
+    purge(&root, "2026-11-10").await;
+    assert_eq!(
+        per_day(&tables).await,
+        serde_json::json!({
+            "usage": [{"day": "2026-11-20", "events": 3, "sessions": 2, "unpaid": 30}],
+            "changes": [{"day": "2026-11-20", "team": "web", "user_id": "u2", "changes": 2}],
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_report_on_an_older_snapshot_reads_the_newer_sums() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
+    commit(
+        &root,
+        &[
+            usage("a", "2026-11-10", "s1"),
+            usage("b", "2026-11-20", "s2"),
+        ],
+    )
+    .await;
+    let tables = StoreTables::new(root.clone(), Prices::default()).unwrap();
+    let older = tables.session(Limits::NONE).await.unwrap();
+
+    // Retention purges the 10th and vacuums its files away.
+    purge(&root, "2026-11-10").await;
+    std::fs::remove_dir_all(dir.path().join("ai_usage/tier=standard/date=2026-11-10")).unwrap();
+    let newer = tables.session(Limits::NONE).await.unwrap();
+
+    let mut sums = DailySums::of(Kind::AI_USAGE);
+    sums.refresh(&newer).await.unwrap();
+    let table = sums.refresh(&older).await.unwrap();
+    older
+        .context()
+        .register_table("sums", Arc::new(table))
+        .unwrap();
+    let days = older
+        .query("SELECT CAST(date AS VARCHAR) AS day, sum(events) AS events FROM sums GROUP BY date")
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::Value::Array(json_rows(&days.batches).unwrap()),
+        serde_json::json!([{"day": "2026-11-20", "events": 1}])
+    );
+}
+
+#[test]
+fn days_are_summed_in_runs_of_at_most_a_million_events() {
+    let rows: BTreeMap<i32, usize> = [600_000, 300_000, 200_000, 2_000_000, 10, 20]
+        .into_iter()
+        .enumerate()
+        .map(|(day, rows)| (day as i32, rows))
+        .collect();
+    let days: Vec<i32> = rows.keys().copied().collect();
+    assert_eq!(
+        chunks(&days, &rows),
+        vec![&[0, 1][..], &[2][..], &[3][..], &[4, 5][..]]
+    );
+    assert!(chunks(&[], &rows).is_empty());
+}
