@@ -65,9 +65,9 @@ TOML
 server=$!
 trap 'kill -TERM $server 2>/dev/null || true' EXIT
 until curl -sf "http://127.0.0.1:$port/healthz" > /dev/null; do sleep 0.1; done
-# The server sums ai_usage and code_changes per day as it starts (the
-# adoption and token-spend reports read the sums); nothing is timed while
-# it does, so the figures below are of the server at rest.
+# The server works out the per-day sums the reports read as it starts
+# (those of the incidents report for its default lookback); nothing is
+# timed while it does, so the figures below are of the server at rest.
 until grep -q "summed per day for the reports" "$work/serve.log"; do sleep 0.2; done
 
 echo "== aitrail report (a process each: opening the tables, planning, running)" >&2
