@@ -30,6 +30,7 @@ use object_store::ObjectStoreExt;
 use tokio::sync::Mutex;
 
 use crate::daily_sums::{DailySums, KeptSums};
+use crate::date_cast::DateCast;
 use crate::limits::Limits;
 use crate::prices::{MODEL_PRICES_TABLE, Prices};
 use crate::reports::ReportParams;
@@ -259,6 +260,7 @@ impl StoreTables {
             .with_config(config)
             .with_runtime_env(runtime.build_arc()?)
             .with_default_features()
+            .with_optimizer_rule(Arc::new(DateCast))
             .build();
         let ctx = SessionContext::new_with_state(state);
         ctx.register_udf(run_date_trunc::udf());

@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod daily_sums;
+pub mod date_cast;
 pub mod http;
 pub mod limits;
 pub mod output;
