@@ -64,7 +64,8 @@ pub struct DailySums {
     /// summed with: when they change, every day is summed again.
     incidents: BTreeMap<i32, DayFiles>,
     /// The versions of the tables read (the summed table first) when the
-    /// sums were last brought up to date.
+    /// sums were last brought up to date; none while a refresh is under
+    /// way or after one was cut short.
     versions: Vec<Option<u64>>,
 }
 
@@ -164,6 +165,9 @@ impl DailySums {
             // retention has since purged being read again).
             return self.table(session, schema);
         }
+        // Until this refresh is done, the sums are no snapshot's: a report
+        // on an older snapshot must not take them as they are.
+        self.versions.clear();
         if let Some(incidents) = incidents
             && incidents != self.incidents
         {

@@ -18,8 +18,8 @@ use std::sync::{Arc, LazyLock};
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{
-    DataType, Date32Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
-    TimestampNanosecondType, TimestampSecondType,
+    DataType, Date32Type, Field, FieldRef, TimeUnit, TimestampMicrosecondType,
+    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
 };
 use chrono::NaiveDate;
 use datafusion::common::tree_node::{Transformed, TreeNode};
@@ -27,8 +27,8 @@ use datafusion::common::{DFSchema, Result};
 use datafusion::logical_expr::expr::{Cast, ScalarFunction};
 use datafusion::logical_expr::expr_rewriter::NamePreserver;
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature, Volatility,
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ReturnFieldArgs, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::optimizer::{ApplyOrder, OptimizerConfig, OptimizerRule};
 
@@ -53,6 +53,16 @@ impl OptimizerRule for DateCast {
         _config: &dyn OptimizerConfig,
     ) -> Result<Transformed<LogicalPlan>> {
         let schema = match &plan {
+            // A grouping set (ROLLUP, CUBE) is planned only as it is, not
+            // under the alias that would keep its name.
+            LogicalPlan::Aggregate(aggregate)
+                if aggregate
+                    .group_expr
+                    .iter()
+                    .any(|expr| matches!(expr, Expr::GroupingSet(_))) =>
+            {
+                return Ok(Transformed::no(plan));
+            }
             LogicalPlan::Projection(_)
             | LogicalPlan::Filter(_)
             | LogicalPlan::Aggregate(_)
@@ -91,7 +101,7 @@ fn by_division(expr: Expr, schema: &DFSchema) -> Result<Transformed<Expr>> {
 /// Whether a timestamp's time zone `zone` is UTC (or there is none): its
 /// date is then its value's.
 fn in_utc(zone: Option<&str>) -> bool {
-    matches!(zone, None | Some("UTC" | "+00:00" | "Z"))
+    matches!(zone, None | Some("UTC" | "+00:00"))
 }
 
 static TIMESTAMP_TO_DATE: LazyLock<Arc<ScalarUDF>> =
@@ -131,6 +141,17 @@ impl ScalarUDFImpl for TimestampToDate {
 
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
         Ok(DataType::Date32)
+    }
+
+    /// Null only where the timestamp is, as the cast it replaces: the
+    /// plan's schema keeps the cast's nullability.
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let nullable = args.arg_fields.iter().any(|field| field.is_nullable());
+        Ok(Arc::new(Field::new(
+            self.name(),
+            DataType::Date32,
+            nullable,
+        )))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -232,8 +253,8 @@ mod tests {
     }
 
     /// `sql`'s rows and plan over a table `t` of a timestamp `ts` (UTC),
-    /// a timestamp `local` (without zone) and a number, with the rule or
-    /// without.
+    /// a timestamp `local` (without zone), a number and a timestamp `at`
+    /// that is never null, with the rule or without.
     async fn answer(sql: &str, with_rule: bool) -> (Vec<RecordBatch>, String) {
         let ts = TimestampMicrosecondArray::from(vec![
             Some(-1),
@@ -254,6 +275,11 @@ mod tests {
                 true,
             ),
             Field::new("n", DataType::Int32, false),
+            Field::new(
+                "at",
+                DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+                false,
+            ),
         ]));
         let batch = RecordBatch::try_new(
             Arc::clone(&schema),
@@ -261,6 +287,10 @@ mod tests {
                 Arc::new(ts.clone().with_timezone("UTC")),
                 Arc::new(ts),
                 Arc::new(Int32Array::from(vec![1, 2, 3, 4, 5])),
+                Arc::new(
+                    TimestampMicrosecondArray::from(vec![-1, 0, 1, 86_400_000_000, 0])
+                        .with_timezone("UTC"),
+                ),
             ],
         )
         .unwrap();
@@ -289,6 +319,7 @@ mod tests {
             "SELECT CAST(ts AS DATE) AS d, sum(n) AS n FROM t GROUP BY 1 ORDER BY 1",
             "SELECT CAST(local AS DATE), n FROM t WHERE CAST(ts AS DATE) >= DATE '1970-01-01' ORDER BY n",
             "SELECT CAST(date_trunc('month', CAST(ts AS DATE)) AS DATE) FROM t ORDER BY 1",
+            "SELECT d, count(*) AS n FROM (SELECT CAST(at AS DATE) AS d FROM t) GROUP BY d ORDER BY d",
         ] {
             let (with, plan) = answer(sql, true).await;
             let (without, _) = answer(sql, false).await;
@@ -298,10 +329,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn other_casts_are_left_as_they_are() {
-        let sql = "SELECT CAST(n AS DATE) AS d, CAST(ts AS VARCHAR) AS s FROM t ORDER BY n";
-        let (with, plan) = answer(sql, true).await;
-        assert_eq!(with, answer(sql, false).await.0);
-        assert!(!plan.contains("timestamp_to_date"), "{plan}");
+    async fn other_casts_and_grouping_sets_are_left_as_they_are() {
+        for sql in [
+            "SELECT CAST(n AS DATE) AS d, CAST(ts AS VARCHAR) AS s FROM t ORDER BY n",
+            "SELECT CAST(at AS DATE) AS d, sum(n) AS n FROM t GROUP BY ROLLUP(CAST(at AS DATE)) ORDER BY 1",
+        ] {
+            let (with, plan) = answer(sql, true).await;
+            assert_eq!(with, answer(sql, false).await.0, "{sql}");
+            assert!(!plan.contains("timestamp_to_date"), "{sql}: {plan}");
+        }
     }
 }
