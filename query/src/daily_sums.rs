@@ -99,11 +99,6 @@ impl DailySums {
         kinds.into_iter().map(DailySums::of).collect()
     }
 
-    /// The name report sessions register the sums under.
-    pub fn name(&self) -> &'static str {
-        self.kind.name
-    }
-
     /// Registers the sums in `session` for the one report `params`, for a
     /// process that makes one report, where keeping sums would cost a
     /// whole pass over the tables first. The adoption and token-spend
@@ -119,17 +114,14 @@ impl DailySums {
         session: &StoreSession,
         params: &ReportParams,
     ) -> Result<(), QueryError> {
-        let (from, to) = match self.kind.reach {
-            Reach::Lookback(_) => (day_number(params.from), day_number(params.to)),
-            Reach::OwnDay | Reach::AllIncidents => EVERY_DAY,
-        };
-        let frame = self.aggregation(session, from, to).await?;
+        let (from, to) = EVERY_DAY;
         let table: Arc<dyn TableProvider> = match self.kind.reach {
-            Reach::OwnDay => frame.into_view(),
-            Reach::Lookback(_) | Reach::AllIncidents => {
-                let schema = Arc::new(frame.schema().as_arrow().clone());
-                Arc::new(MemTable::try_new(schema, vec![frame.collect().await?])?)
+            Reach::OwnDay => self.aggregation(session, from, to).await?.into_view(),
+            Reach::Lookback(_) => {
+                let (from, to) = (day_number(params.from), day_number(params.to));
+                collected(self.aggregation(session, from, to).await?).await?
             }
+            Reach::AllIncidents => collected(self.aggregation(session, from, to).await?).await?,
         };
         session.context().register_table(self.kind.name, table)?;
         Ok(())
@@ -141,7 +133,7 @@ impl DailySums {
     /// soon as it is done: memory stays bounded on a store of any age,
     /// and a refresh cut short (by the query timeout) is resumed by the
     /// next.
-    pub async fn refresh(&mut self, session: &StoreSession) -> Result<MemTable, QueryError> {
+    async fn refresh(&mut self, session: &StoreSession) -> Result<MemTable, QueryError> {
         let (from, to) = EVERY_DAY;
         let schema: SchemaRef = Arc::new(
             self.aggregation(session, from, to)
@@ -313,7 +305,7 @@ impl KeptSums {
             let table = sums.refresh(session).await?;
             session
                 .context()
-                .register_table(sums.name(), Arc::new(table))?;
+                .register_table(sums.kind.name, Arc::new(table))?;
         }
         let is_window = |sums: &DailySums| matches!(sums.kind.reach, Reach::Lookback(_));
         while self.sums.iter().filter(|sums| is_window(sums)).count() > KEPT_LOOKBACKS {
@@ -322,6 +314,15 @@ impl KeptSums {
         }
         Ok(())
     }
+}
+
+/// The rows of `frame`, worked out once, as a table.
+async fn collected(frame: DataFrame) -> Result<Arc<dyn TableProvider>, QueryError> {
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    Ok(Arc::new(MemTable::try_new(
+        schema,
+        vec![frame.collect().await?],
+    )?))
 }
 
 /// `table`'s files by day and its version as `session` reads it (none for

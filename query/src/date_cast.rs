@@ -15,6 +15,9 @@
 
 use std::sync::{Arc, LazyLock};
 
+use arrow::array::temporal_conversions::{
+    MICROSECONDS_IN_DAY, MILLISECONDS_IN_DAY, NANOSECONDS_IN_DAY, SECONDS_IN_DAY,
+};
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{
@@ -165,18 +168,20 @@ impl ScalarUDFImpl for TimestampToDate {
         };
         let days = match values.data_type() {
             DataType::Timestamp(unit, zone) if in_utc(zone.as_deref()) => match unit {
-                TimeUnit::Second => divided(values.as_primitive::<TimestampSecondType>(), 86_400),
+                TimeUnit::Second => {
+                    divided(values.as_primitive::<TimestampSecondType>(), SECONDS_IN_DAY)
+                }
                 TimeUnit::Millisecond => divided(
                     values.as_primitive::<TimestampMillisecondType>(),
-                    86_400_000,
+                    MILLISECONDS_IN_DAY,
                 ),
                 TimeUnit::Microsecond => divided(
                     values.as_primitive::<TimestampMicrosecondType>(),
-                    86_400_000_000,
+                    MICROSECONDS_IN_DAY,
                 ),
                 TimeUnit::Nanosecond => divided(
                     values.as_primitive::<TimestampNanosecondType>(),
-                    86_400_000_000_000,
+                    NANOSECONDS_IN_DAY,
                 ),
             },
             _ => None,
