@@ -12,7 +12,7 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use serde::Serialize;
 
 use crate::columns::ColumnValue;
-use crate::compact::{CompactReader, Plain, ReadCompact, Unusual};
+use crate::compact::{CompactReader, FieldKey, Plain, ReadCompact, Unusual};
 use crate::fields::{
     Attributes, Count, EventId, OrgId, Repository, RepositoryList, SchemaVersion, Text, TextList,
     Timestamp, TokenCount, Usd,
@@ -75,17 +75,22 @@ macro_rules! event_record {
             /// Reads the fields in any order; a field twice, an unknown
             /// field or a missing required one is unusual, as serde refuses it.
             fn read(reader: &mut CompactReader<'a>) -> Plain<Self> {
+                /// The index of each field's key in `KEYS`.
+                #[allow(non_camel_case_types)]
+                enum Key { $( $field, )+ }
+                const KEYS: &[FieldKey] = &[ $( FieldKey::new(stringify!($field)), )+ ];
                 $( let mut $field: Option<$ty> = None; )+
-                reader.object(|reader, key| {
-                    match key {
-                        $(
-                            stringify!($field) if $field.is_none() => {
-                                $field = Some(<$ty as ReadCompact>::read(reader)?);
+                reader.fields(KEYS, |reader, index| {
+                    $(
+                        if index == Key::$field as usize {
+                            if $field.is_some() {
+                                return Err(Unusual);
                             }
-                        )+
-                        _ => return Err(Unusual),
-                    }
-                    Ok(())
+                            $field = Some(<$ty as ReadCompact>::read(reader)?);
+                            return Ok(());
+                        }
+                    )+
+                    Err(Unusual)
                 })?;
                 Ok($name {
                     $( $field: $field.or_else(|| absent_field!($ty $(, $default)?)).ok_or(Unusual)?, )+

@@ -18,7 +18,7 @@
 
 mod fields;
 
-use crate::json_escape::plain_prefix_len;
+use crate::json_escape::scan_plain;
 use crate::validate::secrets::may_hold_assignment;
 
 /// The input is not plain: the thorough path must read it.
@@ -93,23 +93,30 @@ impl<'a> CompactReader<'a> {
 
     /// A string without escapes or control characters, borrowed from the input.
     pub fn string(&mut self) -> Plain<&'a str> {
+        self.scanned_string().map(|(text, _)| text)
+    }
+
+    /// A string as [`Self::string`] reads it, and whether it holds a `:` or
+    /// a `=`, which the scan for its end notes on the way.
+    fn scanned_string(&mut self) -> Plain<(&'a str, bool)> {
         self.expect(b'"')?;
         let start = self.position;
-        let end = start + plain_prefix_len(&self.bytes()[start..]);
+        let scan = scan_plain(&self.bytes()[start..]);
+        let end = start + scan.len;
         if self.bytes().get(end) != Some(&b'"') {
             return Err(Unusual);
         }
         self.position = end + 1;
         // The quotes are ASCII, so both ends are character boundaries.
-        Ok(&self.text[start..end])
+        Ok((&self.text[start..end], scan.has_assignment_mark))
     }
 
     /// A string that is free text: unusual when it may hold a credential
     /// assignment, which only the thorough path can rule out. (Credentials
     /// with a fixed prefix are screened on the raw input instead.)
     pub fn free_text(&mut self) -> Plain<&'a str> {
-        let text = self.string()?;
-        if may_hold_assignment(text) {
+        let (text, has_assignment_mark) = self.scanned_string()?;
+        if has_assignment_mark && may_hold_assignment(text) {
             Err(Unusual)
         } else {
             Ok(text)
@@ -194,6 +201,54 @@ impl<'a> CompactReader<'a> {
         }
     }
 
+    /// An object whose keys are the fields of a struct, `keys` in the
+    /// order the struct declares them: `member` reads each value, given the
+    /// index of its key. Each key is compared in place with the one after
+    /// the last key read first, so input whose fields come in that order
+    /// (as collectors write them) costs one comparison per key. A key that
+    /// is none of `keys`, or holds an escape, is unusual.
+    pub fn fields(
+        &mut self,
+        keys: &[FieldKey],
+        mut member: impl FnMut(&mut Self, usize) -> Plain<()>,
+    ) -> Plain<()> {
+        self.expect(b'{')?;
+        if self.peek() == Some(b'}') {
+            self.position += 1;
+            return Ok(());
+        }
+        let mut next = 0;
+        loop {
+            let index = self.field_key(keys, next)?;
+            self.expect(b':')?;
+            member(self, index)?;
+            next = index + 1;
+            match self.peek() {
+                Some(b',') => self.position += 1,
+                Some(b'}') => {
+                    self.position += 1;
+                    return Ok(());
+                }
+                _ => return Err(Unusual),
+            }
+        }
+    }
+
+    /// Consumes the quoted key at the reader's position, which must be one
+    /// of `keys`, trying them from `next` on.
+    fn field_key(&mut self, keys: &[FieldKey], next: usize) -> Plain<usize> {
+        self.skip_whitespace();
+        let quoted = self.bytes()[self.position..]
+            .strip_prefix(b"\"")
+            .ok_or(Unusual)?;
+        let index = (next..keys.len())
+            .chain(0..next.min(keys.len()))
+            .find(|&index| keys[index].starts(quoted))
+            .ok_or(Unusual)?;
+        self.position += keys[index].quoted_len + 1;
+        Ok(index)
+    }
+
     /// An array: `item` reads each item.
     pub fn array(&mut self, mut item: impl FnMut(&mut Self) -> Plain<()>) -> Plain<()> {
         self.expect(b'[')?;
@@ -219,6 +274,57 @@ impl<'a> CompactReader<'a> {
         match self.peek() {
             None => Ok(()),
             Some(_) => Err(Unusual),
+        }
+    }
+}
+
+/// A struct field's key as [`CompactReader::fields`] looks for it: the name
+/// and its closing quote, also as three little-endian words, compared with
+/// the input a word at a time rather than byte by byte.
+pub struct FieldKey {
+    name: &'static str,
+    quoted_len: usize,
+    words: [u64; 3],
+    masks: [u64; 3],
+}
+
+impl FieldKey {
+    /// The key of the field named `name`, which is at most 23 bytes long.
+    pub const fn new(name: &'static str) -> FieldKey {
+        let bytes = name.as_bytes();
+        assert!(bytes.len() < 24, "a field name of at most 23 bytes");
+        let mut words = [0u64; 3];
+        let mut masks = [0u64; 3];
+        let mut at = 0;
+        while at <= bytes.len() {
+            let byte = if at == bytes.len() { b'"' } else { bytes[at] };
+            words[at / 8] |= (byte as u64) << (8 * (at % 8));
+            masks[at / 8] |= 0xff << (8 * (at % 8));
+            at += 1;
+        }
+        FieldKey {
+            name,
+            quoted_len: bytes.len() + 1,
+            words,
+            masks,
+        }
+    }
+
+    /// Whether `input` starts with this key and its closing quote.
+    fn starts(&self, input: &[u8]) -> bool {
+        match input.get(..24) {
+            Some(window) => (0..3).all(|i| {
+                let word = u64::from_le_bytes(
+                    window[8 * i..8 * i + 8]
+                        .try_into()
+                        .expect("a slice of 8 bytes"),
+                );
+                word & self.masks[i] == self.words[i]
+            }),
+            None => {
+                let name = self.name.as_bytes();
+                input.get(name.len()) == Some(&b'"') && input.starts_with(name)
+            }
         }
     }
 }
@@ -292,5 +398,39 @@ mod tests {
         assert_eq!(reader.object(|r, _| r.boolean().map(drop)), Err(Unusual));
         let mut reader = CompactReader::new(b"[true,]").unwrap();
         assert_eq!(reader.array(|r| r.boolean().map(drop)), Err(Unusual));
+    }
+
+    #[test]
+    fn fields_are_found_in_any_order_and_near_the_end_of_the_input() {
+        const KEYS: [FieldKey; 3] = [
+            FieldKey::new("a"),
+            FieldKey::new("reasoning_tokens"),
+            FieldKey::new("twenty_three_bytes_name"),
+        ];
+        let read = |input: &str| {
+            let mut seen = Vec::new();
+            let mut reader = CompactReader::new(input.as_bytes()).unwrap();
+            reader
+                .fields(&KEYS, |r, index| {
+                    seen.push(index);
+                    r.boolean().map(drop)
+                })
+                .map(|()| seen)
+        };
+        assert_eq!(
+            read(r#"{"twenty_three_bytes_name":true,"a":false,"reasoning_tokens":true}"#),
+            Ok(vec![2, 0, 1])
+        );
+        assert_eq!(read(r#"{ "a" : true , "reasoning_tokens":true }"#), Ok(vec![0, 1]));
+        assert_eq!(read(r#"{"reasoning_tokens":true}"#), Ok(vec![1]));
+        for unusual in [
+            r#"{"reasoning_token":true}"#,
+            r#"{"reasoning_tokens_":true}"#,
+            r#"{"reasoning_tokens_and_more_than_24":true}"#,
+            r#"{"\u0061":true}"#,
+            r#"{"A":true}"#,
+        ] {
+            assert_eq!(read(unusual), Err(Unusual), "{unusual}");
+        }
     }
 }

@@ -48,9 +48,13 @@ impl Default for ValidatorConfig {
 pub struct Validator {
     config: ValidatorConfig,
     secrets: SecretScanner,
+    event_type_key: memchr::memmem::Finder<'static>,
 }
 
 type Refusal = (RejectReason, String);
+
+/// The key the validator looks for to learn an input's event type.
+const EVENT_TYPE_KEY: &[u8] = br#""event_type""#;
 
 impl Validator {
     /// A validator with the given settings.
@@ -58,6 +62,7 @@ impl Validator {
         Validator {
             config,
             secrets: SecretScanner::new(),
+            event_type_key: memchr::memmem::Finder::new(EVENT_TYPE_KEY),
         }
     }
 
@@ -71,7 +76,9 @@ impl Validator {
         if input.len() > MAX_EVENT_BYTES {
             return Err(too_large(input.len()));
         }
-        if let Some(event) = sniff_event_type(input).and_then(|t| read_plain(input, t).ok())
+        if let Some(event) = self
+            .sniff_event_type(input)
+            .and_then(|t| read_plain(input, t).ok())
             // Exact: the compact reader took no escapes, so every string of
             // the event is a slice of the raw input.
             && !self.secrets.may_hold_prefixed(input)
@@ -202,6 +209,19 @@ impl Validator {
         Ok(())
     }
 
+    /// Reads `"event_type": "<name>"` straight off the raw bytes, without
+    /// parsing. It is only a hint: the typed parse then checks the tag again.
+    fn sniff_event_type(&self, input: &[u8]) -> Option<EventType> {
+        let at = self.event_type_key.find(input)? + EVENT_TYPE_KEY.len();
+        let rest = input.get(at..)?;
+        let rest = rest.trim_ascii_start().strip_prefix(b":")?;
+        let rest = rest.trim_ascii_start().strip_prefix(b"\"")?;
+        let end = memchr::memchr(b'"', rest)?;
+        std::str::from_utf8(&rest[..end])
+            .ok()
+            .and_then(event_type_named)
+    }
+
     /// A rejection of `input` for `reason`, with a redacted copy of the input.
     fn reject(&self, input: &[u8], reason: RejectReason, detail: String) -> Rejection {
         let event = serde_json::from_slice::<Value>(input)
@@ -309,20 +329,6 @@ fn envelope_event_type(value: &Value) -> EventType {
 
 fn event_type_named(name: &str) -> Option<EventType> {
     EventType::ALL.iter().copied().find(|t| t.as_str() == name)
-}
-
-/// Reads `"event_type": "<name>"` straight off the raw bytes, without
-/// parsing. It is only a hint: the typed parse then checks the tag again.
-fn sniff_event_type(input: &[u8]) -> Option<EventType> {
-    let key = br#""event_type""#;
-    let at = memchr::memmem::find(input, key)? + key.len();
-    let rest = input.get(at..)?;
-    let rest = rest.trim_ascii_start().strip_prefix(b":")?;
-    let rest = rest.trim_ascii_start().strip_prefix(b"\"")?;
-    let end = memchr::memchr(b'"', rest)?;
-    std::str::from_utf8(&rest[..end])
-        .ok()
-        .and_then(event_type_named)
 }
 
 fn read_plain(input: &[u8], event_type: EventType) -> Plain<Event<'_>> {
