@@ -24,6 +24,7 @@ use crate::columns::{
     timestamp_builder,
 };
 use crate::compact::{CompactReader, Plain, ReadCompact};
+use crate::utc_timestamp::plain_utc_micros;
 
 /// Largest count of tokens one event may carry (DESIGN §2).
 pub const MAX_TOKENS: u64 = 1_000_000_000;
@@ -242,19 +243,22 @@ impl Repository<'_> {
 
     /// The rule of the type, for both of the validator's readers.
     pub(crate) fn check(s: &str) -> Result<(), &'static str> {
-        let mut segments = s.split('/');
-        let host_ok = segments.next().is_some_and(|host| {
-            !host.is_empty()
-                && host
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
-        });
-        let mut rest = 0;
-        let rest_ok = segments.all(|seg| {
-            rest += 1;
-            !seg.is_empty() && !seg.chars().any(char::is_whitespace)
-        }) && rest >= 2;
-        if host_ok && rest_ok && char_len_within(s, 1, 256) {
+        let (host, path) = s.split_once('/').unwrap_or((s, ""));
+        let host_ok = !host.is_empty()
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+        // At least two segments after the host, none empty, none with white space.
+        let path_ok = path.contains('/')
+            && !path.starts_with('/')
+            && !path.ends_with('/')
+            && !path.contains("//")
+            && if path.is_ascii() {
+                !path.bytes().any(|b| b == b' ' || (b'\t'..=b'\r').contains(&b))
+            } else {
+                !path.chars().any(char::is_whitespace)
+            };
+        if host_ok && path_ok && char_len_within(s, 1, 256) {
             Ok(())
         } else {
             Err(
@@ -302,6 +306,11 @@ impl Timestamp {
 
     /// Parses RFC 3339 with an offset, truncating below microseconds.
     pub fn parse(s: &str) -> Result<Self, &'static str> {
+        if let Some(micros) = plain_utc_micros(s) {
+            return DateTime::from_timestamp_micros(micros)
+                .map(Timestamp)
+                .ok_or("is out of the range of microsecond timestamps");
+        }
         let parsed = DateTime::parse_from_rfc3339(s).map_err(
             |_| "must be an RFC 3339 timestamp with an offset, e.g. 2026-03-02T09:15:00Z",
         )?;
@@ -675,5 +684,33 @@ impl ColumnValue for Attributes<'_> {
         builder
             .append(false)
             .expect("no keys were appended for a null map entry");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use regex::Regex;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn a_repository_is_valid_exactly_when_its_json_schema_says_so(
+            s in "[a-zA-Z0-9./ \t\u{0b}\u{85}\u{a0}é-]{0,24}"
+        ) {
+            let pattern = Regex::new(REPOSITORY_PATTERN).unwrap();
+            prop_assert_eq!(Repository::check(&s).is_ok(), pattern.is_match(&s), "{:?}", s);
+        }
+    }
+
+    #[test]
+    fn repositories_named_in_the_design_are_valid() {
+        for valid in ["github.example.com/acme/payments-api", "gitlab.local/a/b/c"] {
+            assert!(Repository::check(valid).is_ok(), "{valid}");
+        }
+        for invalid in ["acme/x", "https://github.com/acme/x", "h//a/b", "h/a/b/", "h/a b/c", "H/a/b"] {
+            assert!(Repository::check(invalid).is_err(), "{invalid}");
+        }
     }
 }

@@ -15,6 +15,7 @@ mod json_escape;
 pub mod json_line;
 pub mod json_schema;
 pub mod reject;
+mod utc_timestamp;
 pub mod validate;
 pub mod vocab;
 
