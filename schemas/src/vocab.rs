@@ -45,8 +45,10 @@ macro_rules! vocabulary {
             /// Wire names are not screened for secrets: none spells a
             /// credential (`validate::secrets` tests it).
             fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
-                let name = reader.string()?;
-                Self::ALL.iter().copied().find(|term| term.as_str() == name).ok_or(Unusual)
+                match reader.string()? {
+                    $( $wire => Ok($name::$variant), )+
+                    _ => Err(Unusual),
+                }
             }
         }
 

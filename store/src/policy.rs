@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use aitrail_schemas::Event;
+use aitrail_schemas::fields::Repository;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -167,22 +168,22 @@ impl Default for RetentionPolicy {
 }
 
 /// The fields of an event that rules test.
-struct RuleSubject<'e> {
+struct RuleSubject<'e, 'a> {
     org_id: &'e str,
     team: Option<&'e str>,
-    repositories: Vec<&'e str>,
+    repositories: &'e [Repository<'a>],
     data_class: Option<&'e str>,
     domain: Option<&'e str>,
     tool: Option<&'e str>,
 }
 
-impl<'e> RuleSubject<'e> {
-    fn of(event: &'e Event<'_>) -> Self {
+impl<'e, 'a> RuleSubject<'e, 'a> {
+    fn of(event: &'e Event<'a>) -> Self {
         match event {
             Event::AiUsage(e) => RuleSubject {
                 org_id: e.org_id.as_str(),
                 team: e.team.as_ref().map(|t| t.as_str()),
-                repositories: e.repository.iter().map(|r| r.as_str()).collect(),
+                repositories: e.repository.as_slice(),
                 data_class: Some(e.data_class.as_str()),
                 domain: e.domain.map(|d| d.as_str()),
                 tool: Some(e.tool.as_str()),
@@ -190,7 +191,7 @@ impl<'e> RuleSubject<'e> {
             Event::CodeChange(e) => RuleSubject {
                 org_id: e.org_id.as_str(),
                 team: e.team.as_ref().map(|t| t.as_str()),
-                repositories: vec![e.repository.as_str()],
+                repositories: std::slice::from_ref(&e.repository),
                 data_class: None,
                 domain: e.domain.map(|d| d.as_str()),
                 tool: None,
@@ -198,7 +199,7 @@ impl<'e> RuleSubject<'e> {
             Event::Incident(e) => RuleSubject {
                 org_id: e.org_id.as_str(),
                 team: None,
-                repositories: e.repositories.0.iter().map(|r| r.as_str()).collect(),
+                repositories: &e.repositories.0,
                 data_class: None,
                 domain: None,
                 tool: None,
@@ -216,7 +217,7 @@ struct CompiledRule {
 }
 
 impl CompiledRule {
-    fn matches(&self, subject: &RuleSubject<'_>) -> bool {
+    fn matches(&self, subject: &RuleSubject<'_, '_>) -> bool {
         let rule = &self.rule;
         let field = |condition: &Option<OneOrMany>, value: Option<&str>| match condition {
             None => true,
@@ -231,7 +232,7 @@ impl CompiledRule {
                 || subject
                     .repositories
                     .iter()
-                    .any(|repo| self.repositories.iter().any(|glob| glob.matches(repo))))
+                    .any(|repo| self.repositories.iter().any(|glob| glob.matches(repo.as_str()))))
     }
 }
 
