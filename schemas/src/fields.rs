@@ -254,7 +254,9 @@ impl Repository<'_> {
             && !path.ends_with('/')
             && !path.contains("//")
             && if path.is_ascii() {
-                !path.bytes().any(|b| b == b' ' || (b'\t'..=b'\r').contains(&b))
+                !path
+                    .bytes()
+                    .any(|b| b == b' ' || (b'\t'..=b'\r').contains(&b))
             } else {
                 !path.chars().any(char::is_whitespace)
             };
@@ -709,7 +711,14 @@ mod tests {
         for valid in ["github.example.com/acme/payments-api", "gitlab.local/a/b/c"] {
             assert!(Repository::check(valid).is_ok(), "{valid}");
         }
-        for invalid in ["acme/x", "https://github.com/acme/x", "h//a/b", "h/a/b/", "h/a b/c", "H/a/b"] {
+        for invalid in [
+            "acme/x",
+            "https://github.com/acme/x",
+            "h//a/b",
+            "h/a/b/",
+            "h/a b/c",
+            "H/a/b",
+        ] {
             assert!(Repository::check(invalid).is_err(), "{invalid}");
         }
     }

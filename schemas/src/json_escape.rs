@@ -103,7 +103,11 @@ mod tests {
                     bytes[quote] = b'"';
                     let found = scan_plain(&bytes);
                     assert_eq!(found.len, quote);
-                    assert_eq!(found.has_assignment_mark, at < quote, "{mark} at {at}, quote at {quote}");
+                    assert_eq!(
+                        found.has_assignment_mark,
+                        at < quote,
+                        "{mark} at {at}, quote at {quote}"
+                    );
                 }
             }
         }

@@ -229,10 +229,11 @@ impl CompiledRule {
             && field(&rule.domain, subject.domain)
             && field(&rule.tool, subject.tool)
             && (rule.repository.is_none()
-                || subject
-                    .repositories
-                    .iter()
-                    .any(|repo| self.repositories.iter().any(|glob| glob.matches(repo.as_str()))))
+                || subject.repositories.iter().any(|repo| {
+                    self.repositories
+                        .iter()
+                        .any(|glob| glob.matches(repo.as_str()))
+                }))
     }
 }
 

@@ -421,7 +421,10 @@ mod tests {
             read(r#"{"twenty_three_bytes_name":true,"a":false,"reasoning_tokens":true}"#),
             Ok(vec![2, 0, 1])
         );
-        assert_eq!(read(r#"{ "a" : true , "reasoning_tokens":true }"#), Ok(vec![0, 1]));
+        assert_eq!(
+            read(r#"{ "a" : true , "reasoning_tokens":true }"#),
+            Ok(vec![0, 1])
+        );
         assert_eq!(read(r#"{"reasoning_tokens":true}"#), Ok(vec![1]));
         for unusual in [
             r#"{"reasoning_token":true}"#,
