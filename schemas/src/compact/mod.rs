@@ -18,6 +18,8 @@
 
 mod fields;
 
+use std::cell::Cell;
+
 use crate::json_escape::scan_plain;
 use crate::validate::secrets::may_hold_assignment;
 
@@ -180,25 +182,8 @@ impl<'a> CompactReader<'a> {
     }
 
     /// An object: `member` reads each value, given its key.
-    pub fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Plain<()>) -> Plain<()> {
-        self.expect(b'{')?;
-        if self.peek() == Some(b'}') {
-            self.position += 1;
-            return Ok(());
-        }
-        loop {
-            let key = self.string()?;
-            self.expect(b':')?;
-            member(self, key)?;
-            match self.peek() {
-                Some(b',') => self.position += 1,
-                Some(b'}') => {
-                    self.position += 1;
-                    return Ok(());
-                }
-                _ => return Err(Unusual),
-            }
-        }
+    pub fn object(&mut self, member: impl FnMut(&mut Self, &'a str) -> Plain<()>) -> Plain<()> {
+        self.members(Self::string, member)
     }
 
     /// An object whose keys are the fields of a struct, `keys` in the
@@ -212,17 +197,31 @@ impl<'a> CompactReader<'a> {
         keys: &[FieldKey],
         mut member: impl FnMut(&mut Self, usize) -> Plain<()>,
     ) -> Plain<()> {
+        let next = Cell::new(0);
+        self.members(
+            |reader| reader.field_key(keys, next.get()),
+            |reader, index| {
+                next.set(index + 1);
+                member(reader, index)
+            },
+        )
+    }
+
+    /// An object whose keys `key` reads: `member` reads each value.
+    fn members<K>(
+        &mut self,
+        mut key: impl FnMut(&mut Self) -> Plain<K>,
+        mut member: impl FnMut(&mut Self, K) -> Plain<()>,
+    ) -> Plain<()> {
         self.expect(b'{')?;
         if self.peek() == Some(b'}') {
             self.position += 1;
             return Ok(());
         }
-        let mut next = 0;
         loop {
-            let index = self.field_key(keys, next)?;
+            let key = key(self)?;
             self.expect(b':')?;
-            member(self, index)?;
-            next = index + 1;
+            member(self, key)?;
             match self.peek() {
                 Some(b',') => self.position += 1,
                 Some(b'}') => {
