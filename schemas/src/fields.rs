@@ -24,7 +24,7 @@ use crate::columns::{
     timestamp_builder,
 };
 use crate::compact::{CompactReader, Plain, ReadCompact};
-use crate::utc_timestamp::plain_utc_micros;
+use crate::utc_timestamp::plain_utc;
 
 /// Largest count of tokens one event may carry (DESIGN §2).
 pub const MAX_TOKENS: u64 = 1_000_000_000;
@@ -308,10 +308,8 @@ impl Timestamp {
 
     /// Parses RFC 3339 with an offset, truncating below microseconds.
     pub fn parse(s: &str) -> Result<Self, &'static str> {
-        if let Some(micros) = plain_utc_micros(s) {
-            return DateTime::from_timestamp_micros(micros)
-                .map(Timestamp)
-                .ok_or("is out of the range of microsecond timestamps");
+        if let Some(time) = plain_utc(s) {
+            return Ok(Timestamp(time));
         }
         let parsed = DateTime::parse_from_rfc3339(s).map_err(
             |_| "must be an RFC 3339 timestamp with an offset, e.g. 2026-03-02T09:15:00Z",

@@ -4,6 +4,11 @@
 //! both look for them 8 bytes at a time. The same scan notes the marks of
 //! a credential assignment (`:` and `=`) for the validator.
 
+/// A 1 in every byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+/// The high bit of every byte of a word.
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
 /// The length of the longest prefix of `bytes` without a byte that a JSON
 /// string must escape.
 pub fn plain_prefix_len(bytes: &[u8]) -> usize {
@@ -24,7 +29,6 @@ pub struct PlainPrefix {
 /// The longest prefix of `bytes` without a byte that a JSON string must
 /// escape, and whether it holds an assignment mark.
 pub fn scan_plain(bytes: &[u8]) -> PlainPrefix {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     let mut end = 0;
     let mut has_assignment_mark = false;
     while let Some(chunk) = bytes.get(end..end + 8) {
@@ -59,16 +63,12 @@ pub fn scan_plain(bytes: &[u8]) -> PlainPrefix {
 
 /// The high bit of each byte of `word` that is zero, and maybe of bytes after it.
 fn has_zero_byte(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     word.wrapping_sub(ONES) & !word & HIGHS
 }
 
 /// The high bit of each of the 8 bytes of `word` (read little-endian) that
 /// is a quote, a backslash or a control character, and maybe of bytes after it.
 fn escaped_bytes(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let quote = has_zero_byte(word ^ (ONES * u64::from(b'"')));
     let backslash = has_zero_byte(word ^ (ONES * u64::from(b'\\')));
     // Bytes below 0x20; `!word` keeps those of 0x80 and up (UTF-8) out.

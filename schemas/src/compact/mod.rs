@@ -244,7 +244,8 @@ impl<'a> CompactReader<'a> {
             .chain(0..next.min(keys.len()))
             .find(|&index| keys[index].starts(quoted))
             .ok_or(Unusual)?;
-        self.position += keys[index].quoted_len + 1;
+        // The key and its two quotes.
+        self.position += keys[index].name.len() + 2;
         Ok(index)
     }
 
@@ -282,7 +283,6 @@ impl<'a> CompactReader<'a> {
 /// the input a word at a time rather than byte by byte.
 pub struct FieldKey {
     name: &'static str,
-    quoted_len: usize,
     words: [u64; 3],
     masks: [u64; 3],
 }
@@ -301,12 +301,7 @@ impl FieldKey {
             masks[at / 8] |= 0xff << (8 * (at % 8));
             at += 1;
         }
-        FieldKey {
-            name,
-            quoted_len: bytes.len() + 1,
-            words,
-            masks,
-        }
+        FieldKey { name, words, masks }
     }
 
     /// Whether `input` starts with this key and its closing quote.
