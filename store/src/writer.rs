@@ -18,6 +18,7 @@ use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, Transaction};
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
+use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
@@ -297,13 +298,34 @@ fn split_by_partition(batch: &RecordBatch) -> Result<Vec<RecordBatch>, ArrowErro
         .collect())
 }
 
-/// Parquet settings for scans: zstd, dictionary encoding, large row groups.
+/// Columns whose values are all, or nearly all, distinct. A dictionary of
+/// them only costs time until the writer gives it up (at its page-size
+/// limit) and leaves a useless dictionary page behind; without one, the
+/// tables are about a tenth smaller and quicker to write.
+const DISTINCT_VALUED_COLUMNS: [&str; 6] = [
+    "event_id",
+    "occurred_at",
+    "session_id",
+    "change_id",
+    "incident_id",
+    "resolved_at",
+];
+
+/// Parquet settings for scans: zstd, dictionary encoding of the columns
+/// that repeat values, large row groups.
 pub(crate) fn writer_properties() -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::ZSTD(
-            ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
-        ))
-        .set_dictionary_enabled(true)
-        .set_max_row_group_row_count(Some(1 << 20))
+    DISTINCT_VALUED_COLUMNS
+        .iter()
+        .fold(
+            WriterProperties::builder()
+                .set_compression(Compression::ZSTD(
+                    ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
+                ))
+                .set_dictionary_enabled(true)
+                .set_max_row_group_row_count(Some(1 << 20)),
+            |builder, column| {
+                builder.set_column_dictionary_enabled(ColumnPath::from(*column), false)
+            },
+        )
         .build()
 }

@@ -379,3 +379,47 @@ fn a_batch_is_full_at_its_row_limit() {
     assert_eq!(batches[0].batch.num_rows(), 2);
     assert_eq!(sink.pending_rows(), 0);
 }
+
+#[tokio::test]
+async fn files_are_zstd_with_dictionaries_where_values_repeat() {
+    use deltalake::parquet::basic::Compression;
+    use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = open(&dir).await;
+    let lines: Vec<String> = (0..50)
+        .map(|n| usage(&format!("id-{n}"), "2026-02-10T12:00:00Z", "web", n))
+        .collect();
+    writer.commit(batch(&lines), &[]).await.unwrap();
+
+    let files = parquet_files(dir.path());
+    assert_eq!(files.len(), 1);
+    let reader = SerializedFileReader::new(std::fs::File::open(&files[0]).unwrap()).unwrap();
+    let row_group = reader.metadata().row_group(0);
+    let column = |name: &str| {
+        row_group
+            .columns()
+            .iter()
+            .find(|c| c.column_path().string() == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
+    for name in ["event_id", "occurred_at", "tool", "model", "input_tokens"] {
+        assert!(
+            matches!(column(name).compression(), Compression::ZSTD(_)),
+            "{name}: {:?}",
+            column(name).compression()
+        );
+    }
+    for repeating in ["tool", "model", "user_id", "input_tokens"] {
+        assert!(
+            column(repeating).dictionary_page_offset().is_some(),
+            "{repeating} has no dictionary"
+        );
+    }
+    for distinct in ["event_id", "occurred_at"] {
+        assert!(
+            column(distinct).dictionary_page_offset().is_none(),
+            "{distinct} has a dictionary"
+        );
+    }
+}

@@ -22,6 +22,7 @@ pub struct GenArgs {
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// First day (YYYY-MM-DD); by default the span ends yesterday (UTC).
+    /// Nothing dated after the moment gen runs is written.
     #[arg(long)]
     start: Option<NaiveDate>,
 }
@@ -36,6 +37,7 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
         days: args.days,
         seed: args.seed,
         start,
+        not_after: Some(Utc::now()),
     };
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {human_pos} events ({per_sec})")

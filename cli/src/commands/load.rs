@@ -118,9 +118,8 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
             .expect("the progress template is fixed and valid"),
     );
     let started = Instant::now();
-    let mut line = Vec::new();
     let mut number = 0u64;
-    while input::next_line(&mut source.reader, &mut line)? {
+    while let Some(line) = source.next_line()? {
         number += 1;
         if number.is_multiple_of(65_536) {
             progress.set_position(number);
@@ -132,7 +131,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
             partition: -1,
             offset: number as i64,
         };
-        if let Err(rejection) = sink.accept(&line, position, Utc::now()) {
+        if let Err(rejection) = sink.accept(line, position, Utc::now()) {
             lock(&rejects).record(rejection, number)?;
         }
         if sink.is_full() && batches.blocking_send(sink.take_batch()).is_err() {

@@ -25,15 +25,14 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
     let mut source = input::open(args.file.as_ref())?;
     let validator = Validator::default();
     let mut out = BufWriter::new(io::stdout().lock());
-    let mut line = Vec::new();
     let (mut number, mut valid) = (0u64, 0u64);
     let mut rejected: BTreeMap<RejectReason, u64> = BTreeMap::new();
-    while input::next_line(&mut source.reader, &mut line)? {
+    while let Some(line) = source.next_line()? {
         number += 1;
         if line.trim_ascii().is_empty() {
             continue;
         }
-        match validator.validate(&line, Utc::now()) {
+        match validator.validate(line, Utc::now()) {
             Ok(_) => valid += 1,
             Err(rejection) => {
                 *rejected.entry(rejection.reason).or_default() += 1;

@@ -83,6 +83,8 @@ struct DayWriter<'p> {
     output: &'p mut DayOutput,
     id_prefix: &'p str,
     sequence: u64,
+    /// The generator's clock in microseconds: later events are left out.
+    not_after: Option<i64>,
 }
 
 impl DayWriter<'_> {
@@ -94,7 +96,15 @@ impl DayWriter<'_> {
         EventId(Cow::Owned(id))
     }
 
+    /// Whether `at` is not after the generator's clock.
+    fn has_happened(&self, at: Timestamp) -> bool {
+        self.not_after.is_none_or(|now| at.micros() <= now)
+    }
+
     fn emit<T: WriteJson>(&mut self, at: Timestamp, event: &T) {
+        if !self.has_happened(at) {
+            return;
+        }
         let buffer = &mut self.output.made;
         let start = buffer.len();
         event.write_json(buffer);
@@ -194,16 +204,32 @@ fn text<'a, const MIN: usize, const MAX: usize>(s: &'a str) -> BoundedText<'a, M
     BoundedText(Cow::Borrowed(s))
 }
 
-/// Generates every event of `date`, day number `day` of the span, into
-/// `output`, replacing what it held.
+/// Which day to make.
+#[derive(Debug, Clone, Copy)]
+pub struct DayPlan {
+    /// Its number in the span: with the seed, it picks the day's random
+    /// stream, and it places the day on the adoption curves.
+    pub day: u32,
+    /// Its date.
+    pub date: NaiveDate,
+    /// The generator's clock (see [`super::GenConfig::not_after`]).
+    pub not_after: Option<DateTime<Utc>>,
+}
+
+/// Generates every event of the planned day into `output`, replacing what
+/// it held.
 pub fn generate_day(
     org: &Organization,
     seed: u64,
     id_prefix: &str,
-    day: u32,
-    date: NaiveDate,
+    plan: &DayPlan,
     output: &mut DayOutput,
 ) {
+    let DayPlan {
+        day,
+        date,
+        not_after,
+    } = *plan;
     let mut rng =
         Pcg64Mcg::seed_from_u64(seed ^ u64::from(day).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let shapes = Shapes::new();
@@ -214,6 +240,7 @@ pub fn generate_day(
         output,
         id_prefix: &day_prefix,
         sequence: 0,
+        not_after: not_after.map(|at| at.timestamp_micros()),
     };
     let midnight = date
         .and_hms_opt(0, 0, 0)
@@ -539,7 +566,7 @@ fn emit_deployments(
                 ),
                 repositories: List(vec![Repository(Cow::Borrowed(repository))]),
                 service: Some(text(service)),
-                resolved_at: Some(resolved),
+                resolved_at: Some(resolved).filter(|at| out.has_happened(*at)),
                 caused_by_change_id: cause.map(|c| BoundedText(Cow::Owned(c))),
             };
             out.emit(started, &incident);

@@ -15,11 +15,11 @@ use std::io::{self, Write};
 use std::num::NonZeroUsize;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use chrono::{NaiveDate, TimeDelta};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use rand::SeedableRng;
 use rand_pcg::Pcg64Mcg;
 
-pub use day::{DayOutput, generate_day};
+pub use day::{DayOutput, DayPlan, generate_day};
 pub use org::{Organization, TOOLS};
 
 /// What to generate.
@@ -33,6 +33,12 @@ pub struct GenConfig {
     pub seed: u64,
     /// The first day.
     pub start: NaiveDate,
+    /// The generator's clock: no event occurs after it, and an incident not
+    /// resolved by then has no `resolved_at` yet. `aitrail gen` sets it to
+    /// the moment it runs, so that a span ending today (or a late worker
+    /// west of UTC, whose yesterday ends in today's UTC hours) never
+    /// produces an event the validator refuses as `future_timestamp`.
+    pub not_after: Option<DateTime<Utc>>,
 }
 
 impl GenConfig {
@@ -87,7 +93,12 @@ pub fn generate(
                 let days = (maker as u32..config.days).step_by(makers);
                 for (day, mut output) in days.zip(free_rx) {
                     let date = config.start + TimeDelta::days(i64::from(day));
-                    generate_day(org, config.seed, id_prefix, day, date, &mut output);
+                    let day = DayPlan {
+                        day,
+                        date,
+                        not_after: config.not_after,
+                    };
+                    generate_day(org, config.seed, id_prefix, &day, &mut output);
                     if made_tx.send(output).is_err() {
                         // The writer stopped on an error.
                         return;

@@ -15,6 +15,7 @@ fn config(seed: u64) -> GenConfig {
         days: 90,
         seed,
         start: NaiveDate::from_ymd_opt(2025, 1, 6).unwrap(),
+        not_after: None,
     }
 }
 
@@ -99,4 +100,60 @@ fn adoption_grows_work_follows_weekdays_and_ai_users_assist_more() {
         "{cached} of {usage} use a cache"
     );
     assert!(caused > 0, "no incident names its cause");
+}
+
+#[test]
+fn nothing_is_dated_after_the_generators_clock() {
+    let full = run(&config(7));
+    let events = |out: &[u8]| -> Vec<Value> {
+        out.split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
+    };
+    let at = |event: &Value, field: &str| -> Option<chrono::DateTime<Utc>> {
+        let text = event.get(field)?.as_str().unwrap();
+        Some(chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc())
+    };
+    // The clock stops in the middle of an incident: it has started but is
+    // not resolved yet.
+    let open_incident = events(&full)
+        .into_iter()
+        .find(|e| e["event_type"] == "incident" && at(e, "resolved_at") > at(e, "occurred_at"))
+        .expect("the span has a resolved incident");
+    let started = at(&open_incident, "occurred_at").unwrap();
+    let resolved = at(&open_incident, "resolved_at").unwrap();
+    let clock = started + (resolved - started) / 2;
+
+    let cut = run(&GenConfig {
+        not_after: Some(clock),
+        ..config(7)
+    });
+    let validator = Validator::default();
+    let mut kept = HashSet::new();
+    for line in cut.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        validator
+            .validate(line, clock)
+            .unwrap_or_else(|r| panic!("{r}: {}", String::from_utf8_lossy(line)));
+        let event: Value = serde_json::from_slice(line).unwrap();
+        assert!(at(&event, "occurred_at").unwrap() <= clock, "{event}");
+        assert!(
+            at(&event, "resolved_at").is_none_or(|r| r <= clock),
+            "{event}"
+        );
+        if event["event_id"] == open_incident["event_id"] {
+            assert_eq!(event.get("resolved_at"), None, "still open at the clock");
+        }
+        kept.insert(event["event_id"].as_str().unwrap().to_string());
+    }
+    let happened: HashSet<String> = events(&full)
+        .iter()
+        .filter(|e| at(e, "occurred_at").unwrap() <= clock)
+        .map(|e| e["event_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(kept, happened, "the clock only leaves out what is after it");
+    assert!(
+        events(&full).len() > happened.len(),
+        "the span goes on after the clock"
+    );
 }

@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use aitrail_ingest::outbox::{OnFailure, Outbox, Outgoing};
 use aitrail_ingest::produce::{ProduceConfig, event_key, producer_config};
-use aitrail_schemas::generator::{DayOutput, GenConfig, Organization, generate_day};
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use aitrail_schemas::generator::{DayOutput, DayPlan, GenConfig, Organization, generate_day};
+use chrono::{DateTime, TimeDelta, Utc};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use tokio_util::sync::CancellationToken;
 
@@ -51,22 +50,18 @@ impl Feed {
     }
 
     /// Produces day number `day` of the history: the events `aitrail gen`
-    /// writes for it, up to now. Returns how many it sent; the broker may
-    /// not have acknowledged them yet (see [`Feed::flush`]).
+    /// writes for it, up to the history's clock. Returns how many it sent;
+    /// the broker may not have acknowledged them yet (see [`Feed::flush`]).
     pub async fn backfill_day(&mut self, day: u32) -> Result<u64, KafkaError> {
         let mut output = DayOutput::default();
-        let date = self.history.start + TimeDelta::days(i64::from(day));
-        self.make_day(&self.history.id_prefix(), day, date, &mut output);
-        // A late worker west of UTC ends yesterday's work in today's UTC
-        // hours, possibly after now: history stops at now. A day's lines
-        // are in time order, so the first one after now ends it.
-        let now = Utc::now();
-        let may_reach_now = date >= now.date_naive() - TimeDelta::days(1);
+        let plan = DayPlan {
+            day,
+            date: self.history.start + TimeDelta::days(i64::from(day)),
+            not_after: self.history.not_after,
+        };
+        self.make_day(&self.history.id_prefix(), &plan, &mut output);
         let mut sent = 0;
         for line in output.lines() {
-            if may_reach_now && occurred_at(line).is_none_or(|at| at > now) {
-                break;
-            }
             self.send(line.to_vec()).await?;
             sent += 1;
         }
@@ -103,7 +98,12 @@ impl Feed {
             due += per_tick;
             while due >= 1.0 {
                 let Some(line) = output.line(cursor) else {
-                    self.make_day(&id_prefix, day, Utc::now().date_naive(), &mut output);
+                    let plan = DayPlan {
+                        day,
+                        date: Utc::now().date_naive(),
+                        not_after: None,
+                    };
+                    self.make_day(&id_prefix, &plan, &mut output);
                     day += 1;
                     cursor = 0;
                     continue;
@@ -120,9 +120,9 @@ impl Feed {
         Ok(sent)
     }
 
-    /// The events of day number `day` of the organization, dated `date`.
-    fn make_day(&self, id_prefix: &str, day: u32, date: NaiveDate, output: &mut DayOutput) {
-        generate_day(&self.org, self.history.seed, id_prefix, day, date, output);
+    /// The events of the planned day of the organization.
+    fn make_day(&self, id_prefix: &str, plan: &DayPlan, output: &mut DayOutput) {
+        generate_day(&self.org, self.history.seed, id_prefix, plan, output);
     }
 
     async fn send(&mut self, event: Vec<u8>) -> Result<(), KafkaError> {
@@ -152,23 +152,8 @@ fn restamp(line: &[u8], now: DateTime<Utc>) -> Option<Vec<u8>> {
     serde_json::to_vec(&event).ok()
 }
 
-/// The `occurred_at` of an event line.
-fn occurred_at(line: &[u8]) -> Option<DateTime<Utc>> {
-    #[derive(Deserialize)]
-    struct OccurredAt<'a> {
-        #[serde(borrow)]
-        occurred_at: std::borrow::Cow<'a, str>,
-    }
-    let event: OccurredAt<'_> = serde_json::from_slice(line).ok()?;
-    utc(&event.occurred_at)
-}
-
 fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
-    utc(value.as_str()?)
-}
-
-fn utc(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
+    DateTime::parse_from_rfc3339(value.as_str()?)
         .ok()
         .map(|at| at.with_timezone(&Utc))
 }

@@ -199,12 +199,13 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
     let mut ingesting = tokio::spawn(aitrail_ingest::run(settings, shutdown.clone()));
     let lifecycle = spawn_lifecycle(schedule, root.clone(), policy, shutdown.clone());
 
-    let today = Utc::now().date_naive();
+    let now = Utc::now();
     let history = GenConfig {
         users: args.users,
         days: args.backfill_days,
         seed: args.seed,
-        start: today - TimeDelta::days(i64::from(args.backfill_days)),
+        start: now.date_naive() - TimeDelta::days(i64::from(args.backfill_days)),
+        not_after: Some(now),
     };
     let mut feed = Feed::new(&bootstrap, &topic, history).context("cannot create the producer")?;
     let already = stored_rows(&root).await?;
