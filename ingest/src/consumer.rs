@@ -109,15 +109,29 @@ impl Pipeline {
         consumer: &StreamConsumer<IngestContext>,
         shutdown: &CancellationToken,
     ) -> Result<Summary, IngestError> {
+        // One timer for the batch age, set again only when a batch starts:
+        // a new timer per message would cost a timer-wheel registration
+        // (and a wake-up of the driver) for every message.
+        let age_limit = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(age_limit);
+        let mut age_limit_at = None;
+        let cancelled = shutdown.cancelled();
+        tokio::pin!(cancelled);
         loop {
             let deadline = self
                 .batch
                 .started
                 .map(|started| tokio::time::Instant::from_std(started + self.max_batch_age));
+            if deadline != age_limit_at {
+                if let Some(deadline) = deadline {
+                    age_limit.as_mut().reset(deadline);
+                }
+                age_limit_at = deadline;
+            }
             tokio::select! {
                 biased;
-                () = shutdown.cancelled() => break,
-                () = sleep_until(deadline) => {
+                () = &mut cancelled => break,
+                () = &mut age_limit, if deadline.is_some() => {
                     self.apply_changes(consumer).await?;
                     self.flush(consumer).await?;
                 }
@@ -330,13 +344,6 @@ impl Pipeline {
         if let Err(error) = consumer.commit(&list, mode) {
             tracing::warn!(%error, "cannot commit offsets to the consumer group");
         }
-    }
-}
-
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 

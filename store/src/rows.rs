@@ -63,57 +63,44 @@ struct TableRows {
 }
 
 impl TableRows {
-    /// Rows for `event_type` with room for `capacity` rows.
-    fn with_capacity(event_type: EventType, capacity: usize) -> Self {
+    fn new(event_type: EventType) -> Self {
         let columns = match event_type {
             EventType::AiUsage => {
-                EventColumns::AiUsage(Box::new(AiUsageColumns::with_capacity(capacity)))
+                EventColumns::AiUsage(Box::new(AiUsageColumns::with_capacity(1024)))
             }
             EventType::CodeChange => {
-                EventColumns::CodeChange(Box::new(CodeChangeColumns::with_capacity(capacity)))
+                EventColumns::CodeChange(Box::new(CodeChangeColumns::with_capacity(1024)))
             }
             EventType::Incident => {
-                EventColumns::Incident(Box::new(IncidentColumns::with_capacity(capacity)))
+                EventColumns::Incident(Box::new(IncidentColumns::with_capacity(16)))
             }
         };
         TableRows {
             event_type,
             columns,
-            tiers: StringBuilder::with_capacity(capacity, capacity * 8),
-            dates: Date32Builder::with_capacity(capacity),
-            origins: Vec::with_capacity(capacity),
+            tiers: StringBuilder::new(),
+            dates: Date32Builder::new(),
+            origins: Vec::new(),
         }
     }
 
-    /// The rows as a batch, leaving room for as many in their place: a
-    /// finished Arrow builder starts again from nothing, and growing it back
-    /// by doubling would copy each column several times per batch.
     fn take(&mut self) -> Option<TableBatch> {
-        let rows = self.origins.len();
-        if rows == 0 {
+        if self.origins.is_empty() {
             return None;
         }
-        let taken = std::mem::replace(self, TableRows::with_capacity(self.event_type, rows));
-        let TableRows {
-            event_type,
-            columns,
-            mut tiers,
-            mut dates,
-            origins,
-        } = taken;
-        let mut arrays: Vec<ArrayRef> = match columns {
-            EventColumns::AiUsage(mut c) => c.finish(),
-            EventColumns::CodeChange(mut c) => c.finish(),
-            EventColumns::Incident(mut c) => c.finish(),
+        let mut arrays: Vec<ArrayRef> = match &mut self.columns {
+            EventColumns::AiUsage(c) => c.finish(),
+            EventColumns::CodeChange(c) => c.finish(),
+            EventColumns::Incident(c) => c.finish(),
         };
-        arrays.push(Arc::new(tiers.finish()));
-        arrays.push(Arc::new(dates.finish()));
-        let batch = RecordBatch::try_new(table_schema(event_type), arrays)
+        arrays.push(Arc::new(self.tiers.finish()));
+        arrays.push(Arc::new(self.dates.finish()));
+        let batch = RecordBatch::try_new(table_schema(self.event_type), arrays)
             .expect("the column builders are derived from the table schema");
         Some(TableBatch {
-            event_type,
+            event_type: self.event_type,
             batch,
-            origins,
+            origins: std::mem::take(&mut self.origins),
         })
     }
 }
@@ -129,9 +116,9 @@ impl Default for PendingRows {
     fn default() -> Self {
         PendingRows {
             tables: [
-                TableRows::with_capacity(EventType::AiUsage, 1024),
-                TableRows::with_capacity(EventType::CodeChange, 1024),
-                TableRows::with_capacity(EventType::Incident, 16),
+                TableRows::new(EventType::AiUsage),
+                TableRows::new(EventType::CodeChange),
+                TableRows::new(EventType::Incident),
             ],
             rows: 0,
             bytes: 0,

@@ -245,8 +245,9 @@ impl StoreWriter {
             .with_actions(actions)
             .build(Some(table.snapshot()?), table.log_store(), operation)
             .await?;
-        let version = committed.version();
-        table.update_incremental(Some(version)).await?;
+        // The commit already brought its snapshot up to the new version;
+        // loading the log again would read every file's statistics twice.
+        table.state = Some(committed.snapshot);
         Ok(())
     }
 
