@@ -26,11 +26,12 @@ pub async fn find_duplicates(
     window: TimeDelta,
 ) -> Result<Vec<bool>, DeltaTableError> {
     let window_micros = window.num_microseconds().unwrap_or(i64::MAX).unsigned_abs();
+    let ids = batch.event_ids();
     let mut seen = SeenTimes::with_capacity(batch.origins.len());
     let stored = if table.snapshot()?.log_data().num_files() == 0 {
         HashMap::default()
     } else {
-        let wanted: HashSet<&str> = batch.origins.iter().map(|o| o.event_id.as_str()).collect();
+        let wanted: HashSet<&str> = (0..ids.len()).map(|row| ids.value(row)).collect();
         let stored = stored_times(table, batch, window, &wanted).await?;
         stored
             .into_iter()
@@ -45,8 +46,9 @@ pub async fn find_duplicates(
     Ok(batch
         .origins
         .iter()
-        .map(|origin| {
-            let id = origin.event_id.as_str();
+        .enumerate()
+        .map(|(row, origin)| {
+            let id = ids.value(row);
             let duplicate = seen.has_within(id, origin.occurred_at, window_micros);
             if !duplicate {
                 seen.record(id, origin.occurred_at);

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use aitrail_schemas::event::{AiUsageColumns, CodeChangeColumns, IncidentColumns};
 use aitrail_schemas::{Event, EventType};
-use arrow::array::{ArrayRef, BooleanArray, Date32Builder, StringBuilder, UInt32Array};
+use arrow::array::{
+    ArrayRef, AsArray, BooleanArray, Date32Builder, StringArray, StringBuilder, UInt32Array,
+};
 use arrow::compute::{filter_record_batch, take_record_batch};
 use arrow::error::ArrowError;
 use arrow::json::writer::{LineDelimited, WriterBuilder};
@@ -37,11 +39,10 @@ pub struct Position {
     pub offset: i64,
 }
 
-/// What is kept of a pending row besides its columns.
+/// What is kept of a pending row besides its columns (its `event_id`, the
+/// dedup key, is read from its column: see [`TableBatch::event_ids`]).
 #[derive(Debug, Clone)]
 pub struct RowOrigin {
-    /// The dedup key.
-    pub event_id: String,
     /// `occurred_at` in microseconds.
     pub occurred_at: i64,
     /// Where the row came from.
@@ -141,7 +142,6 @@ impl PendingRows {
         table.tiers.append_value(tier);
         table.dates.append_value(epoch_day(occurred_at));
         table.origins.push(RowOrigin {
-            event_id: event.event_id().to_string(),
             occurred_at,
             position,
         });
@@ -193,6 +193,14 @@ pub struct TableBatch {
 }
 
 impl TableBatch {
+    /// The `event_id` of each row, in order: the dedup key.
+    pub fn event_ids(&self) -> &StringArray {
+        self.batch
+            .column_by_name("event_id")
+            .and_then(|ids| ids.as_string_opt::<i32>())
+            .expect("every table has a Utf8 `event_id` column")
+    }
+
     /// The events of `rows` (indices) as JSON objects, as their columns
     /// hold them: the fields as validated, timestamps in UTC, defaults
     /// filled in, absent optional fields left out.

@@ -157,7 +157,7 @@ impl StoreWriter {
                 let origin = &batch.origins[*row];
                 Duplicate {
                     position: origin.position,
-                    event_id: origin.event_id.clone(),
+                    event_id: batch.event_ids().value(*row).to_string(),
                     event,
                 }
             })
