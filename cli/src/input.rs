@@ -52,6 +52,8 @@ impl JsonlInput {
             };
             if self.straddling.is_empty() {
                 self.lent = end + 1;
+                // The buffer again, unchanged (nothing was consumed): the
+                // borrow above cannot outlive the `lent` update.
                 let line = &self.reader.fill_buf()?[..end];
                 return Ok(Some(without_line_break(line)));
             }

@@ -150,16 +150,14 @@ impl StoreWriter {
         let events = batch
             .events_as_json(&rows)
             .map_err(|err| DeltaTableError::Generic(format!("duplicate rows as JSON: {err}")))?;
+        let ids = batch.event_ids();
         let mut found: Vec<Duplicate> = rows
             .iter()
             .zip(events)
-            .map(|(row, event)| {
-                let origin = &batch.origins[*row];
-                Duplicate {
-                    position: origin.position,
-                    event_id: batch.event_ids().value(*row).to_string(),
-                    event,
-                }
+            .map(|(row, event)| Duplicate {
+                position: batch.origins[*row].position,
+                event_id: ids.value(*row).to_string(),
+                event,
             })
             .collect();
         let keep: Vec<bool> = duplicate.iter().map(|d| !d).collect();
@@ -315,18 +313,14 @@ const DISTINCT_VALUED_COLUMNS: [&str; 6] = [
 /// Parquet settings for scans: zstd, dictionary encoding of the columns
 /// that repeat values, large row groups.
 pub(crate) fn writer_properties() -> WriterProperties {
-    DISTINCT_VALUED_COLUMNS
-        .iter()
-        .fold(
-            WriterProperties::builder()
-                .set_compression(Compression::ZSTD(
-                    ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
-                ))
-                .set_dictionary_enabled(true)
-                .set_max_row_group_row_count(Some(1 << 20)),
-            |builder, column| {
-                builder.set_column_dictionary_enabled(ColumnPath::from(*column), false)
-            },
-        )
-        .build()
+    let mut builder = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(
+            ZstdLevel::try_new(3).expect("3 is a valid zstd level"),
+        ))
+        .set_dictionary_enabled(true)
+        .set_max_row_group_row_count(Some(1 << 20));
+    for column in DISTINCT_VALUED_COLUMNS {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    builder.build()
 }
