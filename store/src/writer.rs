@@ -9,8 +9,9 @@
 use std::sync::Arc;
 
 use aitrail_schemas::{EventType, RejectReason, Rejection};
-use arrow::array::ArrayRef;
+use arrow::array::{ArrayRef, AsArray};
 use arrow::compute::{SortColumn, lexsort_to_indices, partition, take_record_batch};
+use arrow::datatypes::Date32Type;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use chrono::TimeDelta;
@@ -24,7 +25,7 @@ use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
 use serde_json::Value;
 
-use crate::dedup::find_duplicates;
+use crate::dedup::{AddedIds, DEFAULT_RECENT_IDS, RecentIds, find_duplicates, id_hash};
 use crate::location::StoreRoot;
 use crate::rows::{Position, TableBatch};
 use crate::table::{PARTITION_COLUMNS, open_or_create};
@@ -32,8 +33,15 @@ use crate::table::{PARTITION_COLUMNS, open_or_create};
 /// The tables of one store, open for appending.
 pub struct StoreWriter {
     root: StoreRoot,
-    tables: Vec<(EventType, DeltaTable)>,
+    tables: Vec<OpenTable>,
     dedup_window: TimeDelta,
+}
+
+/// One table and the ids recently stored in it.
+struct OpenTable {
+    event_type: EventType,
+    table: DeltaTable,
+    recent: RecentIds,
 }
 
 /// A row refused at commit time because its `event_id` is already stored.
@@ -75,6 +83,7 @@ pub struct CommitOutcome {
 pub struct StagedFiles {
     event_type: EventType,
     adds: Vec<Add>,
+    ids: Vec<AddedIds>,
     rows: usize,
 }
 
@@ -83,7 +92,11 @@ impl StoreWriter {
     pub async fn open(root: &StoreRoot, dedup_window: TimeDelta) -> Result<Self, DeltaTableError> {
         let mut tables = Vec::new();
         for event_type in EventType::ALL {
-            tables.push((*event_type, open_or_create(root, *event_type).await?));
+            tables.push(OpenTable {
+                event_type: *event_type,
+                table: open_or_create(root, *event_type).await?,
+                recent: RecentIds::new(DEFAULT_RECENT_IDS),
+            });
         }
         Ok(StoreWriter {
             root: root.clone(),
@@ -97,23 +110,33 @@ impl StoreWriter {
         &self.root
     }
 
-    /// The open table of `event_type`.
-    pub fn table(&self, event_type: EventType) -> &DeltaTable {
-        &self
-            .tables
-            .iter()
-            .find(|(t, _)| *t == event_type)
-            .expect("every event type's table is opened")
-            .1
+    /// Bounds the ids each table's duplicate index holds (by default
+    /// [`DEFAULT_RECENT_IDS`]); a batch whose dates hold more is checked
+    /// against the table itself.
+    pub fn with_recent_ids_limit(mut self, limit: usize) -> Self {
+        for open in &mut self.tables {
+            open.recent = RecentIds::new(limit);
+        }
+        self
     }
 
-    fn table_mut(&mut self, event_type: EventType) -> &mut DeltaTable {
-        &mut self
-            .tables
-            .iter_mut()
-            .find(|(t, _)| *t == event_type)
+    /// The open table of `event_type`.
+    pub fn table(&self, event_type: EventType) -> &DeltaTable {
+        &self.open_table(event_type).table
+    }
+
+    fn open_table(&self, event_type: EventType) -> &OpenTable {
+        self.tables
+            .iter()
+            .find(|open| open.event_type == event_type)
             .expect("every event type's table is opened")
-            .1
+    }
+
+    fn open_table_mut(&mut self, event_type: EventType) -> &mut OpenTable {
+        self.tables
+            .iter_mut()
+            .find(|open| open.event_type == event_type)
+            .expect("every event type's table is opened")
     }
 
     /// Drops duplicates from `batches`, writes the rest and commits it. With
@@ -141,11 +164,12 @@ impl StoreWriter {
     /// writer whose rejects must be durable before the commit (the Kafka
     /// ingest's dead-letter topic) can record them in between.
     pub async fn take_duplicates(
-        &self,
+        &mut self,
         batch: &mut TableBatch,
     ) -> Result<Vec<Duplicate>, DeltaTableError> {
-        let duplicate =
-            find_duplicates(self.table(batch.event_type), batch, self.dedup_window).await?;
+        let window = self.dedup_window;
+        let open = self.open_table_mut(batch.event_type);
+        let duplicate = find_duplicates(&open.table, &mut open.recent, batch, window).await?;
         let rows: Vec<usize> = (0..duplicate.len()).filter(|row| duplicate[*row]).collect();
         let events = batch
             .events_as_json(&rows)
@@ -188,6 +212,7 @@ impl StoreWriter {
                 staged.push(StagedFiles {
                     event_type: *event_type,
                     adds: Vec::new(),
+                    ids: Vec::new(),
                     rows: 0,
                 });
             }
@@ -208,15 +233,21 @@ impl StoreWriter {
     pub async fn stage(&mut self, batch: &TableBatch) -> Result<StagedFiles, DeltaTableError> {
         let event_type = batch.event_type;
         let mut adds = Vec::new();
+        let mut ids = Vec::new();
         for partition in split_by_partition(&batch.batch)? {
+            let mut added = ids_of_partition(&partition);
             let mut writer = RecordBatchWriter::for_table(self.table(event_type))?
                 .with_writer_properties(writer_properties());
             writer.write(partition).await?;
-            adds.extend(writer.flush().await?);
+            let written = writer.flush().await?;
+            added.paths = written.iter().map(|add| add.path.clone()).collect();
+            adds.extend(written);
+            ids.push(added);
         }
         Ok(StagedFiles {
             event_type,
             adds,
+            ids,
             rows: batch.batch.num_rows(),
         })
     }
@@ -230,7 +261,8 @@ impl StoreWriter {
         if files.adds.is_empty() && transactions.is_empty() {
             return Ok(());
         }
-        let table = self.table_mut(files.event_type);
+        let OpenTable { table, recent, .. } = self.open_table_mut(files.event_type);
+        let before = table.version();
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
             partition_by: Some(PARTITION_COLUMNS.iter().map(|c| c.to_string()).collect()),
@@ -245,7 +277,9 @@ impl StoreWriter {
             .await?;
         // The commit already brought its snapshot up to the new version;
         // loading the log again would read every file's statistics twice.
+        let version = committed.version();
         table.state = Some(committed.snapshot);
+        recent.record_commit(before, version, files.ids);
         Ok(())
     }
 
@@ -295,6 +329,28 @@ fn split_by_partition(batch: &RecordBatch) -> Result<Vec<RecordBatch>, ArrowErro
         .into_iter()
         .map(|range| sorted.slice(range.start, range.len()))
         .collect())
+}
+
+/// The ids of one partition's rows, for the duplicate index.
+fn ids_of_partition(partition: &RecordBatch) -> AddedIds {
+    let day = partition
+        .column_by_name("date")
+        .and_then(|dates| dates.as_primitive_opt::<Date32Type>())
+        .expect("every table has a Date32 `date` column")
+        .value(0);
+    let hashes = partition
+        .column_by_name("event_id")
+        .and_then(|ids| ids.as_string_opt::<i32>())
+        .expect("every table has a Utf8 `event_id` column")
+        .iter()
+        .flatten()
+        .map(id_hash)
+        .collect();
+    AddedIds {
+        day,
+        paths: Vec::new(),
+        hashes,
+    }
 }
 
 /// Columns whose values are all, or nearly all, distinct. A dictionary of

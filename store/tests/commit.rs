@@ -2,50 +2,15 @@
 //! application transactions, duplicates, expiry, and a failure between
 //! writing data files and committing them.
 
+mod common;
+
 use aitrail_schemas::{EventType, RejectReason, ValidatorConfig};
-use aitrail_store::rows::{Position, TableBatch};
+use aitrail_store::Policy;
+use aitrail_store::rows::Position;
 use aitrail_store::sink::{BatchLimits, EventSink};
-use aitrail_store::writer::StoreWriter;
-use aitrail_store::{Policy, StoreRoot};
-use chrono::{DateTime, TimeDelta, Utc};
 use deltalake::kernel::Transaction;
 
-const POLICY: &str = r#"
-default_tier = "standard"
-
-[[tiers]]
-name = "regulated"
-keep_days = 2557
-
-[[tiers]]
-name = "standard"
-keep_days = 730
-
-[[rules]]
-tier = "regulated"
-team = ["payments"]
-"#;
-
-fn now() -> DateTime<Utc> {
-    "2026-03-01T00:00:00Z".parse().unwrap()
-}
-
-fn usage(id: &str, occurred_at: &str, team: &str, tokens: u64) -> String {
-    serde_json::json!({
-        "schema_version": 1,
-        "event_id": id,
-        "event_type": "ai_usage",
-        "occurred_at": occurred_at,
-        "org_id": "acme",
-        "user_id": "u-1",
-        "team": team,
-        "tool": "claude-code",
-        "model": "claude-sonnet-4-5",
-        "input_tokens": tokens,
-        "output_tokens": 10,
-    })
-    .to_string()
-}
+use common::{batch, count, now, open, sink, usage};
 
 fn change(id: &str, occurred_at: &str) -> String {
     serde_json::json!({
@@ -61,57 +26,6 @@ fn change(id: &str, occurred_at: &str) -> String {
         "ai_assisted": true,
     })
     .to_string()
-}
-
-fn sink() -> EventSink {
-    EventSink::new(
-        ValidatorConfig::default(),
-        Policy::parse(POLICY, "test policy").unwrap(),
-        BatchLimits::default(),
-    )
-}
-
-/// Validates `lines` (line numbers from 1) into one batch.
-fn batch(lines: &[String]) -> Vec<TableBatch> {
-    let mut sink = sink();
-    for (n, line) in lines.iter().enumerate() {
-        let position = Position {
-            partition: -1,
-            offset: n as i64 + 1,
-        };
-        sink.accept(line.as_bytes(), position, now())
-            .unwrap_or_else(|rejection| panic!("{line}: {rejection:?}"));
-    }
-    sink.take_batch()
-}
-
-async fn open(dir: &tempfile::TempDir) -> StoreWriter {
-    let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
-    StoreWriter::open(&root, TimeDelta::hours(24))
-        .await
-        .unwrap()
-}
-
-async fn count(dir: &tempfile::TempDir, table: &str) -> i64 {
-    let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
-    let table = deltalake::open_table(root.table_url(table)).await.unwrap();
-    let ctx = datafusion::prelude::SessionContext::new();
-    table.update_datafusion_session(&ctx.state()).unwrap();
-    ctx.register_table("t", table.table_provider().await.unwrap())
-        .unwrap();
-    let batches = ctx
-        .sql("SELECT count(*) FROM t")
-        .await
-        .unwrap()
-        .collect()
-        .await
-        .unwrap();
-    batches[0]
-        .column(0)
-        .as_any()
-        .downcast_ref::<arrow::array::Int64Array>()
-        .unwrap()
-        .value(0)
 }
 
 fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

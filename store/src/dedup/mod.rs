@@ -2,7 +2,11 @@
 //! earlier in the same batch, with an `occurred_at` within the dedup window
 //! of its own adds nothing (DESIGN §3).
 
+mod file_reader;
+mod recent;
+
 use std::collections::hash_map::Entry;
+use std::ops::RangeInclusive;
 
 use foldhash::{HashMap, HashMapExt, HashSet};
 
@@ -15,47 +19,82 @@ use datafusion::scalar::ScalarValue;
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::TryStreamExt;
 
+pub use recent::{AddedIds, DEFAULT_RECENT_IDS, RecentIds, id_hash};
+
 use crate::rows::{TableBatch, epoch_day};
 
 /// Marks, per row of `batch`, whether it duplicates a stored row or an
-/// earlier row of the batch. Only the `date` partitions the window can reach
-/// are read, and only their `event_id` and `occurred_at` columns.
+/// earlier row of the batch. `recent` rules out most rows without reading
+/// the table; only the rows it may hold are looked up in the table, in the
+/// `date` partitions the window can reach, and only their `event_id` and
+/// `occurred_at` columns.
 pub async fn find_duplicates(
     table: &DeltaTable,
+    recent: &mut RecentIds,
     batch: &TableBatch,
     window: TimeDelta,
 ) -> Result<Vec<bool>, DeltaTableError> {
     let window_micros = window.num_microseconds().unwrap_or(i64::MAX).unsigned_abs();
+    let reach = |row: usize| days_within(batch.origins[row].occurred_at, window_micros);
     let ids = batch.event_ids();
+    let rows = 0..batch.origins.len();
     let mut seen = SeenTimes::with_capacity(batch.origins.len());
-    let stored = if table.snapshot()?.log_data().num_files() == 0 {
-        HashMap::default()
-    } else {
-        let wanted: HashSet<&str> = (0..ids.len()).map(|row| ids.value(row)).collect();
-        let stored = stored_times(table, batch, window, &wanted).await?;
-        stored
-            .into_iter()
-            .filter_map(|(id, times)| wanted.get(id.as_str()).map(|key| (*key, times)))
+    let maybe_stored: Vec<usize> = if table.snapshot()?.log_data().num_files() == 0 {
+        Vec::new()
+    } else if recent
+        .prepare(table, &days_of(rows.clone().map(reach)))
+        .await?
+    {
+        rows.clone()
+            .filter(|row| recent.may_hold(reach(*row), id_hash(ids.value(*row))))
             .collect()
+    } else {
+        rows.clone().collect()
     };
-    for (id, times) in stored {
-        for at in times {
-            seen.record(id, at);
+    if !maybe_stored.is_empty() {
+        let wanted: HashSet<&str> = maybe_stored.iter().map(|row| ids.value(*row)).collect();
+        let days = days_of(maybe_stored.iter().map(|row| reach(*row)));
+        let stored = stored_times(table, &days, &wanted).await?;
+        for (id, times) in stored {
+            if let Some(id) = wanted.get(id.as_str()) {
+                for at in times {
+                    seen.record(id, at);
+                }
+            }
         }
     }
-    Ok(batch
-        .origins
-        .iter()
-        .enumerate()
-        .map(|(row, origin)| {
+    Ok(rows
+        .map(|row| {
             let id = ids.value(row);
-            let duplicate = seen.has_within(id, origin.occurred_at, window_micros);
+            let at = batch.origins[row].occurred_at;
+            let duplicate = seen.has_within(id, at, window_micros);
             if !duplicate {
-                seen.record(id, origin.occurred_at);
+                seen.record(id, at);
             }
             duplicate
         })
         .collect())
+}
+
+/// The dates (days since the epoch) an event at `at` can collide on.
+fn days_within(at: i64, window_micros: u64) -> RangeInclusive<i32> {
+    let window = i64::try_from(window_micros).unwrap_or(i64::MAX);
+    epoch_day(at.saturating_sub(window))..=epoch_day(at.saturating_add(window))
+}
+
+/// The distinct days of `ranges`, sorted.
+fn days_of(ranges: impl Iterator<Item = RangeInclusive<i32>>) -> Vec<i32> {
+    let mut days = Vec::new();
+    let mut last = None;
+    for range in ranges {
+        if last.as_ref() != Some(&range) {
+            days.extend(range.clone());
+            last = Some(range);
+        }
+    }
+    days.sort_unstable();
+    days.dedup();
+    days
 }
 
 /// The `occurred_at` values seen per id. Nearly every id is seen once, so
@@ -92,31 +131,18 @@ impl<'a> SeenTimes<'a> {
     }
 }
 
-/// Stored `occurred_at` values of the ids in `wanted`, from the dates the
-/// batch's rows can collide with.
+/// Stored `occurred_at` values of the ids in `wanted`, from the dates
+/// `days`.
 async fn stored_times(
     table: &DeltaTable,
-    batch: &TableBatch,
-    window: TimeDelta,
+    days: &[i32],
     wanted: &HashSet<&str>,
 ) -> Result<HashMap<String, Vec<i64>>, DeltaTableError> {
     let mut stored: HashMap<String, Vec<i64>> = HashMap::default();
-    let reach = (window.num_days() + 1) as i32;
-    let mut days: Vec<i32> = batch
-        .origins
-        .iter()
-        .flat_map(|o| {
-            let day = epoch_day(o.occurred_at);
-            (day - reach)..=(day + reach)
-        })
-        .collect();
-    days.sort_unstable();
-    days.dedup();
     let dates = days
-        .into_iter()
-        .map(|d| lit(ScalarValue::Date32(Some(d))))
+        .iter()
+        .map(|d| lit(ScalarValue::Date32(Some(*d))))
         .collect();
-
     let ctx = SessionContext::new();
     table.update_datafusion_session(&ctx.state())?;
     let provider = table.table_provider().await?;

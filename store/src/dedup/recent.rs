@@ -1,0 +1,295 @@
+//! The `event_id`s already stored, per date, kept between batches so that
+//! the duplicate check of a batch costs in proportion to the batch and not
+//! to what its dates already hold. Without it, each batch of a live stream
+//! would read back every id of the day so far.
+//!
+//! It keeps 64-bit hashes, not the ids, so it answers "certainly not
+//! stored" or "maybe stored"; a maybe is confirmed against the table (see
+//! [`super::find_duplicates`]). It must never miss a stored id: each date
+//! remembers the files it was read from and the table version it was
+//! checked at, and before it is consulted at another version it reads the
+//! files added since, or is read afresh when one of its files went away
+//! (a compaction or a purge).
+
+use std::hash::BuildHasher;
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use arrow::array::AsArray;
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use chrono::NaiveDate;
+use deltalake::kernel::Version;
+use deltalake::{DeltaTable, DeltaTableError};
+use foldhash::{HashMap, HashSet, HashSetExt};
+use futures::TryStreamExt;
+use object_store::ObjectStore;
+use object_store::path::Path;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+
+use super::file_reader::DataFileReader;
+
+/// How many ids the index of one table holds at most by default: about
+/// 20–40 MiB. A day of a large organisation's stream, and its neighbours
+/// for the 24-hour window, fit; a batch whose dates hold more is checked
+/// by reading the table instead.
+pub const DEFAULT_RECENT_IDS: usize = 2_000_000;
+
+/// Batches after which a date no batch needed is forgotten even when
+/// there is room: a backlog's dates pass by and are not needed again,
+/// while a live stream's today and yesterday are needed by every batch.
+const IDLE_BATCHES: u64 = 8;
+
+/// The hash under which an `event_id` is indexed: fixed, so that the ids
+/// the writer records and the ids read back from files agree.
+pub fn id_hash(id: &str) -> u64 {
+    foldhash::quality::FixedState::default().hash_one(id)
+}
+
+/// The ids a commit of this writer added to one date.
+#[derive(Debug, Default)]
+pub struct AddedIds {
+    /// The date, as days since the epoch.
+    pub day: i32,
+    /// The data files written for it.
+    pub paths: Vec<String>,
+    /// The [`id_hash`] of each row in them.
+    pub hashes: Vec<u64>,
+}
+
+/// The stored ids of recently used dates of one table.
+pub struct RecentIds {
+    dates: HashMap<i32, DateIds>,
+    held: usize,
+    limit: usize,
+    clock: u64,
+}
+
+struct DateIds {
+    files: HashSet<String>,
+    ids: HashSet<u64>,
+    checked_at: Option<Version>,
+    last_used: u64,
+}
+
+/// A data file of the table, as the index reads it.
+struct StoredFile {
+    path: String,
+    location: Path,
+    size: u64,
+    rows: usize,
+}
+
+impl RecentIds {
+    /// An empty index that holds at most `limit` ids.
+    pub fn new(limit: usize) -> Self {
+        RecentIds {
+            dates: HashMap::default(),
+            held: 0,
+            limit,
+            clock: 0,
+        }
+    }
+
+    /// Brings the dates `days` (sorted, days since the epoch) up to the
+    /// table's current version, reading only files not read before, and
+    /// makes room for them by forgetting the dates used least recently.
+    /// Returns false, and reads nothing, when they alone would hold more
+    /// than the limit: the caller then checks against the table itself.
+    pub async fn prepare(
+        &mut self,
+        table: &DeltaTable,
+        days: &[i32],
+    ) -> Result<bool, DeltaTableError> {
+        self.clock += 1;
+        let version = table.version();
+        let stale: Vec<i32> = days
+            .iter()
+            .copied()
+            .filter(|day| {
+                self.dates
+                    .get(day)
+                    .is_none_or(|held| held.checked_at != version)
+            })
+            .collect();
+        let mut listed = files_of(table, &stale)?;
+        let wanted: usize = days
+            .iter()
+            .map(|day| match listed.get(day) {
+                Some(files) => files.iter().map(|f| f.rows).sum(),
+                None => self.dates.get(day).map_or(0, |held| held.ids.len()),
+            })
+            .sum();
+        if wanted > self.limit {
+            return Ok(false);
+        }
+        self.make_room(days, wanted);
+        let store = table.log_store().object_store(None);
+        for day in stale {
+            let files = listed.remove(&day).unwrap_or_default();
+            self.bring_up_to_date(&store, day, files, version).await?;
+        }
+        for day in days {
+            if let Some(held) = self.dates.get_mut(day) {
+                held.last_used = self.clock;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether an id of hash `hash` may be stored on one of `days`.
+    pub fn may_hold(&self, days: RangeInclusive<i32>, hash: u64) -> bool {
+        days.into_iter().any(|day| {
+            self.dates
+                .get(&day)
+                .is_some_and(|held| held.ids.contains(&hash))
+        })
+    }
+
+    /// Takes note of a commit this writer made: `before` is the version it
+    /// was made on, `committed` the version it became, `added` its ids per
+    /// date. When no other writer committed in between, the dates current
+    /// at `before` stay current without reading anything back; otherwise
+    /// they are brought up to date when next needed.
+    pub fn record_commit(
+        &mut self,
+        before: Option<Version>,
+        committed: Version,
+        added: Vec<AddedIds>,
+    ) {
+        if before.map(|v| v + 1) != Some(committed) {
+            return;
+        }
+        for added in added {
+            if let Some(held) = self
+                .dates
+                .get_mut(&added.day)
+                .filter(|held| held.checked_at == before)
+            {
+                let grown = held.ids.len();
+                held.ids.extend(added.hashes);
+                held.files.extend(added.paths);
+                self.held += held.ids.len() - grown;
+            }
+        }
+        for held in self.dates.values_mut() {
+            if held.checked_at == before {
+                held.checked_at = Some(committed);
+            }
+        }
+    }
+
+    /// Forgets the dates outside `days` that no batch needed lately, and
+    /// more, least recently used first, until `wanted` more ids fit beside
+    /// those held.
+    fn make_room(&mut self, days: &[i32], wanted: usize) {
+        let mut others: Vec<(u64, i32)> = self
+            .dates
+            .iter()
+            .filter(|(day, _)| days.binary_search(day).is_err())
+            .map(|(day, held)| (held.last_used, *day))
+            .collect();
+        others.sort_unstable();
+        for (last_used, day) in others {
+            let idle = self.clock - last_used > IDLE_BATCHES;
+            if !idle && self.held + wanted <= self.limit {
+                break;
+            }
+            if let Some(forgotten) = self.dates.remove(&day) {
+                self.held -= forgotten.ids.len();
+            }
+        }
+    }
+
+    /// Reads the files of `day` that the index has not read; starts the
+    /// date afresh if a file it read is no longer in the table.
+    async fn bring_up_to_date(
+        &mut self,
+        store: &Arc<dyn ObjectStore>,
+        day: i32,
+        files: Vec<StoredFile>,
+        version: Option<Version>,
+    ) -> Result<(), DeltaTableError> {
+        let held = self.dates.entry(day).or_insert_with(|| DateIds {
+            files: HashSet::new(),
+            ids: HashSet::new(),
+            checked_at: None,
+            last_used: 0,
+        });
+        let current: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        if held
+            .files
+            .iter()
+            .any(|path| !current.contains(path.as_str()))
+        {
+            self.held -= held.ids.len();
+            held.files.clear();
+            held.ids = HashSet::new();
+        }
+        let before = held.ids.len();
+        for file in files {
+            if !held.files.contains(&file.path) {
+                read_ids(store, &file, &mut held.ids).await?;
+                held.files.insert(file.path);
+            }
+        }
+        held.checked_at = version;
+        self.held += held.ids.len() - before;
+        Ok(())
+    }
+}
+
+/// The active files of `table` on each of `days`.
+fn files_of(
+    table: &DeltaTable,
+    days: &[i32],
+) -> Result<HashMap<i32, Vec<StoredFile>>, DeltaTableError> {
+    let mut found: HashMap<i32, Vec<StoredFile>> = HashMap::default();
+    if days.is_empty() {
+        return Ok(found);
+    }
+    for day in days {
+        found.insert(*day, Vec::new());
+    }
+    for file in table.snapshot()?.log_data().iter() {
+        let values = file.partition_values_map();
+        let Some(day) = values
+            .get("date")
+            .and_then(|date| date.as_deref()?.parse::<NaiveDate>().ok())
+            .map(|date| date.to_epoch_days())
+        else {
+            return Err(DeltaTableError::Generic(format!(
+                "file {} has no valid date partition value",
+                file.path()
+            )));
+        };
+        if let Some(files) = found.get_mut(&day) {
+            files.push(StoredFile {
+                path: file.path().into_owned(),
+                location: file.object_store_path(),
+                size: file.size().unsigned_abs(),
+                rows: file.num_records().unwrap_or(0),
+            });
+        }
+    }
+    Ok(found)
+}
+
+/// Adds the [`id_hash`] of every `event_id` in `file` to `into`.
+async fn read_ids(
+    store: &Arc<dyn ObjectStore>,
+    file: &StoredFile,
+    into: &mut HashSet<u64>,
+) -> Result<(), DeltaTableError> {
+    let reader = DataFileReader::new(Arc::clone(store), file.location.clone(), file.size);
+    let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
+    let only_ids = ProjectionMask::columns(builder.parquet_schema(), ["event_id"]);
+    let mut batches = builder.with_projection(only_ids).build()?;
+    into.reserve(file.rows);
+    while let Some(batch) = batches.try_next().await? {
+        let ids = cast(batch.column(0), &DataType::Utf8)?;
+        into.extend(ids.as_string::<i32>().iter().flatten().map(id_hash));
+    }
+    Ok(())
+}
