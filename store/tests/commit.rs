@@ -10,7 +10,7 @@ use aitrail_store::rows::Position;
 use aitrail_store::sink::{BatchLimits, EventSink};
 use deltalake::kernel::Transaction;
 
-use common::{batch, count, now, open, sink, usage};
+use common::{batch, count, now, open, parquet_files, sink, usage};
 
 fn change(id: &str, occurred_at: &str) -> String {
     serde_json::json!({
@@ -26,23 +26,6 @@ fn change(id: &str, occurred_at: &str) -> String {
         "ai_assisted": true,
     })
     .to_string()
-}
-
-fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet") {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
 }
 
 #[tokio::test]

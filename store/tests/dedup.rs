@@ -7,7 +7,7 @@ mod common;
 use aitrail_store::compact::compact;
 use aitrail_store::{Policy, StoreRoot};
 
-use common::{POLICY, batch, count, now, open, usage};
+use common::{POLICY, batch, count, now, open, parquet_files, usage};
 
 /// The ids of the rows of `lines` that `writer` refuses as duplicates.
 async fn duplicates_of(
@@ -113,4 +113,37 @@ async fn a_date_the_index_forgot_is_read_again_when_needed() {
     }
     assert_eq!(duplicates_of(&mut writer, &early).await, ["early"]);
     assert_eq!(count(&dir, "ai_usage").await, 21);
+}
+
+#[tokio::test]
+async fn a_file_that_could_not_be_read_is_read_on_the_next_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut this = open(&dir).await;
+    let mut other = open(&dir).await;
+    let mine = [usage("mine", "2026-02-10T12:00:00Z", "web", 1)];
+    assert!(duplicates_of(&mut this, &mine).await.is_empty());
+    assert_eq!(duplicates_of(&mut this, &mine).await, ["mine"]);
+    let before: std::collections::BTreeSet<_> = parquet_files(dir.path()).into_iter().collect();
+    let theirs = [usage("theirs", "2026-02-10T13:00:00Z", "web", 1)];
+    assert!(duplicates_of(&mut other, &theirs).await.is_empty());
+    let catching_up = [usage("w", "2026-02-11T12:00:00Z", "web", 1)];
+    assert!(duplicates_of(&mut this, &catching_up).await.is_empty());
+    let added: Vec<_> = parquet_files(dir.path())
+        .into_iter()
+        .filter(|path| !before.contains(path) && path.to_str().unwrap().contains("2026-02-10"))
+        .collect();
+    assert_eq!(added.len(), 1, "{added:?}");
+    let aside = dir.path().join("aside.parquet");
+    std::fs::rename(&added[0], &aside).unwrap();
+
+    let error = this.commit(batch(&theirs), &[]).await.err().unwrap();
+    let name = added[0].file_name().unwrap().to_str().unwrap();
+    let message = error.to_string();
+    assert!(
+        message.contains(name) && message.contains("not found"),
+        "{message}"
+    );
+    std::fs::rename(&aside, &added[0]).unwrap();
+    assert_eq!(duplicates_of(&mut this, &theirs).await, ["theirs"]);
+    assert_eq!(count(&dir, "ai_usage").await, 3);
 }

@@ -181,9 +181,15 @@ impl RecentIds {
     }
 
     /// Forgets the dates outside `days` that no batch needed lately, and
-    /// more, least recently used first, until `wanted` more ids fit beside
-    /// those held.
+    /// more, least recently used first, until the `wanted` ids of `days`
+    /// fit beside the other dates held.
     fn make_room(&mut self, days: &[i32], wanted: usize) {
+        let held_of_days: usize = days
+            .iter()
+            .filter_map(|day| self.dates.get(day))
+            .map(|held| held.ids.len())
+            .sum();
+        let mut beside = self.held.saturating_sub(held_of_days);
         let mut others: Vec<(u64, i32)> = self
             .dates
             .iter()
@@ -193,11 +199,12 @@ impl RecentIds {
         others.sort_unstable();
         for (last_used, day) in others {
             let idle = self.clock - last_used > IDLE_BATCHES;
-            if !idle && self.held + wanted <= self.limit {
+            if !idle && beside + wanted <= self.limit {
                 break;
             }
             if let Some(forgotten) = self.dates.remove(&day) {
                 self.held -= forgotten.ids.len();
+                beside = beside.saturating_sub(forgotten.ids.len());
             }
         }
     }
@@ -228,15 +235,21 @@ impl RecentIds {
             held.ids = HashSet::new();
         }
         let before = held.ids.len();
+        let mut read = Ok(());
         for file in files {
             if !held.files.contains(&file.path) {
-                read_ids(store, &file, &mut held.ids).await?;
+                read = read_ids(store, &file, &mut held.ids).await;
+                if read.is_err() {
+                    break;
+                }
                 held.files.insert(file.path);
             }
         }
-        held.checked_at = version;
+        if read.is_ok() {
+            held.checked_at = version;
+        }
         self.held += held.ids.len() - before;
-        Ok(())
+        read
     }
 }
 
