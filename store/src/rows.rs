@@ -181,6 +181,14 @@ fn table_index(event_type: EventType) -> usize {
     }
 }
 
+/// The `event_id` column of rows in a table's schema.
+pub fn event_id_column(batch: &RecordBatch) -> &StringArray {
+    batch
+        .column_by_name("event_id")
+        .and_then(|ids| ids.as_string_opt::<i32>())
+        .expect("every table has a Utf8 `event_id` column")
+}
+
 /// The rows of one table in one flush.
 #[derive(Clone)]
 pub struct TableBatch {
@@ -195,10 +203,7 @@ pub struct TableBatch {
 impl TableBatch {
     /// The `event_id` of each row, in order: the dedup key.
     pub fn event_ids(&self) -> &StringArray {
-        self.batch
-            .column_by_name("event_id")
-            .and_then(|ids| ids.as_string_opt::<i32>())
-            .expect("every table has a Utf8 `event_id` column")
+        event_id_column(&self.batch)
     }
 
     /// The events of `rows` (indices) as JSON objects, as their columns

@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use crate::dedup::{AddedIds, DEFAULT_RECENT_IDS, RecentIds, find_duplicates, id_hash};
 use crate::location::StoreRoot;
-use crate::rows::{Position, TableBatch};
+use crate::rows::{Position, TableBatch, event_id_column};
 use crate::table::{PARTITION_COLUMNS, open_or_create};
 
 /// The tables of one store, open for appending.
@@ -235,14 +235,12 @@ impl StoreWriter {
         let mut adds = Vec::new();
         let mut ids = Vec::new();
         for partition in split_by_partition(&batch.batch)? {
-            let mut added = ids_of_partition(&partition);
             let mut writer = RecordBatchWriter::for_table(self.table(event_type))?
                 .with_writer_properties(writer_properties());
-            writer.write(partition).await?;
+            writer.write(partition.clone()).await?;
             let written = writer.flush().await?;
-            added.paths = written.iter().map(|add| add.path.clone()).collect();
+            ids.push(ids_of_partition(&partition, &written));
             adds.extend(written);
-            ids.push(added);
         }
         Ok(StagedFiles {
             event_type,
@@ -331,25 +329,21 @@ fn split_by_partition(batch: &RecordBatch) -> Result<Vec<RecordBatch>, ArrowErro
         .collect())
 }
 
-/// The ids of one partition's rows, for the duplicate index.
-fn ids_of_partition(partition: &RecordBatch) -> AddedIds {
-    let day = partition
-        .column_by_name("date")
-        .and_then(|dates| dates.as_primitive_opt::<Date32Type>())
-        .expect("every table has a Date32 `date` column")
-        .value(0);
-    let hashes = partition
-        .column_by_name("event_id")
-        .and_then(|ids| ids.as_string_opt::<i32>())
-        .expect("every table has a Utf8 `event_id` column")
-        .iter()
-        .flatten()
-        .map(id_hash)
-        .collect();
+/// The ids of one partition's rows and the files `written` for them, for
+/// the duplicate index.
+fn ids_of_partition(partition: &RecordBatch, written: &[Add]) -> AddedIds {
     AddedIds {
-        day,
-        paths: Vec::new(),
-        hashes,
+        day: partition
+            .column_by_name("date")
+            .and_then(|dates| dates.as_primitive_opt::<Date32Type>())
+            .expect("every table has a Date32 `date` column")
+            .value(0),
+        paths: written.iter().map(|add| add.path.clone()).collect(),
+        hashes: event_id_column(partition)
+            .iter()
+            .flatten()
+            .map(id_hash)
+            .collect(),
     }
 }
 

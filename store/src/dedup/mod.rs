@@ -39,9 +39,7 @@ pub async fn find_duplicates(
     let ids = batch.event_ids();
     let rows = 0..batch.origins.len();
     let mut seen = SeenTimes::with_capacity(batch.origins.len());
-    let maybe_stored: Vec<usize> = if table.snapshot()?.log_data().num_files() == 0 {
-        Vec::new()
-    } else if recent
+    let maybe_stored: Vec<usize> = if recent
         .prepare(table, &days_of(rows.clone().map(reach)))
         .await?
     {

@@ -18,7 +18,6 @@ use std::sync::Arc;
 use arrow::array::AsArray;
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
-use chrono::NaiveDate;
 use deltalake::kernel::Version;
 use deltalake::{DeltaTable, DeltaTableError};
 use foldhash::{HashMap, HashSet, HashSetExt};
@@ -29,6 +28,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 
 use super::file_reader::DataFileReader;
+use crate::retention::plan::partition_of;
 
 /// How many ids the index of one table holds at most by default: about
 /// 20–40 MiB. A day of a large organisation's stream, and its neighbours
@@ -48,7 +48,7 @@ pub fn id_hash(id: &str) -> u64 {
 }
 
 /// The ids a commit of this writer added to one date.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AddedIds {
     /// The date, as days since the epoch.
     pub day: i32,
@@ -61,7 +61,6 @@ pub struct AddedIds {
 /// The stored ids of recently used dates of one table.
 pub struct RecentIds {
     dates: HashMap<i32, DateIds>,
-    held: usize,
     limit: usize,
     clock: u64,
 }
@@ -86,7 +85,6 @@ impl RecentIds {
     pub fn new(limit: usize) -> Self {
         RecentIds {
             dates: HashMap::default(),
-            held: 0,
             limit,
             clock: 0,
         }
@@ -167,10 +165,8 @@ impl RecentIds {
                 .get_mut(&added.day)
                 .filter(|held| held.checked_at == before)
             {
-                let grown = held.ids.len();
                 held.ids.extend(added.hashes);
                 held.files.extend(added.paths);
-                self.held += held.ids.len() - grown;
             }
         }
         for held in self.dates.values_mut() {
@@ -184,28 +180,21 @@ impl RecentIds {
     /// more, least recently used first, until the `wanted` ids of `days`
     /// fit beside the other dates held.
     fn make_room(&mut self, days: &[i32], wanted: usize) {
-        let held_of_days: usize = days
-            .iter()
-            .filter_map(|day| self.dates.get(day))
-            .map(|held| held.ids.len())
-            .sum();
-        let mut beside = self.held.saturating_sub(held_of_days);
-        let mut others: Vec<(u64, i32)> = self
+        let mut others: Vec<(u64, i32, usize)> = self
             .dates
             .iter()
             .filter(|(day, _)| days.binary_search(day).is_err())
-            .map(|(day, held)| (held.last_used, *day))
+            .map(|(day, held)| (held.last_used, *day, held.ids.len()))
             .collect();
         others.sort_unstable();
-        for (last_used, day) in others {
+        let mut beside: usize = others.iter().map(|(_, _, ids)| ids).sum();
+        for (last_used, day, ids) in others {
             let idle = self.clock - last_used > IDLE_BATCHES;
             if !idle && beside + wanted <= self.limit {
                 break;
             }
-            if let Some(forgotten) = self.dates.remove(&day) {
-                self.held -= forgotten.ids.len();
-                beside = beside.saturating_sub(forgotten.ids.len());
-            }
+            self.dates.remove(&day);
+            beside -= ids;
         }
     }
 
@@ -230,26 +219,17 @@ impl RecentIds {
             .iter()
             .any(|path| !current.contains(path.as_str()))
         {
-            self.held -= held.ids.len();
             held.files.clear();
             held.ids = HashSet::new();
         }
-        let before = held.ids.len();
-        let mut read = Ok(());
         for file in files {
             if !held.files.contains(&file.path) {
-                read = read_ids(store, &file, &mut held.ids).await;
-                if read.is_err() {
-                    break;
-                }
+                read_ids(store, &file, &mut held.ids).await?;
                 held.files.insert(file.path);
             }
         }
-        if read.is_ok() {
-            held.checked_at = version;
-        }
-        self.held += held.ids.len() - before;
-        read
+        held.checked_at = version;
+        Ok(())
     }
 }
 
@@ -266,18 +246,13 @@ fn files_of(
         found.insert(*day, Vec::new());
     }
     for file in table.snapshot()?.log_data().iter() {
-        let values = file.partition_values_map();
-        let Some(day) = values
-            .get("date")
-            .and_then(|date| date.as_deref()?.parse::<NaiveDate>().ok())
-            .map(|date| date.to_epoch_days())
-        else {
+        let Some((_, date)) = partition_of(&file.partition_values_map()) else {
             return Err(DeltaTableError::Generic(format!(
-                "file {} has no valid date partition value",
+                "file {} has no valid tier and date partition values",
                 file.path()
             )));
         };
-        if let Some(files) = found.get_mut(&day) {
+        if let Some(files) = found.get_mut(&date.to_epoch_days()) {
             files.push(StoredFile {
                 path: file.path().into_owned(),
                 location: file.object_store_path(),
