@@ -6,23 +6,24 @@
 //! table exactly as it was: Delta readers see only committed files, and the
 //! orphans are removed by vacuum.
 
-use std::sync::Arc;
-
 use aitrail_schemas::{EventType, RejectReason, Rejection};
-use arrow::array::{ArrayRef, AsArray};
-use arrow::compute::{SortColumn, lexsort_to_indices, partition, take_record_batch};
+use arrow::array::{AsArray, UInt32Array};
+use arrow::compute::take_record_batch;
 use arrow::datatypes::Date32Type;
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use chrono::TimeDelta;
+use deltalake::kernel::scalars::ScalarExt;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, Transaction};
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::WriterProperties;
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
-use deltalake::writer::{DeltaWriter, RecordBatchWriter};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
+use foldhash::HashMap;
+use indexmap::IndexMap;
 use serde_json::Value;
 
 use crate::dedup::{AddedIds, DEFAULT_RECENT_IDS, RecentIds, find_duplicates, id_hash};
@@ -237,7 +238,10 @@ impl StoreWriter {
         for partition in split_by_partition(&batch.batch)? {
             let mut writer = RecordBatchWriter::for_table(self.table(event_type))?
                 .with_writer_properties(writer_properties());
-            writer.write(partition.clone()).await?;
+            let values = partition_values(&partition)?;
+            writer
+                .write_partition(partition.clone(), &values, WriteMode::Default)
+                .await?;
             let written = writer.flush().await?;
             ids.push(ids_of_partition(&partition, &written));
             adds.extend(written);
@@ -296,37 +300,54 @@ impl StoreWriter {
     }
 }
 
-/// The rows of `batch` grouped by their partition columns, one slice per
-/// partition.
+/// The rows of `batch` grouped by their partition (tier, date), one batch
+/// per partition in the order of its (tier, date), rows in input order.
+/// One pass groups the row numbers, so no comparison sort of the rows'
+/// tier names is needed; each group is then copied out once.
 fn split_by_partition(batch: &RecordBatch) -> Result<Vec<RecordBatch>, ArrowError> {
-    if batch.num_rows() == 0 {
-        return Ok(Vec::new());
+    let tiers = batch
+        .column_by_name("tier")
+        .and_then(|tiers| tiers.as_string_opt::<i32>())
+        .expect("every table has a Utf8 `tier` column");
+    let dates = batch
+        .column_by_name("date")
+        .and_then(|dates| dates.as_primitive_opt::<Date32Type>())
+        .expect("every table has a Date32 `date` column");
+    let mut groups: HashMap<(&str, i32), Vec<u32>> = HashMap::default();
+    for row in 0..batch.num_rows() {
+        groups
+            .entry((tiers.value(row), dates.value(row)))
+            .or_default()
+            .push(row as u32);
     }
-    let keys = |batch: &RecordBatch| -> Vec<ArrayRef> {
-        PARTITION_COLUMNS
-            .iter()
-            .map(|name| {
-                Arc::clone(
-                    batch
-                        .column_by_name(name)
-                        .expect("every table has the partition columns"),
-                )
-            })
-            .collect()
-    };
-    let sort_columns: Vec<SortColumn> = keys(batch)
+    let mut groups: Vec<_> = groups.into_iter().collect();
+    groups.sort_unstable_by_key(|(key, _)| *key);
+    groups
         .into_iter()
-        .map(|values| SortColumn {
-            values,
-            options: None,
+        .map(|(_, rows)| take_record_batch(batch, &UInt32Array::from(rows)))
+        .collect()
+}
+
+/// The partition column values of `partition`, whose rows all share them,
+/// as the Delta writer names its files' directory and `partitionValues`
+/// after them. Given directly, they spare the writer a second sort of rows
+/// already grouped by [`split_by_partition`].
+fn partition_values<S: ScalarExt>(
+    partition: &RecordBatch,
+) -> Result<IndexMap<String, S>, DeltaTableError> {
+    PARTITION_COLUMNS
+        .iter()
+        .map(|name| {
+            let column = partition
+                .column_by_name(name)
+                .expect("every table has the partition columns");
+            S::from_array(column.as_ref(), 0)
+                .map(|value| (name.to_string(), value))
+                .ok_or_else(|| {
+                    DeltaTableError::Generic(format!("partition column `{name}` has no value"))
+                })
         })
-        .collect();
-    let sorted = take_record_batch(batch, &lexsort_to_indices(&sort_columns, None)?)?;
-    Ok(partition(&keys(&sorted))?
-        .ranges()
-        .into_iter()
-        .map(|range| sorted.slice(range.start, range.len()))
-        .collect())
+        .collect()
 }
 
 /// The ids of one partition's rows and the files `written` for them, for
@@ -373,4 +394,65 @@ pub(crate) fn writer_properties() -> WriterProperties {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
     builder.build()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Date32Array, Int32Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn rows_are_grouped_by_tier_and_date_in_input_order() {
+        let schema = Schema::new(vec![
+            Field::new("tier", DataType::Utf8, false),
+            Field::new("date", DataType::Date32, false),
+            Field::new("row", DataType::Int32, false),
+        ]);
+        let tiers = [
+            "standard",
+            "regulated",
+            "standard",
+            "standard",
+            "regulated",
+            "standard",
+        ];
+        let dates = [20_000, 20_000, 19_999, 20_000, 20_000, 19_999];
+        let batch = RecordBatch::try_new(
+            Arc::new(schema),
+            vec![
+                Arc::new(StringArray::from(tiers.to_vec())),
+                Arc::new(Date32Array::from(dates.to_vec())),
+                Arc::new(Int32Array::from_iter_values(0..6)),
+            ],
+        )
+        .unwrap();
+        let groups: Vec<(String, i32, Vec<i32>)> = split_by_partition(&batch)
+            .unwrap()
+            .iter()
+            .map(|part| {
+                let tiers = part.column(0).as_string::<i32>();
+                let dates = part.column(1).as_primitive::<Date32Type>();
+                assert!(tiers.iter().all(|t| t == Some(tiers.value(0))));
+                assert!(dates.iter().all(|d| d == Some(dates.value(0))));
+                let rows = part.column(2).as_primitive::<arrow::datatypes::Int32Type>();
+                (
+                    tiers.value(0).to_string(),
+                    dates.value(0),
+                    rows.values().to_vec(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            vec![
+                ("regulated".to_string(), 20_000, vec![1, 4]),
+                ("standard".to_string(), 19_999, vec![2, 5]),
+                ("standard".to_string(), 20_000, vec![0, 3]),
+            ]
+        );
+    }
 }
