@@ -233,14 +233,14 @@ impl StoreWriter {
     /// many dates (a backlog replayed after an outage).
     pub async fn stage(&mut self, batch: &TableBatch) -> Result<StagedFiles, DeltaTableError> {
         let event_type = batch.event_type;
+        let mut writer = RecordBatchWriter::for_table(self.table(event_type))?
+            .with_writer_properties(writer_properties());
         let mut adds = Vec::new();
         let mut ids = Vec::new();
         for partition in split_by_partition(&batch.batch)? {
-            let mut writer = RecordBatchWriter::for_table(self.table(event_type))?
-                .with_writer_properties(writer_properties());
-            let values = partition_values(&partition)?;
+            let values = partition_values(&partition.rows)?;
             writer
-                .write_partition(partition.clone(), &values, WriteMode::Default)
+                .write_partition(partition.rows.clone(), &values, WriteMode::Default)
                 .await?;
             let written = writer.flush().await?;
             ids.push(ids_of_partition(&partition, &written));
@@ -300,11 +300,19 @@ impl StoreWriter {
     }
 }
 
-/// The rows of `batch` grouped by their partition (tier, date), one batch
+/// The rows of one partition (tier, date) of a batch.
+struct PartitionRows {
+    /// Its date, as days since the epoch.
+    day: i32,
+    /// Its rows, in the table's schema.
+    rows: RecordBatch,
+}
+
+/// The rows of `batch` grouped by their partition (tier, date), one group
 /// per partition in the order of its (tier, date), rows in input order.
 /// One pass groups the row numbers, so no comparison sort of the rows'
 /// tier names is needed; each group is then copied out once.
-fn split_by_partition(batch: &RecordBatch) -> Result<Vec<RecordBatch>, ArrowError> {
+fn split_by_partition(batch: &RecordBatch) -> Result<Vec<PartitionRows>, ArrowError> {
     let tiers = batch
         .column_by_name("tier")
         .and_then(|tiers| tiers.as_string_opt::<i32>())
@@ -324,7 +332,12 @@ fn split_by_partition(batch: &RecordBatch) -> Result<Vec<RecordBatch>, ArrowErro
     groups.sort_unstable_by_key(|(key, _)| *key);
     groups
         .into_iter()
-        .map(|(_, rows)| take_record_batch(batch, &UInt32Array::from(rows)))
+        .map(|((_, day), rows)| {
+            Ok(PartitionRows {
+                day,
+                rows: take_record_batch(batch, &UInt32Array::from(rows))?,
+            })
+        })
         .collect()
 }
 
@@ -352,15 +365,11 @@ fn partition_values<S: ScalarExt>(
 
 /// The ids of one partition's rows and the files `written` for them, for
 /// the duplicate index.
-fn ids_of_partition(partition: &RecordBatch, written: &[Add]) -> AddedIds {
+fn ids_of_partition(partition: &PartitionRows, written: &[Add]) -> AddedIds {
     AddedIds {
-        day: partition
-            .column_by_name("date")
-            .and_then(|dates| dates.as_primitive_opt::<Date32Type>())
-            .expect("every table has a Date32 `date` column")
-            .value(0),
+        day: partition.day,
         paths: written.iter().map(|add| add.path.clone()).collect(),
-        hashes: event_id_column(partition)
+        hashes: event_id_column(&partition.rows)
             .iter()
             .flatten()
             .map(id_hash)
@@ -434,6 +443,7 @@ mod tests {
             .unwrap()
             .iter()
             .map(|part| {
+                let part = &part.rows;
                 let tiers = part.column(0).as_string::<i32>();
                 let dates = part.column(1).as_primitive::<Date32Type>();
                 assert!(tiers.iter().all(|t| t == Some(tiers.value(0))));
