@@ -4,7 +4,8 @@
 # storage on a free loopback port.
 #
 #   benches/e2e/ingest.sh [EVENTS]          # default 1,000,000
-#   AITRAIL_BENCH_DAYS=2 benches/e2e/ingest.sh 2000000   # a live stream's shape
+#   AITRAIL_BENCH_DAYS=2 AITRAIL_BENCH_START=2026-11-25 benches/e2e/ingest.sh 2000000
+#                                           # a live stream's shape (two working days)
 #
 # Generates EVENTS events, produces them all with `aitrail produce`, then
 # starts `aitrail ingest` on the backlog and measures events/s from its start
@@ -63,9 +64,10 @@ EOF
 # A live stream carries the last day or two (AITRAIL_BENCH_DAYS=2); a
 # backlog replayed after an outage spans many (the default, a year).
 days="${AITRAIL_BENCH_DAYS:-365}"
+start="${AITRAIL_BENCH_START:-}"
 users=$(( events / (days * 8) + 5 ))
-echo "== gen: $events events ($users users, the $days days up to yesterday)" >&2
-"$bin" gen --users "$users" --days "$days" --seed 1 | head -n "$events" > "$work/events.jsonl"
+echo "== gen: $events events ($users users, $days days from ${start:-$days days before today})" >&2
+"$bin" gen --users "$users" --days "$days" --seed 1 ${start:+--start "$start"} | head -n "$events" > "$work/events.jsonl"
 size=$(du -h "$work/events.jsonl" | cut -f1)
 # A few users over few days may make fewer events than asked for.
 generated=$(wc -l < "$work/events.jsonl")

@@ -380,18 +380,44 @@ fn ids_of_partition(partition: &PartitionRows, written: &[Add]) -> AddedIds {
 /// Columns whose values are all, or nearly all, distinct. A dictionary of
 /// them only costs time until the writer gives it up (at its page-size
 /// limit) and leaves a useless dictionary page behind; without one, the
-/// tables are about a tenth smaller and quicker to write.
-const DISTINCT_VALUED_COLUMNS: [&str; 6] = [
+/// tables are about a tenth smaller and quicker to write. (`session_id`
+/// is not one: a session holds about ten events.)
+const DISTINCT_VALUED_COLUMNS: [&str; 5] = [
     "event_id",
     "occurred_at",
-    "session_id",
     "change_id",
     "incident_id",
     "resolved_at",
 ];
 
-/// Parquet settings for scans: zstd, dictionary encoding of the columns
-/// that repeat values, large row groups.
+/// Columns of a few names or flags (enums, tools, models, teams). Their
+/// dictionary and bit-packed indices leave zstd nothing to find: measured
+/// on a year of `gen`, compressing them saved 2 % of their size or made
+/// them larger, and each compressed column chunk costs the writer a zstd
+/// compressor and decompressor of its own, the main cost of a small file.
+const SMALL_VOCABULARY_COLUMNS: [&str; 17] = [
+    "schema_version",
+    "event_type",
+    "org_id",
+    "team",
+    "tool",
+    "tool_version",
+    "provider",
+    "model",
+    "operation",
+    "data_class",
+    "domain",
+    "client",
+    "accepted",
+    "kind",
+    "ai_assisted",
+    "severity",
+    "service",
+];
+
+/// Parquet settings for scans: zstd (except where it gains nothing),
+/// dictionary encoding of the columns that repeat values, large row
+/// groups.
 pub(crate) fn writer_properties() -> WriterProperties {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
@@ -401,6 +427,10 @@ pub(crate) fn writer_properties() -> WriterProperties {
         .set_max_row_group_row_count(Some(1 << 20));
     for column in DISTINCT_VALUED_COLUMNS {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
+    }
+    for column in SMALL_VOCABULARY_COLUMNS {
+        builder =
+            builder.set_column_compression(ColumnPath::from(column), Compression::UNCOMPRESSED);
     }
     builder.build()
 }

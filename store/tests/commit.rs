@@ -278,14 +278,19 @@ fn a_batch_is_full_at_its_row_limit() {
 }
 
 #[tokio::test]
-async fn files_are_zstd_with_dictionaries_where_values_repeat() {
+async fn files_are_zstd_except_small_vocabularies_with_dictionaries_where_values_repeat() {
     use deltalake::parquet::basic::Compression;
     use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
 
     let dir = tempfile::tempdir().unwrap();
     let mut writer = open(&dir).await;
     let lines: Vec<String> = (0..50)
-        .map(|n| usage(&format!("id-{n}"), "2026-02-10T12:00:00Z", "web", n))
+        .map(|n| {
+            let line = usage(&format!("id-{n}"), "2026-02-10T12:00:00Z", "web", n);
+            let mut event: serde_json::Value = serde_json::from_str(&line).unwrap();
+            event["session_id"] = format!("session-{}", n / 10).into();
+            event.to_string()
+        })
         .collect();
     writer.commit(batch(&lines), &[]).await.unwrap();
 
@@ -300,14 +305,27 @@ async fn files_are_zstd_with_dictionaries_where_values_repeat() {
             .find(|c| c.column_path().string() == name)
             .unwrap_or_else(|| panic!("no column {name}"))
     };
-    for name in ["event_id", "occurred_at", "tool", "model", "input_tokens"] {
+    for name in [
+        "event_id",
+        "occurred_at",
+        "session_id",
+        "user_id",
+        "input_tokens",
+    ] {
         assert!(
             matches!(column(name).compression(), Compression::ZSTD(_)),
             "{name}: {:?}",
             column(name).compression()
         );
     }
-    for repeating in ["tool", "model", "user_id", "input_tokens"] {
+    for name in ["org_id", "team", "tool", "model", "event_type"] {
+        assert_eq!(
+            column(name).compression(),
+            Compression::UNCOMPRESSED,
+            "{name}"
+        );
+    }
+    for repeating in ["tool", "model", "user_id", "input_tokens", "session_id"] {
         assert!(
             column(repeating).dictionary_page_offset().is_some(),
             "{repeating} has no dictionary"
