@@ -270,11 +270,26 @@ const CONSUMER_ONLY: [&str; 5] = [
     "max.poll.interval.ms",
 ];
 
-/// Consumer settings aitrail chooses unless `[kafka]` sets them. The
-/// prefetch queue (`queued.max.messages.kbytes`) stays at librdkafka's
-/// 64 MiB: measured against tansu, 16 or 32 MiB saved ≈ 60 MiB of RSS but
-/// cost 60 % of the throughput (benches/README.md).
-const CONSUMER_DEFAULTS: [(&str, &str); 1] = [("statistics.interval.ms", "5000")];
+/// Consumer settings aitrail chooses unless `[kafka]` sets them.
+/// - `fetch.queue.backoff.ms`: once its prefetch queue is full, librdkafka
+///   waits this long before fetching the partition again. Its default,
+///   1 s, starves a consumer that drains the queue in a fraction of that;
+///   at 10 ms the queue refills in time.
+/// - `queued.max.messages.kbytes`: the prefetch queue, 32 MiB instead of
+///   64 MiB, which with the shorter backoff keeps the pace and leaves the
+///   memory to the batch being built.
+/// - `fetch.wait.max.ms`: how long a broker may hold a fetch. Kafka answers
+///   as soon as it has data, so this only paces idle polling; tansu holds
+///   every fetch this long, which at librdkafka's 500 ms capped any
+///   consumer (Python's confluent-kafka included) near 200k events/s.
+///
+/// Measured in benches/README.md (host C, "the consumer's prefetch").
+const CONSUMER_DEFAULTS: [(&str, &str); 4] = [
+    ("statistics.interval.ms", "5000"),
+    ("fetch.queue.backoff.ms", "10"),
+    ("queued.max.messages.kbytes", "32768"),
+    ("fetch.wait.max.ms", "100"),
+];
 
 /// Turns librdkafka's refusal of a property into an error naming the key.
 pub fn kafka_config_error(err: &rdkafka::error::KafkaError) -> Option<ConfigError> {
@@ -337,6 +352,23 @@ mod tests {
         .unwrap();
         assert_eq!(config.get("fetch.max.bytes"), Some("1048576"));
         assert_eq!(config.get("enable.partition.eof"), Some("false"));
+    }
+
+    #[test]
+    fn the_consumer_gets_aitrail_defaults_that_the_configuration_overrides() {
+        let defaults = KafkaConfig::new([("bootstrap.servers", "b:9092"), ("group.id", "g")]);
+        let consumer = defaults.consumer();
+        for (key, value) in CONSUMER_DEFAULTS {
+            assert_eq!(consumer.get(key), Some(value), "{key}");
+        }
+        assert_eq!(defaults.producer().get("fetch.queue.backoff.ms"), None);
+
+        let chosen = KafkaConfig::new([
+            ("bootstrap.servers", "b:9092"),
+            ("group.id", "g"),
+            ("fetch.wait.max.ms", "500"),
+        ]);
+        assert_eq!(chosen.consumer().get("fetch.wait.max.ms"), Some("500"));
     }
 
     #[test]
