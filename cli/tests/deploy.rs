@@ -23,11 +23,11 @@ use common::stderr;
 type Env = Vec<(String, String)>;
 
 fn deploy_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy")
+    common::manifest_dir().join("../deploy")
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    common::manifest_dir()
         .join("..")
         .canonicalize()
         .expect("the repository root exists")

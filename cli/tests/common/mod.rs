@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -56,12 +56,19 @@ pub fn sql(store: &Path, query: &str) -> Vec<Value> {
     serde_json::from_slice(&out.stdout).expect("--format json prints a JSON array")
 }
 
+/// This crate's directory, as cargo gives it to the running test: a test
+/// binary reused from a build in another checkout (a shared target
+/// directory) still reads this checkout's files.
+pub fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// Runs the Python reader `tests/readers/<script>` (an engine no one here
 /// wrote, such as DuckDB) with `args` and parses the JSON it prints.
 pub fn python_reader(script: &str, args: &[&str]) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/readers")
-        .join(script);
+    let path = manifest_dir().join("tests/readers").join(script);
     let out = Command::new("python3")
         .arg(path)
         .args(args)
