@@ -28,7 +28,9 @@ impl TopicPartition {
 
 #[derive(Default)]
 struct Numbering {
-    numbers: HashMap<(Arc<str>, i32), i32>,
+    /// Topic → partition → number; keyed by topic first so that a message's
+    /// lookup borrows its topic name instead of allocating a key.
+    numbers: HashMap<Arc<str>, HashMap<i32, i32>>,
     partitions: Vec<TopicPartition>,
 }
 
@@ -43,15 +45,24 @@ impl Partitions {
     /// The number of `topic`/`partition`, assigning the next one if new.
     pub fn number(&self, topic: &str, partition: i32) -> i32 {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(number) = inner.numbers.get(&(Arc::from(topic), partition)) {
+        if let Some(number) = inner
+            .numbers
+            .get(topic)
+            .and_then(|numbers| numbers.get(&partition))
+        {
             return *number;
         }
         let number =
             i32::try_from(inner.partitions.len()).expect("fewer than 2^31 topic-partitions");
-        let topic: Arc<str> = Arc::from(topic);
+        let topic: Arc<str> = match inner.numbers.get_key_value(topic) {
+            Some((known, _)) => Arc::clone(known),
+            None => Arc::from(topic),
+        };
         inner
             .numbers
-            .insert((Arc::clone(&topic), partition), number);
+            .entry(Arc::clone(&topic))
+            .or_default()
+            .insert(partition, number);
         inner.partitions.push(TopicPartition { topic, partition });
         number
     }
@@ -77,7 +88,12 @@ mod tests {
         let a0 = partitions.number("a", 0);
         let b0 = partitions.number("b", 0);
         assert_ne!(a0, b0);
+        let a1 = partitions.number("a", 1);
+        assert_ne!(a1, a0);
+        assert_ne!(a1, b0);
         assert_eq!(partitions.number("a", 0), a0);
+        assert_eq!(partitions.number("a", 1), a1);
+        assert_eq!(partitions.get(a1).partition, 1);
         assert_eq!(partitions.get(b0).topic.as_ref(), "b");
         assert_eq!(partitions.get(a0).app_id("g"), "aitrail:g:a:0");
     }
