@@ -394,8 +394,8 @@ const DISTINCT_VALUED_COLUMNS: [&str; 5] = [
 /// dictionary and bit-packed indices leave zstd little to find: on a year
 /// of `gen`, it made most of them 7 % smaller at best, or larger, and the
 /// rest together ≈ 2 MB smaller in 160 MB. Each compressed column chunk
-/// costs the writer a zstd compressor and decompressor of its own, the
-/// main cost of a small file (benches/README.md).
+/// costs the writer a zstd compressor and decompressor of its own, which
+/// weighs most in small files (benches/README.md).
 const SMALL_VOCABULARY_COLUMNS: [&str; 17] = [
     "schema_version",
     "event_type",
