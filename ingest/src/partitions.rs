@@ -54,10 +54,7 @@ impl Partitions {
         }
         let number =
             i32::try_from(inner.partitions.len()).expect("fewer than 2^31 topic-partitions");
-        let topic: Arc<str> = match inner.numbers.get_key_value(topic) {
-            Some((known, _)) => Arc::clone(known),
-            None => Arc::from(topic),
-        };
+        let topic: Arc<str> = Arc::from(topic);
         inner
             .numbers
             .entry(Arc::clone(&topic))
