@@ -24,18 +24,23 @@ pub struct PlainPrefix {
     /// cannot be a credential assignment, which the validator's fast reader
     /// learns from the one scan that finds where its string ends.
     pub has_assignment_mark: bool,
+    /// Whether that prefix holds a byte of 0x80 or above: without one it is
+    /// ASCII, and so UTF-8, with no further check.
+    pub has_non_ascii: bool,
 }
 
 /// The longest prefix of `bytes` without a byte that a JSON string must
-/// escape, and whether it holds an assignment mark.
+/// escape, and whether it holds an assignment mark or a non-ASCII byte.
 pub fn scan_plain(bytes: &[u8]) -> PlainPrefix {
     let mut end = 0;
     let mut has_assignment_mark = false;
+    let mut has_non_ascii = false;
     while let Some(chunk) = bytes.get(end..end + 8) {
         let word = u64::from_le_bytes(chunk.try_into().expect("a slice of 8 bytes"));
         let escaped = escaped_bytes(word);
         let marks = has_zero_byte(word ^ (ONES * u64::from(b':')))
             | has_zero_byte(word ^ (ONES * u64::from(b'=')));
+        let non_ascii = word & HIGHS;
         if escaped != 0 {
             // The lowest flag of each is exact: only bytes after a flagged
             // one can be flagged wrongly (by the borrow of the subtraction).
@@ -43,9 +48,11 @@ pub fn scan_plain(bytes: &[u8]) -> PlainPrefix {
             return PlainPrefix {
                 len: end + (stop / 8) as usize,
                 has_assignment_mark: has_assignment_mark || marks.trailing_zeros() < stop,
+                has_non_ascii: has_non_ascii || non_ascii.trailing_zeros() < stop,
             };
         }
         has_assignment_mark |= marks != 0;
+        has_non_ascii |= non_ascii != 0;
         end += 8;
     }
     for &byte in &bytes[end..] {
@@ -53,11 +60,13 @@ pub fn scan_plain(bytes: &[u8]) -> PlainPrefix {
             break;
         }
         has_assignment_mark |= byte == b':' || byte == b'=';
+        has_non_ascii |= !byte.is_ascii();
         end += 1;
     }
     PlainPrefix {
         len: end,
         has_assignment_mark,
+        has_non_ascii,
     }
 }
 
@@ -112,5 +121,24 @@ mod tests {
             }
         }
         assert!(!scan_plain(b"no marks in this long plain text").has_assignment_mark);
+    }
+
+    #[test]
+    fn notes_a_non_ascii_byte_only_before_the_first_byte_to_escape() {
+        for at in 0..20 {
+            for quote in (0..22).filter(|&q| q != at) {
+                let mut bytes = b"plain-text-more-plain-text".to_vec();
+                bytes[at] = 0xc3;
+                bytes[quote] = b'"';
+                let found = scan_plain(&bytes);
+                assert_eq!(found.len, quote);
+                assert_eq!(
+                    found.has_non_ascii,
+                    at < quote,
+                    "0xc3 at {at}, quote at {quote}"
+                );
+            }
+        }
+        assert!(!scan_plain(b"only ASCII in this long plain text").has_non_ascii);
     }
 }

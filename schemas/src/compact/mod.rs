@@ -43,21 +43,26 @@ pub trait ReadCompact<'a>: Sized {
 }
 
 /// A cursor over one input that reads JSON tokens without escapes.
+///
+/// The input need not be UTF-8 as a whole: outside strings the reader only
+/// ever steps over the ASCII bytes of JSON's punctuation, literals, numbers
+/// and the keys it knows, so a byte of 0x80 or above there is unusual by
+/// construction, and inside strings [`scan_plain`] notes any such byte, in
+/// which case the string alone is checked. serde_json refuses input that is
+/// not UTF-8 too, inside strings or outside them.
 pub struct CompactReader<'a> {
-    text: &'a str,
+    input: &'a [u8],
     position: usize,
 }
 
 impl<'a> CompactReader<'a> {
-    /// A reader of `input`, which must be UTF-8 (serde_json refuses anything
-    /// else too, inside strings or outside them).
-    pub fn new(input: &'a [u8]) -> Plain<Self> {
-        let text = std::str::from_utf8(input).map_err(|_| Unusual)?;
-        Ok(CompactReader { text, position: 0 })
+    /// A reader of `input`.
+    pub fn new(input: &'a [u8]) -> Self {
+        CompactReader { input, position: 0 }
     }
 
     fn bytes(&self) -> &'a [u8] {
-        self.text.as_bytes()
+        self.input
     }
 
     /// Skips JSON whitespace, the same four bytes serde_json skips.
@@ -109,8 +114,13 @@ impl<'a> CompactReader<'a> {
             return Err(Unusual);
         }
         self.position = end + 1;
-        // The quotes are ASCII, so both ends are character boundaries.
-        Ok((&self.text[start..end], scan.has_assignment_mark))
+        let raw = &self.bytes()[start..end];
+        let text = if scan.has_non_ascii {
+            std::str::from_utf8(raw).map_err(|_| Unusual)?
+        } else {
+            ascii_str(raw)
+        };
+        Ok((text, scan.has_assignment_mark))
     }
 
     /// A string that is free text: unusual when it may hold a credential
@@ -134,16 +144,14 @@ impl<'a> CompactReader<'a> {
         let mut end = start;
         let mut value = 0u64;
         while let Some(digit) = bytes.get(end).filter(|b| b.is_ascii_digit()) {
-            value = value
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(digit - b'0')))
-                .ok_or(Unusual)?;
+            // Wraps only past 19 digits, which are refused below.
+            value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
             end += 1;
         }
         let digits = end - start;
         let leading_zero = digits > 1 && bytes[start] == b'0';
         let continues = matches!(bytes.get(end), Some(b'.' | b'e' | b'E'));
-        if digits == 0 || leading_zero || continues || value > max {
+        if digits == 0 || digits > MAX_PLAIN_DIGITS || leading_zero || continues || value > max {
             return Err(Unusual);
         }
         self.position = end;
@@ -162,7 +170,7 @@ impl<'a> CompactReader<'a> {
             return Err(Unusual);
         }
         self.position += length;
-        Ok(&self.text[start..start + length])
+        Ok(ascii_str(&self.bytes()[start..start + length]))
     }
 
     /// `true` or `false`.
@@ -240,9 +248,10 @@ impl<'a> CompactReader<'a> {
         let quoted = self.bytes()[self.position..]
             .strip_prefix(b"\"")
             .ok_or(Unusual)?;
+        let window = KeyWindow::of(quoted);
         let index = (next..keys.len())
             .chain(0..next.min(keys.len()))
-            .find(|&index| keys[index].starts(quoted))
+            .find(|&index| keys[index].starts(&window))
             .ok_or(Unusual)?;
         // The key and its two quotes.
         self.position += keys[index].name.len() + 2;
@@ -304,18 +313,11 @@ impl FieldKey {
         FieldKey { name, words, masks }
     }
 
-    /// Whether `input` starts with this key and its closing quote.
-    fn starts(&self, input: &[u8]) -> bool {
-        match input.get(..24) {
-            Some(window) => (0..3).all(|i| {
-                let word = u64::from_le_bytes(
-                    window[8 * i..8 * i + 8]
-                        .try_into()
-                        .expect("a slice of 8 bytes"),
-                );
-                word & self.masks[i] == self.words[i]
-            }),
-            None => {
+    /// Whether the window starts with this key and its closing quote.
+    fn starts(&self, window: &KeyWindow<'_>) -> bool {
+        match window {
+            KeyWindow::Words(words) => (0..3).all(|i| words[i] & self.masks[i] == self.words[i]),
+            KeyWindow::Short(input) => {
                 let name = self.name.as_bytes();
                 input.get(name.len()) == Some(&b'"') && input.starts_with(name)
             }
@@ -323,9 +325,44 @@ impl FieldKey {
     }
 }
 
+/// The input after a key's opening quote, as [`FieldKey::starts`] compares
+/// it: loaded once as three words for all the keys tried, or, near the end
+/// of the input, the bytes as they are.
+enum KeyWindow<'a> {
+    Words([u64; 3]),
+    Short(&'a [u8]),
+}
+
+impl<'a> KeyWindow<'a> {
+    fn of(input: &'a [u8]) -> Self {
+        match input.first_chunk::<24>() {
+            Some(window) => KeyWindow::Words(std::array::from_fn(|i| {
+                u64::from_le_bytes(
+                    window[8 * i..8 * i + 8]
+                        .try_into()
+                        .expect("a slice of 8 bytes"),
+                )
+            })),
+            None => KeyWindow::Short(input),
+        }
+    }
+}
+
+/// Digits that no `u64` overflows; longer integers are left to serde_json.
+const MAX_PLAIN_DIGITS: usize = 19;
+
+/// Bytes known to be ASCII, as text.
+fn ascii_str(bytes: &[u8]) -> &str {
+    debug_assert!(bytes.is_ascii());
+    // SAFETY: callers pass bytes that a scan found to be all below 0x80
+    // (`scan_plain`, or the number characters of `number_text`), and ASCII
+    // is valid UTF-8.
+    unsafe { std::str::from_utf8_unchecked(bytes) }
+}
+
 /// Reads a whole input holding one value of type `T`.
 pub fn read_compact<'a, T: ReadCompact<'a>>(input: &'a [u8]) -> Plain<T> {
-    let mut reader = CompactReader::new(input)?;
+    let mut reader = CompactReader::new(input);
     let value = T::read(&mut reader)?;
     reader.finish()?;
     Ok(value)
@@ -359,16 +396,24 @@ mod tests {
     fn strings_with_escapes_or_control_characters_are_unusual() {
         assert_eq!(read_compact::<bool>(b" true "), Ok(true));
         for input in [&br#""a\"b""#[..], b"\"a\tb\"", b"\"a"] {
-            let mut reader = CompactReader::new(input).unwrap();
+            let mut reader = CompactReader::new(input);
             assert_eq!(reader.string(), Err(Unusual), "{input:?}");
         }
-        let mut reader = CompactReader::new("\"é–x\"".as_bytes()).unwrap();
+        let mut reader = CompactReader::new("\"é–x\"".as_bytes());
         assert_eq!(reader.string(), Ok("é–x"));
     }
 
     #[test]
+    fn bytes_that_are_not_utf8_are_unusual_inside_strings_and_out() {
+        let mut reader = CompactReader::new(b"\"a\xff\xfeb\"");
+        assert_eq!(reader.string(), Err(Unusual));
+        assert_eq!(read_compact::<bool>(b"true\xc3"), Err(Unusual));
+        assert_eq!(read_compact::<Option<bool>>(b"\xc3\xa9null"), Err(Unusual));
+    }
+
+    #[test]
     fn integers_take_only_the_plain_json_form() {
-        let read = |input: &str| CompactReader::new(input.as_bytes()).unwrap().unsigned(1000);
+        let read = |input: &str| CompactReader::new(input.as_bytes()).unsigned(1000);
         assert_eq!(read("0"), Ok(0));
         assert_eq!(read(" 1000,"), Ok(1000));
         for unusual in [
@@ -388,9 +433,9 @@ mod tests {
     #[test]
     fn trailing_input_and_trailing_commas_are_unusual() {
         assert_eq!(read_compact::<bool>(b"true x"), Err(Unusual));
-        let mut reader = CompactReader::new(br#"{"a":true,}"#).unwrap();
+        let mut reader = CompactReader::new(br#"{"a":true,}"#);
         assert_eq!(reader.object(|r, _| r.boolean().map(drop)), Err(Unusual));
-        let mut reader = CompactReader::new(b"[true,]").unwrap();
+        let mut reader = CompactReader::new(b"[true,]");
         assert_eq!(reader.array(|r| r.boolean().map(drop)), Err(Unusual));
     }
 
@@ -403,7 +448,7 @@ mod tests {
         ];
         let read = |input: &str| {
             let mut seen = Vec::new();
-            let mut reader = CompactReader::new(input.as_bytes()).unwrap();
+            let mut reader = CompactReader::new(input.as_bytes());
             reader
                 .fields(&KEYS, |r, index| {
                     seen.push(index);
