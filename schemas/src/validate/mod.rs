@@ -76,9 +76,8 @@ impl Validator {
         if input.len() > MAX_EVENT_BYTES {
             return Err(too_large(input.len()));
         }
-        if let Some(event) = self
-            .sniff_event_type(input)
-            .and_then(|t| read_plain(input, t).ok())
+        if let Some(event_type) = self.sniff_event_type(input)
+            && let Ok(event) = read_plain(input, event_type)
             // Exact: the compact reader took no escapes, so every string of
             // the event is a slice of the raw input.
             && !self.secrets.may_hold_prefixed(input)

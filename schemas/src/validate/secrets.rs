@@ -4,7 +4,7 @@
 //! cost more than reading it, so the validator's fast path first asks two
 //! cheap questions that every credential answers "yes" to, and only inputs
 //! flagged by either, rare in practice, are scanned value by value:
-//! - credentials of a fixed form start with one of [`PREFIXES`], found by one
+//! - credentials of a fixed form hold one of [`PREFIXES`], found by one
 //!   SIMD pass over the raw input ([`SecretScanner::may_hold_prefixed`]; exact
 //!   because the fast reader refuses escapes, so every value is a slice of
 //!   the raw input);
@@ -59,8 +59,11 @@ const PATTERNS: [(&str, &str); 9] = [
     ),
 ];
 
-/// Literals, case-sensitive like [`PATTERNS`], at least one of which starts
-/// every match of every pattern there.
+/// Literals, case-sensitive like [`PATTERNS`], at least one of which is in
+/// every match of every pattern there: the start of the match, except for
+/// GitHub's fine-grained tokens, screened for by `_pat_` because `git`
+/// starts the host of nearly every repository, and each candidate found
+/// costs the SIMD search a comparison.
 const PREFIXES: [&str; 16] = [
     "AKIA",
     "ASIA",
@@ -71,7 +74,7 @@ const PREFIXES: [&str; 16] = [
     "ghu_",
     "ghs_",
     "ghr_",
-    "github_pat_",
+    "_pat_",
     "glpat-",
     "xox",
     "sk-",
