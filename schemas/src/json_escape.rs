@@ -103,42 +103,28 @@ mod tests {
     }
 
     #[test]
-    fn notes_an_assignment_mark_only_before_the_first_byte_to_escape() {
-        for mark in [b':', b'='] {
+    fn notes_marks_and_non_ascii_bytes_only_before_the_first_byte_to_escape() {
+        let mark = |found: &PlainPrefix| found.has_assignment_mark;
+        let non_ascii = |found: &PlainPrefix| found.has_non_ascii;
+        let cases: [(u8, &dyn Fn(&PlainPrefix) -> bool); 3] =
+            [(b':', &mark), (b'=', &mark), (0xc3, &non_ascii)];
+        for (byte, noted) in cases {
             for at in 0..20 {
                 for quote in (0..22).filter(|&q| q != at) {
                     let mut bytes = b"plain-text-more-plain-text".to_vec();
-                    bytes[at] = mark;
+                    bytes[at] = byte;
                     bytes[quote] = b'"';
                     let found = scan_plain(&bytes);
                     assert_eq!(found.len, quote);
                     assert_eq!(
-                        found.has_assignment_mark,
+                        noted(&found),
                         at < quote,
-                        "{mark} at {at}, quote at {quote}"
+                        "{byte} at {at}, quote at {quote}"
                     );
                 }
             }
         }
-        assert!(!scan_plain(b"no marks in this long plain text").has_assignment_mark);
-    }
-
-    #[test]
-    fn notes_a_non_ascii_byte_only_before_the_first_byte_to_escape() {
-        for at in 0..20 {
-            for quote in (0..22).filter(|&q| q != at) {
-                let mut bytes = b"plain-text-more-plain-text".to_vec();
-                bytes[at] = 0xc3;
-                bytes[quote] = b'"';
-                let found = scan_plain(&bytes);
-                assert_eq!(found.len, quote);
-                assert_eq!(
-                    found.has_non_ascii,
-                    at < quote,
-                    "0xc3 at {at}, quote at {quote}"
-                );
-            }
-        }
-        assert!(!scan_plain(b"only ASCII in this long plain text").has_non_ascii);
+        let plain = scan_plain(b"no marks in this long plain ASCII text");
+        assert!(!plain.has_assignment_mark && !plain.has_non_ascii);
     }
 }
