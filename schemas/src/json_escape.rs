@@ -104,11 +104,13 @@ mod tests {
 
     #[test]
     fn notes_marks_and_non_ascii_bytes_only_before_the_first_byte_to_escape() {
-        let mark = |found: &PlainPrefix| found.has_assignment_mark;
-        let non_ascii = |found: &PlainPrefix| found.has_non_ascii;
-        let cases: [(u8, &dyn Fn(&PlainPrefix) -> bool); 3] =
-            [(b':', &mark), (b'=', &mark), (0xc3, &non_ascii)];
-        for (byte, noted) in cases {
+        fn mark(found: &PlainPrefix) -> bool {
+            found.has_assignment_mark
+        }
+        fn non_ascii(found: &PlainPrefix) -> bool {
+            found.has_non_ascii
+        }
+        for (byte, noted) in [(b':', mark as fn(&_) -> _), (b'=', mark), (0xc3, non_ascii)] {
             for at in 0..20 {
                 for quote in (0..22).filter(|&q| q != at) {
                     let mut bytes = b"plain-text-more-plain-text".to_vec();
