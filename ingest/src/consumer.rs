@@ -17,7 +17,6 @@ use aitrail_store::rows::{Position, TableBatch};
 use aitrail_store::sink::EventSink;
 use aitrail_store::writer::StoreWriter;
 use chrono::{TimeDelta, Utc};
-use futures::StreamExt;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
@@ -118,10 +117,6 @@ impl Pipeline {
         let mut age_limit_at = None;
         let cancelled = shutdown.cancelled();
         tokio::pin!(cancelled);
-        // One stream for the whole run: each `recv()` would make a stream of
-        // its own, registering and dropping a waker slot (two locks) per
-        // message. Its `next()` is cancellation safe, as `select!` needs.
-        let mut messages = consumer.stream();
         loop {
             let deadline = self
                 .batch
@@ -140,9 +135,9 @@ impl Pipeline {
                     self.apply_changes(consumer).await?;
                     self.flush(consumer).await?;
                 }
-                received = messages.next() => {
+                received = consumer.recv() => {
                     self.apply_changes(consumer).await?;
-                    match received.expect("a consumer's stream never ends") {
+                    match received {
                         Ok(message) => self.take(&message).await?,
                         Err(error) => consume_error(&error).await,
                     }
