@@ -61,13 +61,9 @@ impl<'a> CompactReader<'a> {
         CompactReader { input, position: 0 }
     }
 
-    fn bytes(&self) -> &'a [u8] {
-        self.input
-    }
-
     /// Skips JSON whitespace, the same four bytes serde_json skips.
     fn skip_whitespace(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes().get(self.position) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.input.get(self.position) {
             self.position += 1;
         }
     }
@@ -75,7 +71,7 @@ impl<'a> CompactReader<'a> {
     /// The next byte after whitespace, not consumed.
     fn peek(&mut self) -> Option<u8> {
         self.skip_whitespace();
-        self.bytes().get(self.position).copied()
+        self.input.get(self.position).copied()
     }
 
     /// Consumes `byte` after whitespace, or reports the input unusual.
@@ -91,7 +87,7 @@ impl<'a> CompactReader<'a> {
     /// Consumes `literal` after whitespace if it comes next.
     fn eat(&mut self, literal: &[u8]) -> bool {
         self.skip_whitespace();
-        let found = self.bytes()[self.position..].starts_with(literal);
+        let found = self.input[self.position..].starts_with(literal);
         if found {
             self.position += literal.len();
         }
@@ -108,13 +104,13 @@ impl<'a> CompactReader<'a> {
     fn scanned_string(&mut self) -> Plain<(&'a str, bool)> {
         self.expect(b'"')?;
         let start = self.position;
-        let scan = scan_plain(&self.bytes()[start..]);
+        let scan = scan_plain(&self.input[start..]);
         let end = start + scan.len;
-        if self.bytes().get(end) != Some(&b'"') {
+        if self.input.get(end) != Some(&b'"') {
             return Err(Unusual);
         }
         self.position = end + 1;
-        let raw = &self.bytes()[start..end];
+        let raw = &self.input[start..end];
         let text = if scan.has_non_ascii {
             std::str::from_utf8(raw).map_err(|_| Unusual)?
         } else {
@@ -139,7 +135,7 @@ impl<'a> CompactReader<'a> {
     /// sign, no leading zero, no fraction, no exponent).
     pub fn unsigned(&mut self, max: u64) -> Plain<u64> {
         self.skip_whitespace();
-        let bytes = self.bytes();
+        let bytes = self.input;
         let start = self.position;
         let mut end = start;
         let mut value = 0u64;
@@ -162,7 +158,7 @@ impl<'a> CompactReader<'a> {
     pub fn number_text(&mut self) -> Plain<&'a str> {
         self.skip_whitespace();
         let start = self.position;
-        let length = self.bytes()[start..]
+        let length = self.input[start..]
             .iter()
             .take_while(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
             .count();
@@ -170,7 +166,7 @@ impl<'a> CompactReader<'a> {
             return Err(Unusual);
         }
         self.position += length;
-        Ok(ascii_str(&self.bytes()[start..start + length]))
+        Ok(ascii_str(&self.input[start..start + length]))
     }
 
     /// `true` or `false`.
@@ -245,7 +241,7 @@ impl<'a> CompactReader<'a> {
     /// of `keys`, trying them from `next` on.
     fn field_key(&mut self, keys: &[FieldKey], next: usize) -> Plain<usize> {
         self.skip_whitespace();
-        let quoted = self.bytes()[self.position..]
+        let quoted = self.input[self.position..]
             .strip_prefix(b"\"")
             .ok_or(Unusual)?;
         let window = KeyWindow::of(quoted);
@@ -336,13 +332,10 @@ enum KeyWindow<'a> {
 impl<'a> KeyWindow<'a> {
     fn of(input: &'a [u8]) -> Self {
         match input.first_chunk::<24>() {
-            Some(window) => KeyWindow::Words(std::array::from_fn(|i| {
-                u64::from_le_bytes(
-                    window[8 * i..8 * i + 8]
-                        .try_into()
-                        .expect("a slice of 8 bytes"),
-                )
-            })),
+            Some(window) => {
+                let (words, _) = window.as_chunks::<8>();
+                KeyWindow::Words(std::array::from_fn(|i| u64::from_le_bytes(words[i])))
+            }
             None => KeyWindow::Short(input),
         }
     }
