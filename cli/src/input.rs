@@ -7,6 +7,12 @@ use std::path::{Path, PathBuf};
 
 use crate::exit::UsageError;
 
+/// Bytes read from the input at a time: few enough that the lines the
+/// kernel just copied in are still in the core's cache when the validator
+/// reads them. With 1 MiB, the kernel's copy took three times the CPU
+/// (benches/README.md).
+const READ_BUFFER_BYTES: usize = 128 << 10;
+
 /// A JSONL source and the name rejects give it.
 pub struct JsonlInput {
     /// The path as given, or `-` for stdin.
@@ -73,7 +79,7 @@ pub fn open(path: Option<&PathBuf>) -> anyhow::Result<JsonlInput> {
     let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
         return Ok(JsonlInput::new(
             "-".to_string(),
-            Box::new(BufReader::with_capacity(1 << 20, io::stdin())),
+            Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, io::stdin())),
         ));
     };
     let file = File::open(path)
@@ -85,7 +91,7 @@ pub fn open(path: Option<&PathBuf>) -> anyhow::Result<JsonlInput> {
     };
     Ok(JsonlInput::new(
         path.display().to_string(),
-        Box::new(BufReader::with_capacity(1 << 20, raw)),
+        Box::new(BufReader::with_capacity(READ_BUFFER_BYTES, raw)),
     ))
 }
 
