@@ -9,6 +9,7 @@
 //! memory bounded. The consumer group's offsets are committed after the
 //! store's, for lag monitoring only.
 
+use aitrail_schemas::clock::received_now;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ use aitrail_store::StoreRoot;
 use aitrail_store::rows::{Position, TableBatch};
 use aitrail_store::sink::EventSink;
 use aitrail_store::writer::StoreWriter;
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
@@ -234,7 +235,7 @@ impl Pipeline {
             partition: number,
             offset,
         };
-        if let Err(rejection) = self.sink.accept(raw, position, Utc::now()) {
+        if let Err(rejection) = self.sink.accept(raw, position, received_now()) {
             self.summary.rejected += 1;
             self.shared
                 .reject(rejection, number, offset, message.key())

@@ -6,6 +6,7 @@
 //! enforces the metadata-only rules of DESIGN §3 on top. [`generator`] makes a
 //! realistic synthetic organization's events for demos, tests and benchmarks.
 
+pub mod clock;
 pub mod columns;
 mod compact;
 pub mod event;

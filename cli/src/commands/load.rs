@@ -4,6 +4,7 @@
 //! on another, so parsing and Parquet encoding overlap; at most one batch
 //! waits between them, which bounds memory whatever the input size.
 
+use aitrail_schemas::clock::received_now;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -131,7 +132,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
             partition: -1,
             offset: number as i64,
         };
-        if let Err(rejection) = sink.accept(line, position, Utc::now()) {
+        if let Err(rejection) = sink.accept(line, position, received_now()) {
             lock(&rejects).record(rejection, number)?;
         }
         if sink.is_full() && batches.blocking_send(sink.take_batch()).is_err() {

@@ -1,11 +1,11 @@
 //! `aitrail validate`: checks JSONL and reports each rejected line.
 
+use aitrail_schemas::clock::received_now;
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use aitrail_schemas::{RejectReason, Validator};
-use chrono::Utc;
 use clap::Args;
 use serde_json::json;
 
@@ -32,7 +32,7 @@ pub fn run(args: ValidateArgs) -> anyhow::Result<ExitCode> {
         if line.trim_ascii().is_empty() {
             continue;
         }
-        match validator.validate(line, Utc::now()) {
+        match validator.validate(line, received_now()) {
             Ok(_) => valid += 1,
             Err(rejection) => {
                 *rejected.entry(rejection.reason).or_default() += 1;
