@@ -23,6 +23,7 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
 use deltalake::{DeltaTable, DeltaTableError};
 use foldhash::HashMap;
+use futures::{StreamExt, TryStreamExt};
 use indexmap::IndexMap;
 use serde_json::Value;
 
@@ -227,24 +228,31 @@ impl StoreWriter {
         Ok(rows)
     }
 
-    /// Writes the data files of `batch` without committing them: one
-    /// partition (tier, date) after another, so that only one Parquet
-    /// writer's buffers are in memory at a time even when a batch spans
-    /// many dates (a backlog replayed after an outage).
+    /// Writes the data files of `batch` without committing them: one file
+    /// per partition (tier, date), [`PARALLEL_ENCODERS`] partitions at a
+    /// time, so that encoding uses the cores the caller leaves idle while
+    /// only that many Parquet writers' buffers are in memory, however many
+    /// dates a batch spans (a backlog replayed after an outage).
     pub async fn stage(&mut self, batch: &TableBatch) -> Result<StagedFiles, DeltaTableError> {
         let event_type = batch.event_type;
-        let mut writer = RecordBatchWriter::for_table(self.table(event_type))?
-            .with_writer_properties(writer_properties());
+        let table = self.table(event_type);
+        let mut written = futures::stream::iter(split_by_partition(&batch.batch)?)
+            .map(|partition| {
+                let writer = RecordBatchWriter::for_table(table);
+                async move {
+                    tokio::spawn(write_partition(writer?, partition))
+                        .await
+                        .map_err(|err| {
+                            DeltaTableError::Generic(format!("a partition's writer failed: {err}"))
+                        })?
+                }
+            })
+            .buffered(PARALLEL_ENCODERS);
         let mut adds = Vec::new();
         let mut ids = Vec::new();
-        for partition in split_by_partition(&batch.batch)? {
-            let values = partition_values(&partition.rows)?;
-            writer
-                .write_partition(partition.rows.clone(), &values, WriteMode::Default)
-                .await?;
-            let written = writer.flush().await?;
-            ids.push(ids_of_partition(&partition, &written));
-            adds.extend(written);
+        while let Some((files, partition_ids)) = written.try_next().await? {
+            adds.extend(files);
+            ids.push(partition_ids);
         }
         Ok(StagedFiles {
             event_type,
@@ -339,6 +347,27 @@ fn split_by_partition(batch: &RecordBatch) -> Result<Vec<PartitionRows>, ArrowEr
             })
         })
         .collect()
+}
+
+/// Partitions of one batch encoded at once by [`StoreWriter::stage`]: two,
+/// for the two cores the figures of benches/README.md are measured on; more
+/// would hold more writers' buffers for no gain there.
+const PARALLEL_ENCODERS: usize = 2;
+
+/// Writes one partition's rows as a data file with its own writer, and
+/// returns the file and the ids it holds.
+async fn write_partition(
+    writer: RecordBatchWriter,
+    partition: PartitionRows,
+) -> Result<(Vec<Add>, AddedIds), DeltaTableError> {
+    let mut writer = writer.with_writer_properties(writer_properties());
+    let values = partition_values(&partition.rows)?;
+    writer
+        .write_partition(partition.rows.clone(), &values, WriteMode::Default)
+        .await?;
+    let written = writer.flush().await?;
+    let ids = ids_of_partition(&partition, &written);
+    Ok((written, ids))
 }
 
 /// The partition column values of `partition`, whose rows all share them,
