@@ -9,10 +9,10 @@
 //! memory bounded. The consumer group's offsets are committed after the
 //! store's, for lag monitoring only.
 
-use aitrail_schemas::clock::received_now;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
+use aitrail_schemas::clock::received_now;
 use aitrail_store::StoreRoot;
 use aitrail_store::rows::{Position, TableBatch};
 use aitrail_store::sink::EventSink;

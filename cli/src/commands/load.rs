@@ -4,7 +4,6 @@
 //! on another, so parsing and Parquet encoding overlap; at most one batch
 //! waits between them, which bounds memory whatever the input size.
 
-use aitrail_schemas::clock::received_now;
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -12,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use aitrail_schemas::clock::received_now;
 use aitrail_schemas::{RejectReason, RejectRecord, RejectSource, Rejection, ValidatorConfig};
 use aitrail_store::rows::Position;
 use aitrail_store::sink::{BatchLimits, EventSink};

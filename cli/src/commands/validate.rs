@@ -1,10 +1,10 @@
 //! `aitrail validate`: checks JSONL and reports each rejected line.
 
-use aitrail_schemas::clock::received_now;
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
+use aitrail_schemas::clock::received_now;
 use aitrail_schemas::{RejectReason, Validator};
 use clap::Args;
 use serde_json::json;
