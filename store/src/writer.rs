@@ -236,9 +236,11 @@ impl StoreWriter {
     pub async fn stage(&mut self, batch: &TableBatch) -> Result<StagedFiles, DeltaTableError> {
         let event_type = batch.event_type;
         let table = self.table(event_type);
+        let properties = writer_properties();
         let mut written = futures::stream::iter(split_by_partition(&batch.batch)?)
             .map(|partition| {
-                let writer = RecordBatchWriter::for_table(table);
+                let writer = RecordBatchWriter::for_table(table)
+                    .map(|writer| writer.with_writer_properties(properties.clone()));
                 async move {
                     tokio::spawn(write_partition(writer?, partition))
                         .await
@@ -354,13 +356,12 @@ fn split_by_partition(batch: &RecordBatch) -> Result<Vec<PartitionRows>, ArrowEr
 /// would hold more writers' buffers for no gain there.
 const PARALLEL_ENCODERS: usize = 2;
 
-/// Writes one partition's rows as a data file with its own writer, and
+/// Writes one partition's rows as a data file with `writer`, its own, and
 /// returns the file and the ids it holds.
 async fn write_partition(
-    writer: RecordBatchWriter,
+    mut writer: RecordBatchWriter,
     partition: PartitionRows,
 ) -> Result<(Vec<Add>, AddedIds), DeltaTableError> {
-    let mut writer = writer.with_writer_properties(writer_properties());
     let values = partition_values(&partition.rows)?;
     writer
         .write_partition(partition.rows.clone(), &values, WriteMode::Default)
