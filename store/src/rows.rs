@@ -65,43 +65,64 @@ struct TableRows {
 
 impl TableRows {
     fn new(event_type: EventType) -> Self {
+        let capacity = match event_type {
+            EventType::Incident => 16,
+            EventType::AiUsage | EventType::CodeChange => 1024,
+        };
+        TableRows::with_capacity(event_type, capacity)
+    }
+
+    /// Empty rows with room for `capacity` of them, so that a batch as
+    /// large as the last one is appended without the builders growing
+    /// (and copying what they hold) on the way.
+    fn with_capacity(event_type: EventType, capacity: usize) -> Self {
         let columns = match event_type {
             EventType::AiUsage => {
-                EventColumns::AiUsage(Box::new(AiUsageColumns::with_capacity(1024)))
+                EventColumns::AiUsage(Box::new(AiUsageColumns::with_capacity(capacity)))
             }
             EventType::CodeChange => {
-                EventColumns::CodeChange(Box::new(CodeChangeColumns::with_capacity(1024)))
+                EventColumns::CodeChange(Box::new(CodeChangeColumns::with_capacity(capacity)))
             }
             EventType::Incident => {
-                EventColumns::Incident(Box::new(IncidentColumns::with_capacity(16)))
+                EventColumns::Incident(Box::new(IncidentColumns::with_capacity(capacity)))
             }
         };
         TableRows {
             event_type,
             columns,
-            tiers: StringBuilder::new(),
-            dates: Date32Builder::new(),
-            origins: Vec::new(),
+            tiers: StringBuilder::with_capacity(capacity, capacity * 8),
+            dates: Date32Builder::with_capacity(capacity),
+            origins: Vec::with_capacity(capacity),
         }
     }
 
+    /// The rows as one record batch, leaving in their place empty rows
+    /// with room for as many.
     fn take(&mut self) -> Option<TableBatch> {
         if self.origins.is_empty() {
             return None;
         }
-        let mut arrays: Vec<ArrayRef> = match &mut self.columns {
+        let next = TableRows::with_capacity(self.event_type, self.origins.len());
+        let TableRows {
+            event_type,
+            mut columns,
+            mut tiers,
+            mut dates,
+            origins,
+        } = std::mem::replace(self, next);
+        let mut arrays: Vec<ArrayRef> = match &mut columns {
             EventColumns::AiUsage(c) => c.finish(),
             EventColumns::CodeChange(c) => c.finish(),
             EventColumns::Incident(c) => c.finish(),
         };
-        arrays.push(Arc::new(self.tiers.finish()));
-        arrays.push(Arc::new(self.dates.finish()));
-        let batch = RecordBatch::try_new(table_schema(self.event_type), arrays)
+        arrays.push(Arc::new(tiers.finish()));
+        arrays.push(Arc::new(dates.finish()));
+        let batch = RecordBatch::try_new(table_schema(event_type), arrays)
             .expect("the column builders are derived from the table schema");
         Some(TableBatch {
-            event_type: self.event_type,
+            event_type,
             batch,
-            origins: std::mem::take(&mut self.origins),
+            origins,
         })
     }
 }

@@ -278,7 +278,8 @@ fn a_batch_is_full_at_its_row_limit() {
 }
 
 #[tokio::test]
-async fn files_are_zstd_except_small_vocabularies_with_dictionaries_where_values_repeat() {
+async fn files_are_zstd_except_small_vocabularies_with_dictionaries_and_statistics_where_they_pay()
+{
     use deltalake::parquet::basic::Compression;
     use deltalake::parquet::file::reader::{FileReader, SerializedFileReader};
 
@@ -325,16 +326,32 @@ async fn files_are_zstd_except_small_vocabularies_with_dictionaries_where_values
             "{name}"
         );
     }
-    for repeating in ["tool", "model", "user_id", "input_tokens", "session_id"] {
+    for repeating in ["tool", "model", "user_id", "session_id"] {
         assert!(
             column(repeating).dictionary_page_offset().is_some(),
             "{repeating} has no dictionary"
         );
     }
-    for distinct in ["event_id", "occurred_at"] {
+    for distinct in ["event_id", "occurred_at", "input_tokens", "output_tokens"] {
         assert!(
             column(distinct).dictionary_page_offset().is_none(),
             "{distinct} has a dictionary"
         );
+    }
+    for pruning in ["occurred_at", "input_tokens", "output_tokens"] {
+        assert!(
+            column(pruning).statistics().is_some(),
+            "{pruning} has no statistics"
+        );
+    }
+    for text in [
+        "event_id",
+        "user_id",
+        "session_id",
+        "tool",
+        "model",
+        "org_id",
+    ] {
+        assert!(column(text).statistics().is_none(), "{text} has statistics");
     }
 }
