@@ -467,8 +467,8 @@ const SMALL_VOCABULARY_COLUMNS: [&str; 17] = [
 /// file holds one date of one tier, and every such file holds users,
 /// sessions, repositories, tools and models from across their range, so
 /// their minimum and maximum never let a reader skip a file or a page,
-/// while comparing each value to find them took about 3 % of a load's CPU
-/// (benches/README.md). Numbers and timestamps keep theirs.
+/// while comparing each value to find them took about 5 % of a load's
+/// instructions (benches/README.md). Numbers and timestamps keep theirs.
 fn text_columns() -> impl Iterator<Item = ColumnPath> {
     EventType::ALL.iter().flat_map(|event_type| {
         table_schema(*event_type)
