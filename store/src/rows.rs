@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use aitrail_schemas::columns::string_builder;
 use aitrail_schemas::event::{AiUsageColumns, CodeChangeColumns, IncidentColumns};
 use aitrail_schemas::{Event, EventType};
 use arrow::array::{
@@ -90,7 +91,7 @@ impl TableRows {
         TableRows {
             event_type,
             columns,
-            tiers: StringBuilder::with_capacity(capacity, capacity * 8),
+            tiers: string_builder(capacity),
             dates: Date32Builder::with_capacity(capacity),
             origins: Vec::with_capacity(capacity),
         }

@@ -6,6 +6,8 @@
 //! table exactly as it was: Delta readers see only committed files, and the
 //! orphans are removed by vacuum.
 
+use std::sync::LazyLock;
+
 use aitrail_schemas::{EventType, RejectReason, Rejection};
 use arrow::array::{AsArray, UInt32Array};
 use arrow::compute::take_record_batch;
@@ -30,7 +32,7 @@ use serde_json::Value;
 use crate::dedup::{AddedIds, DEFAULT_RECENT_IDS, RecentIds, find_duplicates, id_hash};
 use crate::location::StoreRoot;
 use crate::rows::{Position, TableBatch, event_id_column};
-use crate::table::{PARTITION_COLUMNS, open_or_create, table_schema};
+use crate::table::{PARTITION_COLUMNS, open_or_create};
 
 /// The tables of one store, open for appending.
 pub struct StoreWriter {
@@ -236,11 +238,10 @@ impl StoreWriter {
     pub async fn stage(&mut self, batch: &TableBatch) -> Result<StagedFiles, DeltaTableError> {
         let event_type = batch.event_type;
         let table = self.table(event_type);
-        let properties = writer_properties();
         let mut written = futures::stream::iter(split_by_partition(&batch.batch)?)
             .map(|partition| {
                 let writer = RecordBatchWriter::for_table(table)
-                    .map(|writer| writer.with_writer_properties(properties.clone()));
+                    .map(|writer| writer.with_writer_properties(writer_properties()));
                 async move {
                     tokio::spawn(write_partition(writer?, partition))
                         .await
@@ -463,39 +464,45 @@ const SMALL_VOCABULARY_COLUMNS: [&str; 17] = [
     "service",
 ];
 
-/// The top-level text columns of every table. They carry no statistics: a
+/// The top-level text columns of every event type. They carry no statistics: a
 /// file holds one date of one tier, and every such file holds users,
 /// sessions, repositories, tools and models from across their range, so
 /// their minimum and maximum never let a reader skip a file or a page,
 /// while comparing each value to find them took about 5 % of a load's
 /// instructions (benches/README.md). Numbers and timestamps keep theirs.
-fn text_columns() -> impl Iterator<Item = ColumnPath> {
-    EventType::ALL.iter().flat_map(|event_type| {
-        table_schema(*event_type)
-            .fields()
-            .iter()
-            .filter(|field| field.data_type() == &DataType::Utf8)
-            .map(|field| ColumnPath::from(field.name().as_str()))
-            .collect::<Vec<_>>()
-    })
+fn text_columns() -> Vec<ColumnPath> {
+    let mut columns = Vec::new();
+    for event_type in EventType::ALL {
+        let schema = event_type.arrow_schema();
+        columns.extend(
+            schema
+                .fields()
+                .iter()
+                .filter(|field| field.data_type() == &DataType::Utf8)
+                .map(|field| ColumnPath::from(field.name().as_str())),
+        );
+    }
+    columns
 }
 
 /// Parquet settings for scans: zstd (except where it gains nothing),
 /// dictionary encoding of the columns that repeat values, large row
 /// groups. Level 2 of zstd, not its default 3: on a year of `gen` the
 /// tables came out no larger and the load ran about 3 % fewer
-/// instructions (benches/README.md).
+/// instructions (benches/README.md). Built once: every batch of every
+/// table is written with the same settings.
 pub(crate) fn writer_properties() -> WriterProperties {
+    WRITER_PROPERTIES.clone()
+}
+
+static WRITER_PROPERTIES: LazyLock<WriterProperties> = LazyLock::new(|| {
     let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(
             ZstdLevel::try_new(2).expect("2 is a valid zstd level"),
         ))
         .set_dictionary_enabled(true)
         .set_max_row_group_row_count(Some(1 << 20));
-    for column in DISTINCT_VALUED_COLUMNS {
-        builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
-    }
-    for column in MEASURE_COLUMNS {
+    for column in DISTINCT_VALUED_COLUMNS.into_iter().chain(MEASURE_COLUMNS) {
         builder = builder.set_column_dictionary_enabled(ColumnPath::from(column), false);
     }
     for column in SMALL_VOCABULARY_COLUMNS {
@@ -506,7 +513,7 @@ pub(crate) fn writer_properties() -> WriterProperties {
         builder = builder.set_column_statistics_enabled(column, EnabledStatistics::None);
     }
     builder.build()
-}
+});
 
 #[cfg(test)]
 mod tests {
