@@ -12,7 +12,7 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use serde::Serialize;
 
 use crate::columns::ColumnValue;
-use crate::compact::{CompactReader, FieldKey, Plain, ReadCompact, Unusual};
+use crate::compact::{CompactReader, Plain, QuotedName, ReadCompact, Unusual};
 use crate::fields::{
     Attributes, Count, EventId, OrgId, Repository, RepositoryList, SchemaVersion, Text, TextList,
     Timestamp, TokenCount, Usd,
@@ -78,20 +78,32 @@ macro_rules! event_record {
                 /// The index of each field's key in `KEYS`.
                 #[allow(non_camel_case_types)]
                 enum Key { $( $field, )+ }
-                const KEYS: &[FieldKey] = &[ $( FieldKey::new(stringify!($field)), )+ ];
+                const KEYS: &[QuotedName] = &[ $( QuotedName::new(stringify!($field)), )+ ];
                 $( let mut $field: Option<$ty> = None; )+
-                reader.fields(KEYS, |reader, index| {
-                    $(
-                        if index == Key::$field as usize {
-                            if $field.is_some() {
-                                return Err(Unusual);
+                let mut more = reader.open_object()?;
+                // Collectors write the fields in the order declared here,
+                // leaving out absent ones: one pass in that order reads them,
+                // each key compared with the one field it should be.
+                $(
+                    if more && reader.key_is(&KEYS[Key::$field as usize])? {
+                        $field = Some(<$ty as ReadCompact>::read(reader)?);
+                        more = reader.member_end()?;
+                    }
+                )+
+                if more {
+                    reader.remaining_fields(KEYS, |reader, index| {
+                        $(
+                            if index == Key::$field as usize {
+                                if $field.is_some() {
+                                    return Err(Unusual);
+                                }
+                                $field = Some(<$ty as ReadCompact>::read(reader)?);
+                                return Ok(());
                             }
-                            $field = Some(<$ty as ReadCompact>::read(reader)?);
-                            return Ok(());
-                        }
-                    )+
-                    Err(Unusual)
-                })?;
+                        )+
+                        Err(Unusual)
+                    })?;
+                }
                 Ok($name {
                     $( $field: $field.or_else(|| absent_field!($ty $(, $default)?)).ok_or(Unusual)?, )+
                 })

@@ -5,7 +5,7 @@ use arrow::array::StringBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{ColumnValue, string_builder};
-use crate::compact::{CompactReader, Plain, ReadCompact, Unusual};
+use crate::compact::{CompactReader, Plain, QuotedName, ReadCompact};
 use crate::json_line::{WriteJson, write_str};
 
 /// Defines an enum of wire names stored as a `Utf8` column.
@@ -45,10 +45,8 @@ macro_rules! vocabulary {
             /// Wire names are not screened for secrets: none spells a
             /// credential (`validate::secrets` tests it).
             fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
-                match reader.string()? {
-                    $( $wire => Ok($name::$variant), )+
-                    _ => Err(Unusual),
-                }
+                const TERMS: &[QuotedName] = &[ $( QuotedName::new($wire), )+ ];
+                reader.one_of(TERMS).map(|index| $name::ALL[index])
             }
         }
 

@@ -18,8 +18,6 @@
 
 mod fields;
 
-use std::cell::Cell;
-
 use crate::json_escape::scan_plain;
 use crate::validate::secrets::may_hold_assignment;
 
@@ -62,6 +60,7 @@ impl<'a> CompactReader<'a> {
     }
 
     /// Skips JSON whitespace, the same four bytes serde_json skips.
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.input.get(self.position) {
             self.position += 1;
@@ -69,12 +68,14 @@ impl<'a> CompactReader<'a> {
     }
 
     /// The next byte after whitespace, not consumed.
+    #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
         self.skip_whitespace();
         self.input.get(self.position).copied()
     }
 
     /// Consumes `byte` after whitespace, or reports the input unusual.
+    #[inline(always)]
     fn expect(&mut self, byte: u8) -> Plain<()> {
         if self.peek() == Some(byte) {
             self.position += 1;
@@ -186,72 +187,116 @@ impl<'a> CompactReader<'a> {
     }
 
     /// An object: `member` reads each value, given its key.
-    pub fn object(&mut self, member: impl FnMut(&mut Self, &'a str) -> Plain<()>) -> Plain<()> {
-        self.members(Self::string, member)
+    pub fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Plain<()>) -> Plain<()> {
+        let mut more = self.open_object()?;
+        while more {
+            let key = self.string()?;
+            self.expect(b':')?;
+            member(self, key)?;
+            more = self.member_end()?;
+        }
+        Ok(())
     }
 
-    /// An object whose keys are the fields of a struct, `keys` in the
-    /// order the struct declares them: `member` reads each value, given the
-    /// index of its key. Each key is compared in place with the one after
-    /// the last key read first, so input whose fields come in that order
-    /// (as collectors write them) costs one comparison per key. A key that
-    /// is none of `keys`, or holds an escape, is unusual.
-    pub fn fields(
-        &mut self,
-        keys: &[FieldKey],
-        mut member: impl FnMut(&mut Self, usize) -> Plain<()>,
-    ) -> Plain<()> {
-        let next = Cell::new(0);
-        self.members(
-            |reader| reader.field_key(keys, next.get()),
-            |reader, index| {
-                next.set(index + 1);
-                member(reader, index)
-            },
-        )
-    }
-
-    /// An object whose keys `key` reads: `member` reads each value.
-    fn members<K>(
-        &mut self,
-        mut key: impl FnMut(&mut Self) -> Plain<K>,
-        mut member: impl FnMut(&mut Self, K) -> Plain<()>,
-    ) -> Plain<()> {
+    /// Consumes the `{` that opens an object: `true` when a member follows,
+    /// `false` when the object is empty (and its `}` consumed too).
+    pub fn open_object(&mut self) -> Plain<bool> {
         self.expect(b'{')?;
         if self.peek() == Some(b'}') {
             self.position += 1;
-            return Ok(());
+            return Ok(false);
         }
+        Ok(true)
+    }
+
+    /// Consumes what follows a member's value: `true` after a `,` (another
+    /// member follows), `false` after the `}` that closes the object.
+    #[inline(always)]
+    pub fn member_end(&mut self) -> Plain<bool> {
+        let more = match self.peek() {
+            Some(b',') => true,
+            Some(b'}') => false,
+            _ => return Err(Unusual),
+        };
+        self.position += 1;
+        Ok(more)
+    }
+
+    /// Consumes `key` and the colon after it if they come next: `false`,
+    /// and nothing consumed, when another key comes. A struct's reader
+    /// tries its fields' keys one after another in the order the struct
+    /// declares them, as collectors write them.
+    #[inline(always)]
+    pub fn key_is(&mut self, key: &QuotedName) -> Plain<bool> {
+        if !self.after_quote()?.starts_with(key) {
+            return Ok(false);
+        }
+        self.position += key.quoted_len();
+        self.expect(b':')?;
+        Ok(true)
+    }
+
+    /// The rest of an object whose keys are the fields of a struct, `keys`
+    /// in the order the struct declares them, after a `,`: `member` reads
+    /// each value, given the index of its key. This takes the members that
+    /// [`Self::key_is`] did not find in order. A key that is none of `keys`,
+    /// or holds an escape, is unusual.
+    pub fn remaining_fields(
+        &mut self,
+        keys: &[QuotedName],
+        mut member: impl FnMut(&mut Self, usize) -> Plain<()>,
+    ) -> Plain<()> {
+        let mut next = 0;
         loop {
-            let key = key(self)?;
+            let index = self.field_key(keys, next)?;
             self.expect(b':')?;
-            member(self, key)?;
-            match self.peek() {
-                Some(b',') => self.position += 1,
-                Some(b'}') => {
-                    self.position += 1;
-                    return Ok(());
-                }
-                _ => return Err(Unusual),
+            member(self, index)?;
+            if !self.member_end()? {
+                return Ok(());
             }
+            next = index + 1;
         }
     }
 
     /// Consumes the quoted key at the reader's position, which must be one
-    /// of `keys`, trying them from `next` on.
-    fn field_key(&mut self, keys: &[FieldKey], next: usize) -> Plain<usize> {
-        self.skip_whitespace();
-        let quoted = self.input[self.position..]
-            .strip_prefix(b"\"")
-            .ok_or(Unusual)?;
-        let window = KeyWindow::of(quoted);
-        let index = (next..keys.len())
-            .chain(0..next.min(keys.len()))
-            .find(|&index| keys[index].starts(&window))
-            .ok_or(Unusual)?;
-        // The key and its two quotes.
-        self.position += keys[index].name.len() + 2;
+    /// of `keys`, trying them from `next` on: fields mostly come in order.
+    fn field_key(&mut self, keys: &[QuotedName], next: usize) -> Plain<usize> {
+        let window = self.after_quote()?;
+        let (after, before) = (&keys[next..], &keys[..next]);
+        let index = match after.iter().position(|key| window.starts_with(key)) {
+            Some(offset) => next + offset,
+            None => before
+                .iter()
+                .position(|key| window.starts_with(key))
+                .ok_or(Unusual)?,
+        };
+        self.position += keys[index].quoted_len();
         Ok(index)
+    }
+
+    /// A string that must be one of `names` (a closed vocabulary's terms):
+    /// the index of the one it is. The string is matched in place, without
+    /// the scan for its end that other strings take; a term with an escape
+    /// is unusual.
+    pub fn one_of(&mut self, names: &[QuotedName]) -> Plain<usize> {
+        let window = self.after_quote()?;
+        let index = names
+            .iter()
+            .position(|name| window.starts_with(name))
+            .ok_or(Unusual)?;
+        self.position += names[index].quoted_len();
+        Ok(index)
+    }
+
+    /// The input after the opening quote that must come next, not consumed.
+    #[inline(always)]
+    fn after_quote(&mut self) -> Plain<NameWindow<'a>> {
+        self.skip_whitespace();
+        let input = self.input;
+        match input.get(self.position) {
+            Some(b'"') => Ok(NameWindow::of(&input[self.position + 1..])),
+            _ => Err(Unusual),
+        }
     }
 
     /// An array: `item` reads each item.
@@ -283,20 +328,23 @@ impl<'a> CompactReader<'a> {
     }
 }
 
-/// A struct field's key as [`CompactReader::fields`] looks for it: the name
-/// and its closing quote, also as three little-endian words, compared with
-/// the input a word at a time rather than byte by byte.
-pub struct FieldKey {
+/// A name as the fast reader matches it right after its opening quote: a
+/// struct's field key ([`CompactReader::key_is`],
+/// [`CompactReader::remaining_fields`]) or a vocabulary's term
+/// ([`CompactReader::one_of`]). The name and its closing quote are kept as
+/// three little-endian words too, compared with the input a word at a time
+/// rather than byte by byte.
+pub struct QuotedName {
     name: &'static str,
     words: [u64; 3],
     masks: [u64; 3],
 }
 
-impl FieldKey {
-    /// The key of the field named `name`, which is at most 23 bytes long.
-    pub const fn new(name: &'static str) -> FieldKey {
+impl QuotedName {
+    /// The quoted name `name`, which is at most 23 bytes long.
+    pub const fn new(name: &'static str) -> QuotedName {
         let bytes = name.as_bytes();
-        assert!(bytes.len() < 24, "a field name of at most 23 bytes");
+        assert!(bytes.len() < 24, "a name of at most 23 bytes");
         let mut words = [0u64; 3];
         let mut masks = [0u64; 3];
         let mut at = 0;
@@ -306,37 +354,48 @@ impl FieldKey {
             masks[at / 8] |= 0xff << (8 * (at % 8));
             at += 1;
         }
-        FieldKey { name, words, masks }
+        QuotedName { name, words, masks }
     }
 
-    /// Whether the window starts with this key and its closing quote.
-    fn starts(&self, window: &KeyWindow<'_>) -> bool {
-        match window {
-            KeyWindow::Words(words) => (0..3).all(|i| words[i] & self.masks[i] == self.words[i]),
-            KeyWindow::Short(input) => {
-                let name = self.name.as_bytes();
-                input.get(name.len()) == Some(&b'"') && input.starts_with(name)
-            }
-        }
+    /// The bytes the name takes in the input, both quotes included.
+    fn quoted_len(&self) -> usize {
+        self.name.len() + 2
     }
 }
 
-/// The input after a key's opening quote, as [`FieldKey::starts`] compares
-/// it: loaded once as three words for all the keys tried, or, near the end
-/// of the input, the bytes as they are.
-enum KeyWindow<'a> {
+/// The input after a name's opening quote, as [`NameWindow::starts_with`]
+/// compares it: loaded once as three words for all the names tried, or,
+/// near the end of the input, the bytes as they are.
+enum NameWindow<'a> {
     Words([u64; 3]),
     Short(&'a [u8]),
 }
 
-impl<'a> KeyWindow<'a> {
+impl<'a> NameWindow<'a> {
+    #[inline(always)]
     fn of(input: &'a [u8]) -> Self {
         match input.first_chunk::<24>() {
             Some(window) => {
                 let (words, _) = window.as_chunks::<8>();
-                KeyWindow::Words(std::array::from_fn(|i| u64::from_le_bytes(words[i])))
+                NameWindow::Words(std::array::from_fn(|i| u64::from_le_bytes(words[i])))
             }
-            None => KeyWindow::Short(input),
+            None => NameWindow::Short(input),
+        }
+    }
+
+    /// Whether the window starts with `name` and its closing quote.
+    #[inline(always)]
+    fn starts_with(&self, name: &QuotedName) -> bool {
+        match self {
+            NameWindow::Words(words) => {
+                words[0] & name.masks[0] == name.words[0]
+                    && words[1] & name.masks[1] == name.words[1]
+                    && words[2] & name.masks[2] == name.words[2]
+            }
+            NameWindow::Short(input) => {
+                let bytes = name.name.as_bytes();
+                input.get(bytes.len()) == Some(&b'"') && input.starts_with(bytes)
+            }
         }
     }
 }
@@ -434,20 +493,21 @@ mod tests {
 
     #[test]
     fn fields_are_found_in_any_order_and_near_the_end_of_the_input() {
-        const KEYS: [FieldKey; 3] = [
-            FieldKey::new("a"),
-            FieldKey::new("reasoning_tokens"),
-            FieldKey::new("twenty_three_bytes_name"),
+        const KEYS: [QuotedName; 3] = [
+            QuotedName::new("a"),
+            QuotedName::new("reasoning_tokens"),
+            QuotedName::new("twenty_three_bytes_name"),
         ];
         let read = |input: &str| {
             let mut seen = Vec::new();
             let mut reader = CompactReader::new(input.as_bytes());
-            reader
-                .fields(&KEYS, |r, index| {
+            if reader.open_object()? {
+                reader.remaining_fields(&KEYS, |r, index| {
                     seen.push(index);
                     r.boolean().map(drop)
-                })
-                .map(|()| seen)
+                })?;
+            }
+            Ok(seen)
         };
         assert_eq!(
             read(r#"{"twenty_three_bytes_name":true,"a":false,"reasoning_tokens":true}"#),
@@ -464,6 +524,53 @@ mod tests {
             r#"{"reasoning_tokens_and_more_than_24":true}"#,
             r#"{"\u0061":true}"#,
             r#"{"A":true}"#,
+        ] {
+            assert_eq!(read(unusual), Err(Unusual), "{unusual}");
+        }
+    }
+
+    #[test]
+    fn a_key_is_consumed_with_its_colon_only_when_it_comes_next() {
+        const TOOL: QuotedName = QuotedName::new("tool");
+        const TOOL_VERSION: QuotedName = QuotedName::new("tool_version");
+        let mut reader = CompactReader::new(br#"{"tool_version" : "1", "tool":"t"}"#);
+        assert_eq!(reader.open_object(), Ok(true));
+        assert_eq!(reader.key_is(&TOOL), Ok(false));
+        assert_eq!(reader.key_is(&TOOL_VERSION), Ok(true));
+        assert_eq!(reader.string(), Ok("1"));
+        assert_eq!(reader.member_end(), Ok(true));
+        assert_eq!(reader.key_is(&TOOL), Ok(true));
+        assert_eq!(reader.string(), Ok("t"));
+        assert_eq!(reader.member_end(), Ok(false));
+        assert_eq!(reader.finish(), Ok(()));
+        let mut reader = CompactReader::new(br#""tool" "t""#);
+        assert_eq!(reader.key_is(&TOOL), Err(Unusual));
+        let mut reader = CompactReader::new(b"tool:");
+        assert_eq!(reader.key_is(&TOOL), Err(Unusual));
+    }
+
+    #[test]
+    fn a_term_is_matched_whole_in_place_and_an_escaped_one_is_unusual() {
+        const TERMS: [QuotedName; 3] = [
+            QuotedName::new("ci"),
+            QuotedName::new("cli"),
+            QuotedName::new("ide"),
+        ];
+        let read = |input: &str| {
+            let mut reader = CompactReader::new(input.as_bytes());
+            let index = reader.one_of(&TERMS)?;
+            reader.finish().map(|()| index)
+        };
+        assert_eq!(read(r#" "cli""#), Ok(1));
+        assert_eq!(read(r#""ci""#), Ok(0));
+        assert_eq!(read(r#""ide"                        "#), Ok(2));
+        for unusual in [
+            r#""c""#,
+            r#""clie""#,
+            r#""c\u006ci""#,
+            r#""CLI""#,
+            "cli",
+            r#""ide"#,
         ] {
             assert_eq!(read(unusual), Err(Unusual), "{unusual}");
         }

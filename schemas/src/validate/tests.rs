@@ -612,6 +612,42 @@ fn field_name() -> impl Strategy<Value = String> {
     prop_oneof![prop::sample::select(known), "[a-z_]{1,12}"]
 }
 
+/// `event` as collectors write it: its fields in the order the event type
+/// declares them (a `Value` writes its keys sorted), which the fast reader
+/// reads in one pass.
+fn in_declared_order(event: &Value) -> Vec<u8> {
+    let bytes = serde_json::to_vec(event).unwrap();
+    let typed = Validator::default().validate_thoroughly(&bytes, now());
+    serde_json::to_vec(&typed.unwrap()).unwrap()
+}
+
+#[test]
+fn events_in_declared_order_with_a_field_repeated_or_moved_agree() {
+    for event in [ai_usage(), code_change(), incident()] {
+        let ordered = in_declared_order(&event);
+        assert_ne!(ordered, serde_json::to_vec(&event).unwrap());
+        assert!(Validator::default().validate(&ordered, now()).is_ok());
+        let text = String::from_utf8(ordered).unwrap();
+        let body = &text[1..text.len() - 1];
+        let first = body.split(",\"").nth(1).unwrap();
+        let repeated = format!("{{{body},\"{first}}}");
+        assert_paths_agree(repeated.as_bytes());
+        assert!(
+            Validator::default()
+                .validate(repeated.as_bytes(), now())
+                .is_err()
+        );
+        let (head, tail) = body.split_once(",\"").unwrap();
+        let moved = format!("{{\"{tail},{head}}}");
+        assert_paths_agree(moved.as_bytes());
+        assert!(
+            Validator::default()
+                .validate(moved.as_bytes(), now())
+                .is_ok()
+        );
+    }
+}
+
 /// The fast path and the thorough path reach the same verdict.
 fn assert_paths_agree(input: &[u8]) {
     let validator = Validator::default();
@@ -721,14 +757,22 @@ proptest! {
         }
         assert_paths_agree(&serde_json::to_vec(&event).unwrap());
         assert_paths_agree(&serde_json::to_vec_pretty(&event).unwrap());
+        if let Ok(event) = Validator::default().validate_thoroughly(&serde_json::to_vec(&event).unwrap(), now()) {
+            assert_paths_agree(&serde_json::to_vec(&event).unwrap());
+        }
     }
 
     #[test]
     fn valid_events_with_a_byte_edited_agree(
         (event, _) in valid_event_and_texts(),
+        declared_order in any::<bool>(),
         edits in prop::collection::vec(byte_edit(), 1..3),
     ) {
-        let mut bytes = serde_json::to_vec(&event).unwrap();
+        let mut bytes = if declared_order {
+            in_declared_order(&event)
+        } else {
+            serde_json::to_vec(&event).unwrap()
+        };
         for (at, byte, kind) in edits {
             let at = at % (bytes.len() + 1);
             match kind {
