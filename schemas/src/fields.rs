@@ -243,24 +243,7 @@ impl Repository<'_> {
 
     /// The rule of the type, for both of the validator's readers.
     pub(crate) fn check(s: &str) -> Result<(), &'static str> {
-        let (host, path) = s.split_once('/').unwrap_or((s, ""));
-        let host_ok = !host.is_empty()
-            && host
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
-        // At least two segments after the host, none empty, none with white space.
-        let path_ok = path.contains('/')
-            && !path.starts_with('/')
-            && !path.ends_with('/')
-            && !path.contains("//")
-            && if path.is_ascii() {
-                !path
-                    .bytes()
-                    .any(|b| b == b' ' || (b'\t'..=b'\r').contains(&b))
-            } else {
-                !path.chars().any(char::is_whitespace)
-            };
-        if host_ok && path_ok && char_len_within(s, 1, 256) {
+        if is_canonical_repository(s) && char_len_within(s, 1, 256) {
             Ok(())
         } else {
             Err(
@@ -269,6 +252,65 @@ impl Repository<'_> {
         }
     }
 }
+
+/// A lower-case host, then at least two segments after it, none empty and
+/// none with white space. Nearly every event names a repository, so this
+/// is one pass over the bytes, each looked up in [`REPOSITORY_BYTES`];
+/// only a path with a byte of 0x20 or below, or above 0x7f, is decoded to
+/// look for white space.
+fn is_canonical_repository(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let class = |b: u8| REPOSITORY_BYTES[usize::from(b)];
+    let host_len = bytes
+        .iter()
+        .position(|&b| class(b) & HOST_BYTE == 0)
+        .unwrap_or(bytes.len());
+    if host_len == 0 || bytes.get(host_len) != Some(&b'/') {
+        return false;
+    }
+    let path = &s[host_len + 1..];
+    let mut slashes = 0;
+    let mut after_slash = true;
+    let mut maybe_space = false;
+    for b in path.bytes() {
+        let slash = class(b) & SLASH != 0;
+        if slash && after_slash {
+            return false;
+        }
+        slashes += usize::from(slash);
+        after_slash = slash;
+        maybe_space |= class(b) & MAYBE_SPACE != 0;
+    }
+    slashes > 0 && !after_slash && !(maybe_space && path.chars().any(char::is_whitespace))
+}
+
+/// A byte a repository's host may hold.
+const HOST_BYTE: u8 = 1;
+/// The byte that separates a repository's segments.
+const SLASH: u8 = 2;
+/// A byte that is, or may start, white space: 0x20 and below, or not ASCII.
+const MAYBE_SPACE: u8 = 4;
+
+/// What each byte may be in a repository, as [`is_canonical_repository`]
+/// looks it up.
+static REPOSITORY_BYTES: [u8; 256] = {
+    let mut classes = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        if byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'.' || byte == b'-' {
+            classes[b] |= HOST_BYTE;
+        }
+        if byte == b'/' {
+            classes[b] |= SLASH;
+        }
+        if byte <= b' ' || byte > 0x7f {
+            classes[b] |= MAYBE_SPACE;
+        }
+        b += 1;
+    }
+    classes
+};
 
 impl<'de: 'a, 'a> Deserialize<'de> for Repository<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

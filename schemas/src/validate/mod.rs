@@ -268,15 +268,19 @@ fn name_fields(paths: &[String]) -> String {
 }
 
 fn check_attribute_keys(attributes: Option<&Attributes<'_>>) -> Result<(), Refusal> {
-    let content_keys: Vec<String> = attributes
-        .into_iter()
-        .flat_map(|a| a.0.iter())
-        .filter(|(key, _)| is_content_field(key.as_str()))
-        .map(|(key, _)| format!("attributes.{}", key.as_str()))
-        .collect();
-    if content_keys.is_empty() {
+    let keys = || {
+        attributes
+            .into_iter()
+            .flat_map(|a| a.0.iter())
+            .map(|(key, _)| key.as_str())
+    };
+    if !keys().any(is_content_field) {
         Ok(())
     } else {
+        let content_keys: Vec<String> = keys()
+            .filter(|key| is_content_field(key))
+            .map(|key| format!("attributes.{key}"))
+            .collect();
         Err((
             RejectReason::ContentField,
             format!(
