@@ -278,6 +278,7 @@ impl<'a> CompactReader<'a> {
     /// the index of the one it is. The string is matched in place, without
     /// the scan for its end that other strings take; a term with an escape
     /// is unusual.
+    #[inline(always)]
     pub fn one_of(&mut self, names: &[QuotedName]) -> Plain<usize> {
         let window = self.after_quote()?;
         let index = names
