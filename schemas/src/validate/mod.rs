@@ -216,9 +216,11 @@ impl Validator {
         let rest = rest.trim_ascii_start().strip_prefix(b":")?;
         let rest = rest.trim_ascii_start().strip_prefix(b"\"")?;
         let end = memchr::memchr(b'"', rest)?;
-        std::str::from_utf8(&rest[..end])
-            .ok()
-            .and_then(event_type_named)
+        let name = &rest[..end];
+        EventType::ALL
+            .iter()
+            .copied()
+            .find(|t| t.as_str().as_bytes() == name)
     }
 
     /// A rejection of `input` for `reason`, with a redacted copy of the input.
