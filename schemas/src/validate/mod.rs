@@ -48,13 +48,9 @@ impl Default for ValidatorConfig {
 pub struct Validator {
     config: ValidatorConfig,
     secrets: SecretScanner,
-    event_type_key: memchr::memmem::Finder<'static>,
 }
 
 type Refusal = (RejectReason, String);
-
-/// The key the validator looks for to learn an input's event type.
-const EVENT_TYPE_KEY: &[u8] = br#""event_type""#;
 
 impl Validator {
     /// A validator with the given settings.
@@ -62,7 +58,6 @@ impl Validator {
         Validator {
             config,
             secrets: SecretScanner::new(),
-            event_type_key: memchr::memmem::Finder::new(EVENT_TYPE_KEY),
         }
     }
 
@@ -76,8 +71,7 @@ impl Validator {
         if input.len() > MAX_EVENT_BYTES {
             return Err(too_large(input.len()));
         }
-        if let Some(event_type) = self.sniff_event_type(input)
-            && let Ok(event) = read_plain(input, event_type)
+        if let Ok(event) = read_plain(input)
             // Exact: the compact reader took no escapes, so every string of
             // the event is a slice of the raw input.
             && !self.secrets.may_hold_prefixed(input)
@@ -208,21 +202,6 @@ impl Validator {
         Ok(())
     }
 
-    /// Reads `"event_type": "<name>"` straight off the raw bytes, without
-    /// parsing. It is only a hint: the typed parse then checks the tag again.
-    fn sniff_event_type(&self, input: &[u8]) -> Option<EventType> {
-        let at = self.event_type_key.find(input)? + EVENT_TYPE_KEY.len();
-        let rest = input.get(at..)?;
-        let rest = rest.trim_ascii_start().strip_prefix(b":")?;
-        let rest = rest.trim_ascii_start().strip_prefix(b"\"")?;
-        let end = memchr::memchr(b'"', rest)?;
-        let name = &rest[..end];
-        EventType::ALL
-            .iter()
-            .copied()
-            .find(|t| t.as_str().as_bytes() == name)
-    }
-
     /// A rejection of `input` for `reason`, with a redacted copy of the input.
     fn reject(&self, input: &[u8], reason: RejectReason, detail: String) -> Rejection {
         let event = serde_json::from_slice::<Value>(input)
@@ -336,12 +315,15 @@ fn event_type_named(name: &str) -> Option<EventType> {
     EventType::ALL.iter().copied().find(|t| t.as_str() == name)
 }
 
-fn read_plain(input: &[u8], event_type: EventType) -> Plain<Event<'_>> {
-    Ok(match event_type {
-        EventType::AiUsage => Event::AiUsage(read_compact(input)?),
-        EventType::CodeChange => Event::CodeChange(read_compact(input)?),
-        EventType::Incident => Event::Incident(read_compact(input)?),
-    })
+/// Reads plain input as each event type in turn, the most common first.
+/// Each type's reader checks the `event_type` tag, the third field as
+/// collectors write events, so a wrong guess costs a few fields, less than
+/// searching the input for the tag first.
+fn read_plain(input: &[u8]) -> Plain<Event<'_>> {
+    read_compact(input)
+        .map(Event::AiUsage)
+        .or_else(|_| read_compact(input).map(Event::CodeChange))
+        .or_else(|_| read_compact(input).map(Event::Incident))
 }
 
 /// The typed parse again, this time tracking the path of the field that fails.
