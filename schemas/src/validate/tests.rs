@@ -631,20 +631,16 @@ fn events_in_declared_order_with_a_field_repeated_or_moved_agree() {
         let body = &text[1..text.len() - 1];
         let first = body.split(",\"").nth(1).unwrap();
         let repeated = format!("{{{body},\"{first}}}");
-        assert_paths_agree(repeated.as_bytes());
-        assert!(
-            Validator::default()
-                .validate(repeated.as_bytes(), now())
-                .is_err()
-        );
         let (head, tail) = body.split_once(",\"").unwrap();
         let moved = format!("{{\"{tail},{head}}}");
-        assert_paths_agree(moved.as_bytes());
-        assert!(
+        let accepted = |input: &str| {
+            assert_paths_agree(input.as_bytes());
             Validator::default()
-                .validate(moved.as_bytes(), now())
+                .validate(input.as_bytes(), now())
                 .is_ok()
-        );
+        };
+        assert!(!accepted(&repeated), "{repeated}");
+        assert!(accepted(&moved), "{moved}");
     }
 }
 
