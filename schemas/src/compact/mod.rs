@@ -237,8 +237,8 @@ impl<'a> CompactReader<'a> {
     }
 
     /// The rest of an object whose keys are the fields of a struct, `keys`
-    /// in the order the struct declares them, after a `,`: `member` reads
-    /// each value, given the index of its key. This takes the members that
+    /// in the order the struct declares them, from the key after its `{` or
+    /// a `,` on: `member` reads each value, given the index of its key. This takes the members that
     /// [`Self::key_is`] did not find in order. A key that is none of `keys`,
     /// or holds an escape, is unusual.
     pub fn remaining_fields(
