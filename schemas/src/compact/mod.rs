@@ -237,10 +237,10 @@ impl<'a> CompactReader<'a> {
     }
 
     /// The rest of an object whose keys are the fields of a struct, `keys`
-    /// in the order the struct declares them, from the key after its `{` or
-    /// a `,` on: `member` reads each value, given the index of its key. This takes the members that
-    /// [`Self::key_is`] did not find in order. A key that is none of `keys`,
-    /// or holds an escape, is unusual.
+    /// in the order the struct declares them, from the key after its `{`
+    /// or a `,` on: `member` reads each value, given the index of its key.
+    /// This takes the members that [`Self::key_is`] did not find in order.
+    /// A key that is none of `keys`, or holds an escape, is unusual.
     pub fn remaining_fields(
         &mut self,
         keys: &[QuotedName],
@@ -248,7 +248,7 @@ impl<'a> CompactReader<'a> {
     ) -> Plain<()> {
         let mut next = 0;
         loop {
-            let index = self.field_key(keys, next)?;
+            let index = self.name_among(keys, next)?;
             self.expect(b':')?;
             member(self, index)?;
             if !self.member_end()? {
@@ -258,33 +258,29 @@ impl<'a> CompactReader<'a> {
         }
     }
 
-    /// Consumes the quoted key at the reader's position, which must be one
-    /// of `keys`, trying them from `next` on: fields mostly come in order.
-    fn field_key(&mut self, keys: &[QuotedName], next: usize) -> Plain<usize> {
-        let window = self.after_quote()?;
-        let (after, before) = (&keys[next..], &keys[..next]);
-        let index = match after.iter().position(|key| window.starts_with(key)) {
-            Some(offset) => next + offset,
-            None => before
-                .iter()
-                .position(|key| window.starts_with(key))
-                .ok_or(Unusual)?,
-        };
-        self.position += keys[index].quoted_len();
-        Ok(index)
-    }
-
     /// A string that must be one of `names` (a closed vocabulary's terms):
     /// the index of the one it is. The string is matched in place, without
     /// the scan for its end that other strings take; a term with an escape
     /// is unusual.
     #[inline(always)]
     pub fn one_of(&mut self, names: &[QuotedName]) -> Plain<usize> {
+        self.name_among(names, 0)
+    }
+
+    /// Consumes the quoted string at the reader's position, which must be
+    /// one of `names`, trying them from `next` on (keys mostly come in
+    /// order) and then those before it: the index of the one it is.
+    #[inline(always)]
+    fn name_among(&mut self, names: &[QuotedName], next: usize) -> Plain<usize> {
         let window = self.after_quote()?;
-        let index = names
-            .iter()
-            .position(|name| window.starts_with(name))
-            .ok_or(Unusual)?;
+        let (after, before) = (&names[next..], &names[..next]);
+        let index = match after.iter().position(|name| window.starts_with(name)) {
+            Some(offset) => next + offset,
+            None => before
+                .iter()
+                .position(|name| window.starts_with(name))
+                .ok_or(Unusual)?,
+        };
         self.position += names[index].quoted_len();
         Ok(index)
     }
