@@ -6,6 +6,8 @@
 #   benches/e2e/ingest.sh [EVENTS]          # default 1,000,000
 #   AITRAIL_BENCH_DAYS=2 AITRAIL_BENCH_START=2026-11-25 benches/e2e/ingest.sh 2000000
 #                                           # a live stream's shape (two working days)
+#   AITRAIL_BENCH_INPUT=events.jsonl benches/e2e/ingest.sh
+#                                           # a given file instead of `aitrail gen`
 #
 # Generates EVENTS events, produces them all with `aitrail produce`, then
 # starts `aitrail ingest` on the backlog and measures events/s from its start
@@ -66,8 +68,14 @@ EOF
 days="${AITRAIL_BENCH_DAYS:-365}"
 start="${AITRAIL_BENCH_START:-}"
 users=$(( events / (days * 8) + 5 ))
-echo "== gen: $events events ($users users, $days days from ${start:-$days days before today})" >&2
-"$bin" gen --users "$users" --days "$days" --seed 1 ${start:+--start "$start"} | head -n "$events" > "$work/events.jsonl"
+if [ -n "${AITRAIL_BENCH_INPUT:-}" ]; then
+  echo "== input: $AITRAIL_BENCH_INPUT" >&2
+  cp "$AITRAIL_BENCH_INPUT" "$work/events.jsonl"
+  events=$(wc -l < "$work/events.jsonl")
+else
+  echo "== gen: $events events ($users users, $days days from ${start:-$days days before today})" >&2
+  "$bin" gen --users "$users" --days "$days" --seed 1 ${start:+--start "$start"} | head -n "$events" > "$work/events.jsonl"
+fi
 size=$(du -h "$work/events.jsonl" | cut -f1)
 # A few users over few days may make fewer events than asked for.
 generated=$(wc -l < "$work/events.jsonl")

@@ -3,6 +3,7 @@
 //! stop on SIGTERM or SIGINT.
 
 use std::future::Future;
+use std::io::IsTerminal;
 
 use aitrail_store::lifecycle::run_on_schedule;
 use aitrail_store::schedule::Schedule;
@@ -75,16 +76,22 @@ pub fn spawn_lifecycle(
 /// kernel's snapshot builder is silenced: it logs an `ERROR` each time a
 /// table that does not exist yet is probed before being created, and a
 /// real failure to load a table reaches aitrail's own logs as an error.
-const DEFAULT_LOG_FILTER: &str = "warn,buoyant_kernel::snapshot::builder=off,aitrail=info,\
+/// delta-rs's commit warnings are too: a compaction or purge that finds
+/// the table moved on is expected to fail its commit and try again
+/// (`aitrail_store::compact`), and a real failure reaches aitrail's logs.
+const DEFAULT_LOG_FILTER: &str = "warn,buoyant_kernel::snapshot::builder=off,\
+     deltalake_core::kernel::transaction=error,aitrail=info,\
      aitrail_ingest=info,aitrail_store=info,aitrail_query=info";
 
 /// Sends `tracing` output to stderr in `format`, filtered by `RUST_LOG`,
-/// else by `default_filter`.
+/// else by `default_filter`. Colours only on a terminal: a log file or a
+/// collector reading a pipe would keep the escape codes as text.
 fn init_logs(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),

@@ -479,6 +479,8 @@ struct Options {
     max_age_ms: u64,
     /// librdkafka's `partition.assignment.strategy`.
     assignor: &'static str,
+    /// `[ingest] compact_fan_in`: 2 merges after nearly every commit.
+    compact_fan_in: usize,
 }
 
 impl Default for Options {
@@ -487,6 +489,7 @@ impl Default for Options {
             max_rows: 100_000,
             max_age_ms: 1_000,
             assignor: "range,roundrobin",
+            compact_fan_in: 10,
         }
     }
 }
@@ -566,6 +569,7 @@ topics = ["{EVENTS}"]
 dlq_topic = "{DLQ}"
 max_batch_rows = {rows}
 max_batch_age_ms = {age}
+compact_fan_in = {fan_in}
 listen = "127.0.0.1:{port}"
 "#,
                 store = self.store().display(),
@@ -573,6 +577,7 @@ listen = "127.0.0.1:{port}"
                 rows = options.max_rows,
                 age = options.max_age_ms,
                 assignor = options.assignor,
+                fan_in = options.compact_fan_in,
             ),
         )
         .unwrap();
@@ -789,11 +794,15 @@ fn kill_9_at_five_random_moments_loses_and_duplicates_nothing() {
     let input = make_input(site.dir.path(), events(), true);
     site.produce(&input, true);
 
+    // Small files merged two at a time: the kills also land while
+    // partitions are being compacted.
     let options = Options {
         max_rows: 20_000,
+        compact_fan_in: 2,
         ..Options::default()
     };
     let mut ingest = site.ingest("ingest", options);
+    let mut merged = 0;
     for kill in 1..=5 {
         // Some way into a batch, then a random moment later: reading,
         // validating, writing Parquet, committing the tables or the group.
@@ -811,6 +820,7 @@ fn kill_9_at_five_random_moments_loses_and_duplicates_nothing() {
             || tail(&log),
         );
         std::thread::sleep(pause);
+        merged += ingest.metric("aitrail_ingest_merged_files_total").unwrap_or(0);
         ingest.kill();
         eprintln!(
             "kill -9 {kill}: {threshold} consumed + {pause:?}; the store holds {:?}",
@@ -819,8 +829,10 @@ fn kill_9_at_five_random_moments_loses_and_duplicates_nothing() {
         ingest = site.ingest("ingest", options);
     }
     site.wait_stored(input.valid, &mut [&mut ingest]);
+    merged += ingest.metric("aitrail_ingest_merged_files_total").unwrap_or(0);
     let status = ingest.terminate();
     assert!(status.success(), "SIGTERM exits 0, got {status}");
+    assert!(merged > 0, "continuous compaction merged files meanwhile");
     assert_exactly_once(&site, &input);
 
     // The dead-letter topic is at least once: every reject is there.

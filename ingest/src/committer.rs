@@ -7,9 +7,9 @@
 //! transaction per topic-partition to every table. A crash anywhere loses
 //! nothing: offsets not in the store are read again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aitrail_schemas::{EventType, Rejection};
 use aitrail_store::StoreRoot;
@@ -156,8 +156,13 @@ pub struct Committer {
     pub root: StoreRoot,
     /// The dedup window the writer is opened with.
     pub dedup_window: TimeDelta,
-    /// Once cancelled, a failing commit gives up after a few attempts.
+    /// Once cancelled, a failing commit gives up after a few attempts, and
+    /// every table records the offsets of the last batch.
     pub shutdown: CancellationToken,
+    /// How long a table without new rows may go without recording offsets.
+    pub idle_commit_interval: Duration,
+    /// When each table last recorded offsets in this run.
+    pub last_recorded: HashMap<EventType, Instant>,
 }
 
 impl Committer {
@@ -239,9 +244,14 @@ impl Committer {
             }
         }
         self.shared.dead_letters.lock().await.deliver().await?;
+        let recording: Vec<EventType> = EventType::ALL
+            .iter()
+            .copied()
+            .filter(|event_type| self.records_offsets(*event_type, tables))
+            .collect();
         let transactions: Vec<(EventType, Vec<Transaction>)> = {
             let recorded = self.shared.recorded();
-            EventType::ALL
+            recording
                 .iter()
                 .map(|event_type| {
                     let versions = recorded.to_record(*event_type, last_offsets);
@@ -263,17 +273,47 @@ impl Committer {
                 .map(|(_, transactions)| transactions.clone())
                 .unwrap_or_default()
         };
+        let merged_before = self.writer.merged_files();
         let rows = self.writer.commit_unique(tables, transactions_of).await?;
+        self.shared
+            .metrics
+            .merged_files
+            .inc_by(self.writer.merged_files() - merged_before);
+        let now = Instant::now();
+        for event_type in recording {
+            self.last_recorded.insert(event_type, now);
+        }
         Ok(Committed {
             rows: rows as u64,
             duplicates,
         })
     }
 
+    /// Whether the table of `event_type` commits in this flush: when it has
+    /// rows; or, without rows, to record the batch's offsets, when its last
+    /// record is older than the idle interval or the ingest is stopping.
+    /// A table that skips keeps older offsets in the store, which only
+    /// costs replay after a crash: the messages it has not recorded are
+    /// read again, and each table skips what it holds (DESIGN §4).
+    fn records_offsets(&self, event_type: EventType, tables: &[TableBatch]) -> bool {
+        let has_rows = tables
+            .iter()
+            .any(|table| table.event_type == event_type && table.batch.num_rows() > 0);
+        has_rows
+            || self.shutdown.is_cancelled()
+            || self
+                .last_recorded
+                .get(&event_type)
+                .is_none_or(|at| at.elapsed() >= self.idle_commit_interval)
+    }
+
     /// After a failed commit: a fresh writer, and what each table recorded
     /// for the batch's partitions, which the failed attempt may have moved.
     async fn reopen(&mut self, batch: &Batch) -> Result<(), IngestError> {
-        self.writer = StoreWriter::open(&self.root, self.dedup_window).await?;
+        let merge_policy = self.writer.merge_policy();
+        self.writer = StoreWriter::open(&self.root, self.dedup_window)
+            .await?
+            .with_merge_policy(merge_policy);
         let numbers: Vec<i32> = batch.last_offsets.keys().copied().collect();
         let partitions: Vec<TopicPartition> = numbers
             .iter()

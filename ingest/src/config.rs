@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use aitrail_store::compact::{DEFAULT_FAN_IN, MergePolicy};
 use chrono::TimeDelta;
 use rdkafka::ClientConfig;
 use serde::Deserialize;
@@ -49,6 +50,14 @@ pub struct IngestConfig {
     pub max_future_skew_s: u64,
     /// An `event_id` already stored this close in time is a duplicate.
     pub dedup_window_hours: u64,
+    /// A table that got no rows in a flush records the batch's offsets only
+    /// once its last commit is this old (and at shutdown): the commits
+    /// follow the data, and a crash costs at most this much replay.
+    pub idle_commit_interval_s: u64,
+    /// Continuous compaction: this many files of one size class in a
+    /// partition being written are merged into one (0: never; see
+    /// `aitrail_store::compact`).
+    pub compact_fan_in: usize,
     /// Address of `/metrics`, `/healthz` and `/readyz`.
     pub listen: SocketAddr,
 }
@@ -64,6 +73,8 @@ impl Default for IngestConfig {
             max_batch_age_ms: 10_000,
             max_future_skew_s: 300,
             dedup_window_hours: 24,
+            idle_commit_interval_s: 300,
+            compact_fan_in: DEFAULT_FAN_IN,
             listen: SocketAddr::from(([127, 0, 0, 1], 9464)),
         }
     }
@@ -109,6 +120,19 @@ impl IngestConfig {
     /// The longest a consumed message waits before its batch is flushed.
     pub fn max_batch_age(&self) -> Duration {
         Duration::from_millis(self.max_batch_age_ms)
+    }
+
+    /// How long a table without new rows may go without recording offsets.
+    pub fn idle_commit_interval(&self) -> Duration {
+        Duration::from_secs(self.idle_commit_interval_s)
+    }
+
+    /// When the partitions the ingest writes have their small files merged.
+    pub fn merge_policy(&self) -> MergePolicy {
+        MergePolicy {
+            fan_in: self.compact_fan_in,
+            ..MergePolicy::default()
+        }
     }
 
     /// The dedup window as a time span.

@@ -77,6 +77,8 @@ pub struct PipelineParts {
     pub dedup_window: TimeDelta,
     /// Flush when the oldest message of the batch is this old.
     pub max_batch_age: Duration,
+    /// How long a table without new rows may go without recording offsets.
+    pub idle_commit_interval: Duration,
     /// Cancelled when the ingest must stop.
     pub shutdown: CancellationToken,
 }
@@ -96,6 +98,8 @@ impl Pipeline {
                 root: parts.root,
                 dedup_window: parts.dedup_window,
                 shutdown: parts.shutdown,
+                idle_commit_interval: parts.idle_commit_interval,
+                last_recorded: HashMap::new(),
             }),
             in_flight: None,
             batch: Batch::default(),

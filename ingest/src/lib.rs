@@ -162,6 +162,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<Summ
             root: store.clone(),
             dedup_window: ingest.dedup_window(),
             max_batch_age: ingest.max_batch_age(),
+            idle_commit_interval: ingest.idle_commit_interval(),
             shutdown: shutdown.clone(),
         });
         pipeline.run(&consumer, &shutdown).await
@@ -198,7 +199,7 @@ async fn open_store(
         match StoreWriter::open(root, ingest.dedup_window()).await {
             Ok(writer) => {
                 health.set_store(true);
-                return Some(writer);
+                return Some(writer.with_merge_policy(ingest.merge_policy()));
             }
             Err(error) => {
                 health.set_store(false);

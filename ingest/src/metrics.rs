@@ -47,6 +47,8 @@ pub struct Metrics {
     /// Offsets the broker no longer held where the ingest resumed, per
     /// partition: events its retention deleted before they were stored.
     pub skipped: Family<PartitionLabels, Counter>,
+    /// Small files merged away by continuous compaction.
+    pub merged_files: Counter,
 }
 
 impl Default for Metrics {
@@ -62,6 +64,7 @@ impl Default for Metrics {
             lag: Family::default(),
             last_commit: Gauge::default(),
             skipped: Family::default(),
+            merged_files: Counter::default(),
         };
         registry.register("consumed", "Messages read from Kafka", m.consumed.clone());
         registry.register(
@@ -99,6 +102,11 @@ impl Default for Metrics {
             "Offsets the broker no longer held where the ingest resumed from the store \
              (deleted by the topic's retention before they were ingested, or transaction markers)",
             m.skipped.clone(),
+        );
+        registry.register(
+            "merged_files",
+            "Small files merged away by continuous compaction of the partitions being written",
+            m.merged_files.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -483,6 +483,105 @@ async fn tables_that_committed_different_offsets_are_each_caught_up() {
     assert_eq!(recorded, [Some(9), Some(9), Some(9)]);
 }
 
+/// A table that gets no rows in a flush does not commit, so its recorded
+/// offsets lag the others'. After a crash (no final flush) the next run
+/// reads those messages again and each table skips what it holds: nothing
+/// is lost, stored twice or taken for a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_after_skipped_empty_commits_loses_and_duplicates_nothing() {
+    let cluster = cluster(1);
+    let harness = Harness::new(&cluster);
+    let no_idle_commits = IngestConfig {
+        idle_commit_interval_s: 3600,
+        ..IngestConfig::default()
+    };
+    harness
+        .produce(0, &[change("c-0"), usage("u-00", "u-1")])
+        .await;
+    let running = harness.start(no_idle_commits.clone());
+    harness.wait_for_rows("code_changes", 1).await;
+    harness.wait_for_rows("ai_usage", 1).await;
+    let later: Vec<String> = (1..=10)
+        .map(|i| usage(&format!("u-{i:02}"), "u-1"))
+        .collect();
+    harness.produce(0, &later).await;
+    harness.wait_for_rows("ai_usage", 11).await;
+    let app_id = format!("aitrail:aitrail-test:{EVENTS}:0");
+    let recorded = eventually("ai_usage's offsets recorded", || async {
+        let recorded = writer_version(&harness, &app_id).await;
+        (recorded[0] == Some(11)).then_some(recorded)
+    })
+    .await;
+    let lagging = recorded[1].expect("code_changes committed c-0");
+    assert!(
+        lagging <= 1 && recorded[2] == recorded[1],
+        "only ai_usage committed the later flushes: {recorded:?}"
+    );
+    running.task.abort();
+    let _ = running.task.await;
+
+    let running = harness.start(no_idle_commits);
+    harness.produce(0, &[change("c-1"), change("c-2")]).await;
+    harness.wait_for_rows("code_changes", 3).await;
+    let summary = running.stop().await;
+    assert_eq!(
+        summary.consumed,
+        (11 - lagging) as u64 + 2,
+        "the messages code_changes had not recorded, read again, and two new ones"
+    );
+    assert_eq!(summary.rejected, 0, "nothing replayed was taken for a duplicate");
+    let expected: Vec<String> = (0..=10).map(|i| format!("u-{i:02}")).collect();
+    assert_eq!(harness.stored_ids("ai_usage").await, expected);
+    assert_eq!(harness.stored_ids("code_changes").await, ["c-0", "c-1", "c-2"]);
+    assert_eq!(
+        writer_version(&harness, &app_id).await,
+        [Some(13), Some(13), Some(13)],
+        "a stop records every table's offsets"
+    );
+}
+
+/// Every flush of a slow stream adds a small file; with `compact_fan_in =
+/// 3` the ingest merges them as it goes, in its own commits, and every row
+/// stays stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn continuous_compaction_keeps_few_files_and_every_row_once() {
+    let cluster = cluster(1);
+    let harness = Harness::new(&cluster);
+    let running = harness.start(IngestConfig {
+        compact_fan_in: 3,
+        ..IngestConfig::default()
+    });
+    let mut expected = Vec::new();
+    for round in 0..12 {
+        let lines: Vec<String> = (0..5)
+            .map(|i| {
+                let id = format!("m-{round:02}-{i}");
+                expected.push(id.clone());
+                usage(&id, "u-1")
+            })
+            .collect();
+        harness.produce(0, &lines).await;
+        harness.wait_for_rows("ai_usage", expected.len()).await;
+    }
+    running.stop().await;
+    assert_eq!(harness.stored_ids("ai_usage").await, expected);
+
+    let table = deltalake::open_table(harness.root().table_url("ai_usage"))
+        .await
+        .unwrap();
+    let files = table.snapshot().unwrap().log_data().num_files();
+    let operations: Vec<String> = futures::StreamExt::collect::<Vec<_>>(table.history(None))
+        .await
+        .into_iter()
+        .map(|info| info.unwrap().operation.unwrap_or_default())
+        .collect();
+    let merges = operations.iter().filter(|op| *op == "OPTIMIZE").count();
+    assert!(merges >= 3, "{operations:?}");
+    // At most two partitions (the events' dates may straddle midnight),
+    // each with fewer than three files of a class.
+    assert!(files <= 4, "{files} files after {} commits", operations.len());
+}
+
 async fn writer_version(harness: &Harness, app_id: &str) -> Vec<Option<i64>> {
     let writer = StoreWriter::open(&harness.root(), TimeDelta::hours(24))
         .await

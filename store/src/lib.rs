@@ -9,6 +9,7 @@
 pub mod access_log;
 pub mod compact;
 pub mod dedup;
+mod file_reader;
 pub mod lifecycle;
 pub mod location;
 pub mod policy;

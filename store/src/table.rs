@@ -1,14 +1,18 @@
 //! The Delta tables of the store: one per event type, partitioned by
 //! retention tier and UTC date, created on first use.
 
+use std::fmt;
 use std::sync::Arc;
 
 use aitrail_schemas::EventType;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
-use deltalake::kernel::StructType;
+use chrono::NaiveDate;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
+use deltalake::kernel::transaction::FinalizedCommit;
+use deltalake::kernel::{LogicalFileView, Remove, StructType};
 use deltalake::protocol::SaveMode;
-use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError};
+use deltalake::table::state::DeltaTableState;
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, Path};
 
 use crate::location::StoreRoot;
 
@@ -96,4 +100,104 @@ pub async fn open_or_create_named(
         // put): use theirs.
         Err(err) => open_existing(root, name).await?.ok_or(err),
     }
+}
+
+/// One (tier, date) partition of a table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartitionKey {
+    /// The retention tier.
+    pub tier: String,
+    /// The UTC date of `occurred_at`.
+    pub date: NaiveDate,
+}
+
+impl PartitionKey {
+    /// The partition as a SQL predicate, as a commit records it in the
+    /// table's history (`operationParameters.predicate`).
+    pub fn predicate(&self) -> String {
+        format!("tier = '{}' AND date = '{}'", self.tier, self.date)
+    }
+}
+
+impl fmt::Display for PartitionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tier={}/date={}", self.tier, self.date)
+    }
+}
+
+/// An active data file of a table, as its Delta log describes it: what
+/// compaction, retention and the duplicate index need to know of it
+/// without reading it.
+#[derive(Clone)]
+pub struct DataFile {
+    /// Its partition.
+    pub partition: PartitionKey,
+    /// Its path relative to the table root, as the log names it (decoded).
+    pub path: String,
+    /// Where it is in the table's object store.
+    pub location: Path,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its rows (the `numRecords` statistic; 0 if the log has none).
+    pub rows: usize,
+    view: LogicalFileView,
+}
+
+impl DataFile {
+    /// The action that removes this file from the table.
+    pub fn remove_action(&self, data_change: bool) -> Remove {
+        self.view.remove_action(data_change)
+    }
+}
+
+/// The active data files of `table` as of its loaded version. A file
+/// without valid `tier` and `date` partition values is an error: no writer
+/// of aitrail makes one.
+pub fn data_files(table: &DeltaTable) -> Result<Vec<DataFile>, DeltaTableError> {
+    table
+        .snapshot()?
+        .log_data()
+        .iter()
+        .map(|view| {
+            let values = view.partition_values_map();
+            let tier = values.get("tier").cloned().flatten();
+            let date = values
+                .get("date")
+                .and_then(|date| date.as_deref()?.parse().ok());
+            let (Some(tier), Some(date)) = (tier, date) else {
+                return Err(DeltaTableError::Generic(format!(
+                    "file {} has no valid tier and date partition values",
+                    view.path()
+                )));
+            };
+            Ok(DataFile {
+                partition: PartitionKey { tier, date },
+                path: view.path().into_owned(),
+                location: view.object_store_path(),
+                size: view.size().unsigned_abs(),
+                rows: view.num_records().unwrap_or(0),
+                view,
+            })
+        })
+        .collect()
+}
+
+/// Makes `table` hold the snapshot of the commit it just made. That is the
+/// commit's own snapshot, advanced from the one before without reading the
+/// log again, except when the commit wrote a checkpoint: then the snapshot
+/// is read afresh from that checkpoint. delta-rs's advanced snapshots keep
+/// memory of every commit they were advanced over (a JSON decoder's
+/// buffers, about 400 KiB each: over a gigabyte after a day of commits
+/// every second, benches/README.md), and reading a fresh checkpoint costs
+/// little; so a writer's memory stays flat however long it runs.
+pub async fn adopt_commit(
+    table: &mut DeltaTable,
+    committed: FinalizedCommit,
+) -> Result<(), DeltaTableError> {
+    table.state = Some(if committed.metrics.new_checkpoint_created {
+        DeltaTableState::try_new(table.log_store().as_ref(), Some(committed.version())).await?
+    } else {
+        committed.snapshot
+    });
+    Ok(())
 }

@@ -6,6 +6,7 @@
 //! table exactly as it was: Delta readers see only committed files, and the
 //! orphans are removed by vacuum.
 
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
 use aitrail_schemas::{EventType, RejectReason, Rejection};
@@ -14,7 +15,7 @@ use arrow::compute::take_record_batch;
 use arrow::datatypes::{DataType, Date32Type};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
-use chrono::TimeDelta;
+use chrono::{NaiveDate, TimeDelta};
 use deltalake::kernel::scalars::ScalarExt;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, Transaction};
@@ -29,16 +30,21 @@ use futures::{StreamExt, TryStreamExt};
 use indexmap::IndexMap;
 use serde_json::Value;
 
+use crate::compact::{MergePolicy, merge_files};
 use crate::dedup::{AddedIds, DEFAULT_RECENT_IDS, RecentIds, find_duplicates, id_hash};
 use crate::location::StoreRoot;
 use crate::rows::{Position, TableBatch, event_id_column};
-use crate::table::{PARTITION_COLUMNS, open_or_create};
+use crate::table::{
+    DataFile, PARTITION_COLUMNS, PartitionKey, adopt_commit, data_files, open_or_create,
+};
 
 /// The tables of one store, open for appending.
 pub struct StoreWriter {
     root: StoreRoot,
     tables: Vec<OpenTable>,
     dedup_window: TimeDelta,
+    merge_policy: MergePolicy,
+    merged_files: u64,
 }
 
 /// One table and the ids recently stored in it.
@@ -88,6 +94,7 @@ pub struct StagedFiles {
     event_type: EventType,
     adds: Vec<Add>,
     ids: Vec<AddedIds>,
+    partitions: Vec<PartitionKey>,
     rows: usize,
 }
 
@@ -106,7 +113,27 @@ impl StoreWriter {
             root: root.clone(),
             tables,
             dedup_window,
+            merge_policy: MergePolicy::default(),
+            merged_files: 0,
         })
+    }
+
+    /// When the partitions this writer commits to have their small files
+    /// merged (by default [`MergePolicy::default`]; [`MergePolicy::OFF`]
+    /// never).
+    pub fn with_merge_policy(mut self, policy: MergePolicy) -> Self {
+        self.merge_policy = policy;
+        self
+    }
+
+    /// When this writer merges small files.
+    pub fn merge_policy(&self) -> MergePolicy {
+        self.merge_policy
+    }
+
+    /// Files merged away by continuous compaction since the writer opened.
+    pub fn merged_files(&self) -> u64 {
+        self.merged_files
     }
 
     /// The store this writes to.
@@ -217,6 +244,7 @@ impl StoreWriter {
                     event_type: *event_type,
                     adds: Vec::new(),
                     ids: Vec::new(),
+                    partitions: Vec::new(),
                     rows: 0,
                 });
             }
@@ -253,14 +281,17 @@ impl StoreWriter {
             .buffered(PARALLEL_ENCODERS);
         let mut adds = Vec::new();
         let mut ids = Vec::new();
-        while let Some((files, partition_ids)) = written.try_next().await? {
+        let mut partitions = Vec::new();
+        while let Some((partition, files, partition_ids)) = written.try_next().await? {
             adds.extend(files);
             ids.push(partition_ids);
+            partitions.push(partition);
         }
         Ok(StagedFiles {
             event_type,
             adds,
             ids,
+            partitions,
             rows: batch.batch.num_rows(),
         })
     }
@@ -274,7 +305,9 @@ impl StoreWriter {
         if files.adds.is_empty() && transactions.is_empty() {
             return Ok(());
         }
-        let OpenTable { table, recent, .. } = self.open_table_mut(files.event_type);
+        let event_type = files.event_type;
+        let written: BTreeSet<PartitionKey> = files.partitions.iter().cloned().collect();
+        let OpenTable { table, recent, .. } = self.open_table_mut(event_type);
         let before = table.version();
         let operation = DeltaOperation::Write {
             mode: SaveMode::Append,
@@ -291,9 +324,52 @@ impl StoreWriter {
         // The commit already brought its snapshot up to the new version;
         // loading the log again would read every file's statistics twice.
         let version = committed.version();
-        table.state = Some(committed.snapshot);
+        adopt_commit(table, committed).await?;
         recent.record_commit(before, version, files.ids);
+        for partition in written {
+            self.merge_small_files(event_type, &partition).await;
+        }
         Ok(())
+    }
+
+    /// Continuous compaction of one partition just written (see
+    /// [`crate::compact`]): merges its small files while a size class is
+    /// full. A failure is logged and left for the next commit: the rows
+    /// are committed either way.
+    async fn merge_small_files(&mut self, event_type: EventType, partition: &PartitionKey) {
+        let policy = self.merge_policy;
+        let OpenTable { table, recent, .. } = self.open_table_mut(event_type);
+        let mut merged_files = 0;
+        loop {
+            let files: Vec<DataFile> = match data_files(table) {
+                Ok(files) => files
+                    .into_iter()
+                    .filter(|file| &file.partition == partition)
+                    .collect(),
+                Err(error) => {
+                    tracing::warn!(%error, table = event_type.table_name(), %partition, "cannot list files to merge");
+                    break;
+                }
+            };
+            let sizes: Vec<u64> = files.iter().map(|file| file.size).collect();
+            let Some(chosen) = policy.files_to_merge(&sizes) else {
+                break;
+            };
+            let inputs: Vec<DataFile> = chosen.into_iter().map(|i| files[i].clone()).collect();
+            match merge_files(table, partition, &inputs, policy.target_bytes).await {
+                Ok(Some(merged)) => {
+                    tracing::debug!(table = event_type.table_name(), %partition, files = merged.removed.len(), rows = merged.rows, version = merged.version, "merged small files");
+                    merged_files += merged.removed.len() as u64;
+                    recent.record_merge(&merged);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::warn!(%error, table = event_type.table_name(), %partition, "cannot merge small files; trying again after the next commit");
+                    break;
+                }
+            }
+        }
+        self.merged_files += merged_files;
     }
 
     /// The last version recorded by application `app_id` in the table of
@@ -313,6 +389,8 @@ impl StoreWriter {
 
 /// The rows of one partition (tier, date) of a batch.
 struct PartitionRows {
+    /// Its tier.
+    tier: String,
     /// Its date, as days since the epoch.
     day: i32,
     /// Its rows, in the table's schema.
@@ -343,8 +421,9 @@ fn split_by_partition(batch: &RecordBatch) -> Result<Vec<PartitionRows>, ArrowEr
     groups.sort_unstable_by_key(|(key, _)| *key);
     groups
         .into_iter()
-        .map(|((_, day), rows)| {
+        .map(|((tier, day), rows)| {
             Ok(PartitionRows {
+                tier: tier.to_string(),
                 day,
                 rows: take_record_batch(batch, &UInt32Array::from(rows))?,
             })
@@ -358,25 +437,31 @@ fn split_by_partition(batch: &RecordBatch) -> Result<Vec<PartitionRows>, ArrowEr
 const PARALLEL_ENCODERS: usize = 2;
 
 /// Writes one partition's rows as a data file with `writer`, its own, and
-/// returns the file and the ids it holds.
+/// returns the partition, the file and the ids it holds.
 async fn write_partition(
     mut writer: RecordBatchWriter,
     partition: PartitionRows,
-) -> Result<(Vec<Add>, AddedIds), DeltaTableError> {
+) -> Result<(PartitionKey, Vec<Add>, AddedIds), DeltaTableError> {
     let values = partition_values(&partition.rows)?;
     writer
         .write_partition(partition.rows.clone(), &values, WriteMode::Default)
         .await?;
     let written = writer.flush().await?;
     let ids = ids_of_partition(&partition, &written);
-    Ok((written, ids))
+    let key = PartitionKey {
+        tier: partition.tier,
+        date: NaiveDate::from_epoch_days(partition.day).ok_or_else(|| {
+            DeltaTableError::Generic(format!("day {} is not a date", partition.day))
+        })?,
+    };
+    Ok((key, written, ids))
 }
 
 /// The partition column values of `partition`, whose rows all share them,
 /// as the Delta writer names its files' directory and `partitionValues`
 /// after them. Given directly, they spare the writer a second sort of rows
 /// already grouped by [`split_by_partition`].
-fn partition_values<S: ScalarExt>(
+pub(crate) fn partition_values<S: ScalarExt>(
     partition: &RecordBatch,
 ) -> Result<IndexMap<String, S>, DeltaTableError> {
     PARTITION_COLUMNS

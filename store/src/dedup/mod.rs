@@ -2,7 +2,6 @@
 //! earlier in the same batch, with an `occurred_at` within the dedup window
 //! of its own adds nothing (DESIGN §3).
 
-mod file_reader;
 mod recent;
 
 use std::collections::hash_map::Entry;

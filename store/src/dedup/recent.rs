@@ -27,7 +27,8 @@ use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 
-use super::file_reader::DataFileReader;
+use crate::compact::Merged;
+use crate::file_reader::DataFileReader;
 use crate::retention::plan::partition_of;
 
 /// How many ids the index of one table holds at most by default: about
@@ -172,6 +173,30 @@ impl RecentIds {
         for held in self.dates.values_mut() {
             if held.checked_at == before {
                 held.checked_at = Some(committed);
+            }
+        }
+    }
+
+    /// Takes note of a merge this writer made: the merged files hold the
+    /// same ids as the files they replace, so a date current at the
+    /// version the merge was made on stays current without reading
+    /// anything back (a date read afresh would cost every id of the day
+    /// after each merge of a live stream's today).
+    pub fn record_merge(&mut self, merged: &Merged) {
+        let day = merged.partition.date.to_epoch_days();
+        if let Some(held) = self
+            .dates
+            .get_mut(&day)
+            .filter(|held| held.checked_at == Some(merged.before))
+        {
+            for path in &merged.removed {
+                held.files.remove(path);
+            }
+            held.files.extend(merged.added.iter().cloned());
+        }
+        for held in self.dates.values_mut() {
+            if held.checked_at == Some(merged.before) {
+                held.checked_at = Some(merged.version);
             }
         }
     }

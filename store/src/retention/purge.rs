@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, Utc};
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
 use deltalake::kernel::{Action, Transaction};
 use deltalake::operations::vacuum::Clock;
 use deltalake::protocol::DeltaOperation;
@@ -34,38 +34,57 @@ pub async fn last_purged_run(table: &DeltaTable) -> Result<i64, DeltaTableError>
 /// [`vacuum_removed`].
 ///
 /// The commit is made even when no file is left to remove, so that the
-/// table records the run and a later run does not try again.
+/// table records the run and a later run does not try again. It is made on
+/// the version whose files it lists, never rebased over another writer's
+/// commit: rebased over a compaction, it would remove the files the
+/// compaction merged away and leave their merged copy (delta-rs does not
+/// see removals that change no data as a conflict). When the table moved
+/// on in between, the files are listed again.
 pub async fn remove_partitions(
     table: &mut DeltaTable,
     partitions: &[(String, NaiveDate)],
     run_id: i64,
 ) -> Result<(), DeltaTableError> {
-    table.update_state().await?;
     let wanted: HashSet<(&str, NaiveDate)> = partitions
         .iter()
         .map(|(tier, date)| (tier.as_str(), *date))
         .collect();
-    let removes: Vec<Action> = table
-        .snapshot()?
-        .log_data()
-        .iter()
-        .filter(|file| {
-            partition_of(&file.partition_values_map())
-                .is_some_and(|(tier, date)| wanted.contains(&(tier.as_str(), date)))
-        })
-        .map(|file| Action::Remove(file.remove_action(true)))
-        .collect();
-    let operation = DeltaOperation::Delete {
-        predicate: Some(predicate(partitions)),
-    };
-    let properties = CommitProperties::default()
-        .with_application_transaction(Transaction::new(RETENTION_APP_ID, run_id));
-    let committed = CommitBuilder::from(properties)
-        .with_actions(removes)
-        .build(Some(table.snapshot()?), table.log_store(), operation)
-        .await?;
-    table.update_incremental(Some(committed.version())).await?;
-    Ok(())
+    loop {
+        table.update_state().await?;
+        let removes: Vec<Action> = table
+            .snapshot()?
+            .log_data()
+            .iter()
+            .filter(|file| {
+                partition_of(&file.partition_values_map())
+                    .is_some_and(|(tier, date)| wanted.contains(&(tier.as_str(), date)))
+            })
+            .map(|file| Action::Remove(file.remove_action(true)))
+            .collect();
+        let operation = DeltaOperation::Delete {
+            predicate: Some(predicate(partitions)),
+        };
+        let properties = CommitProperties::default()
+            .with_application_transaction(Transaction::new(RETENTION_APP_ID, run_id));
+        let committed = CommitBuilder::from(properties)
+            .with_max_retries(0)
+            .with_actions(removes)
+            .build(Some(table.snapshot()?), table.log_store(), operation)
+            .await;
+        match committed {
+            Ok(committed) => {
+                table.update_incremental(Some(committed.version())).await?;
+                return Ok(());
+            }
+            Err(DeltaTableError::Transaction {
+                source: TransactionError::MaxCommitAttempts(_),
+            }) => tracing::info!(
+                table = %table.table_url(),
+                "another writer committed while the purge listed its files; listing them again"
+            ),
+            Err(error) => return Err(error),
+        }
+    }
 }
 
 /// Deletes from storage, with no grace period, every file `table` has

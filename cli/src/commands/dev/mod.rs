@@ -67,8 +67,8 @@ const DEFAULTS: &str = include_str!("dev.toml");
 
 /// Without `RUST_LOG`, only `aitrail dev`'s own progress and warnings: the
 /// services' per-batch logs would bury the lines a user needs.
-const LOG_FILTER: &str =
-    "warn,buoyant_kernel::snapshot::builder=off,aitrail::commands::dev=info,aitrail::service=info";
+const LOG_FILTER: &str = "warn,buoyant_kernel::snapshot::builder=off,\
+     deltalake_core::kernel::transaction=error,aitrail::commands::dev=info,aitrail::service=info";
 
 /// How often the store is checked while waiting for the backfill.
 const STORED_POLL: Duration = Duration::from_millis(250);

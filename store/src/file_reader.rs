@@ -17,7 +17,7 @@ use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
 /// One data file: where it is and how large (from the Delta log, so that
 /// its footer is read without asking the store for its size).
-pub struct DataFileReader {
+pub(crate) struct DataFileReader {
     store: Arc<dyn ObjectStore>,
     location: Path,
     size: u64,
@@ -25,7 +25,7 @@ pub struct DataFileReader {
 
 impl DataFileReader {
     /// A reader of the file at `location` in `store`, `size` bytes long.
-    pub fn new(store: Arc<dyn ObjectStore>, location: Path, size: u64) -> Self {
+    pub(crate) fn new(store: Arc<dyn ObjectStore>, location: Path, size: u64) -> Self {
         DataFileReader {
             store,
             location,

@@ -1,0 +1,216 @@
+//! Merging data files of one partition into fewer, larger ones: one Delta
+//! commit removes them and adds the merged files, and no row is added,
+//! lost or changed.
+//!
+//! Every compaction goes through [`merge_files`], and it commits only at
+//! the table version at which it last saw all its inputs still active,
+//! never rebased over another writer's commit. delta-rs's conflict checker
+//! ignores removals that change no data (`dataChange: false`), so two
+//! compactions of the same files, rebased over one another, would both
+//! commit and store those rows twice; a purge rebased over a compaction
+//! would leave the merged copy of what it purged.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Date32Array, RecordBatch, StringArray};
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake::kernel::{Action, Add, Version};
+use deltalake::protocol::DeltaOperation;
+use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
+use deltalake::{DeltaTable, DeltaTableError};
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path;
+use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use serde::Deserialize;
+
+use crate::file_reader::DataFileReader;
+use crate::table::{DataFile, PartitionKey, adopt_commit, data_files};
+use crate::writer::{partition_values, writer_properties};
+
+/// How often a merge re-checks its inputs and tries to commit when other
+/// writers keep committing in between, before it gives up for now.
+const COMMIT_ATTEMPTS: usize = 4;
+
+/// What one merge did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Merged {
+    /// The table version of the merge's commit.
+    pub version: Version,
+    /// The table version the commit was made on.
+    pub before: Version,
+    /// The partition merged.
+    pub partition: PartitionKey,
+    /// Paths (relative to the table root) of the files merged away.
+    pub removed: Vec<String>,
+    /// Paths of the files written in their place.
+    pub added: Vec<String>,
+    /// Rows moved, the same number in and out.
+    pub rows: u64,
+}
+
+/// Merges `inputs`, active files of one partition of `table`, into files of
+/// about `target_bytes` each and commits the swap. `Ok(None)` when another
+/// writer removed one of the inputs first, or kept the table moving through
+/// every attempt: nothing was changed, and the files written are deleted.
+pub async fn merge_files(
+    table: &mut DeltaTable,
+    partition: &PartitionKey,
+    inputs: &[DataFile],
+    target_bytes: u64,
+) -> Result<Option<Merged>, DeltaTableError> {
+    let rows_in: u64 = inputs.iter().map(|file| file.rows as u64).sum();
+    let mut adds = write_merged(table, partition, inputs, target_bytes).await?;
+    let rows_out: u64 = adds.iter().map(rows_of).sum::<Result<u64, _>>()?;
+    if rows_out != rows_in {
+        discard(table, &adds).await;
+        return Err(DeltaTableError::Generic(format!(
+            "merging {} files of {partition}: {rows_in} rows in, {rows_out} out",
+            inputs.len()
+        )));
+    }
+    for add in &mut adds {
+        add.data_change = false;
+    }
+    let outcome = commit_if_inputs_active(table, partition, inputs, &adds, target_bytes).await;
+    match outcome {
+        Ok(Some(version)) => Ok(Some(Merged {
+            version,
+            before: version - 1,
+            partition: partition.clone(),
+            removed: inputs.iter().map(|file| file.path.clone()).collect(),
+            added: adds.iter().map(|add| add.path.clone()).collect(),
+            rows: rows_in,
+        })),
+        Ok(None) => {
+            discard(table, &adds).await;
+            Ok(None)
+        }
+        Err(error) => {
+            discard(table, &adds).await;
+            Err(error)
+        }
+    }
+}
+
+/// Streams the rows of `inputs` into new files of the partition, a batch at
+/// a time, so that memory holds one row group being encoded rather than
+/// the partition.
+async fn write_merged(
+    table: &DeltaTable,
+    partition: &PartitionKey,
+    inputs: &[DataFile],
+    target_bytes: u64,
+) -> Result<Vec<Add>, DeltaTableError> {
+    let values = partition_values(&partition_columns(partition)?)?;
+    let mut writer = RecordBatchWriter::for_table(table)?
+        .with_writer_properties(writer_properties())
+        .with_target_file_size(target_bytes);
+    let store = table.log_store().object_store(None);
+    for file in inputs {
+        let reader = DataFileReader::new(Arc::clone(&store), file.location.clone(), file.size);
+        let mut batches = ParquetRecordBatchStreamBuilder::new(reader).await?.build()?;
+        while let Some(batch) = batches.try_next().await? {
+            writer
+                .write_partition(batch, &values, WriteMode::Default)
+                .await?;
+        }
+    }
+    writer.flush().await
+}
+
+/// The partition columns of `partition` as a one-row batch, from which the
+/// writer's partition values are read the same way as for new rows.
+fn partition_columns(partition: &PartitionKey) -> Result<RecordBatch, DeltaTableError> {
+    let day = partition.date.to_epoch_days();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("tier", Arc::new(StringArray::from(vec![partition.tier.as_str()]))),
+        ("date", Arc::new(Date32Array::from(vec![day]))),
+    ];
+    Ok(RecordBatch::try_from_iter(columns)?)
+}
+
+/// Commits the swap on the newest table version, provided every input is
+/// still active there: the version is read, the inputs checked, and the
+/// commit made with no retry, so that it fails rather than be rebased if
+/// anything committed in between. `Ok(None)` when an input went away, or
+/// every attempt lost such a race.
+async fn commit_if_inputs_active(
+    table: &mut DeltaTable,
+    partition: &PartitionKey,
+    inputs: &[DataFile],
+    adds: &[Add],
+    target_bytes: u64,
+) -> Result<Option<Version>, DeltaTableError> {
+    for _ in 0..COMMIT_ATTEMPTS {
+        table.update_incremental(None).await?;
+        let active: HashSet<String> = data_files(table)?.into_iter().map(|f| f.path).collect();
+        let Some(removes) = inputs
+            .iter()
+            .map(|input| {
+                active
+                    .contains(&input.path)
+                    .then(|| Action::Remove(input.remove_action(false)))
+            })
+            .collect::<Option<Vec<Action>>>()
+        else {
+            return Ok(None);
+        };
+        let actions = removes
+            .into_iter()
+            .chain(adds.iter().cloned().map(Action::Add))
+            .collect();
+        let operation = DeltaOperation::Optimize {
+            predicate: Some(partition.predicate()),
+            target_size: i64::try_from(target_bytes).unwrap_or(i64::MAX),
+        };
+        let committed = CommitBuilder::from(CommitProperties::default())
+            .with_max_retries(0)
+            .with_actions(actions)
+            .build(Some(table.snapshot()?), table.log_store(), operation)
+            .await;
+        match committed {
+            Ok(committed) => {
+                let version = committed.version();
+                adopt_commit(table, committed).await?;
+                return Ok(Some(version));
+            }
+            Err(DeltaTableError::Transaction {
+                source: TransactionError::MaxCommitAttempts(_),
+            }) => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(None)
+}
+
+/// The `numRecords` of an added file's statistics.
+fn rows_of(add: &Add) -> Result<u64, DeltaTableError> {
+    #[derive(Deserialize)]
+    struct Stats {
+        #[serde(rename = "numRecords")]
+        num_records: u64,
+    }
+    let stats = add.stats.as_deref().ok_or_else(|| {
+        DeltaTableError::Generic(format!("merged file {} has no statistics", add.path))
+    })?;
+    let stats: Stats = serde_json::from_str(stats)
+        .map_err(|err| DeltaTableError::Generic(format!("merged file {}: {err}", add.path)))?;
+    Ok(stats.num_records)
+}
+
+/// Deletes files written for a merge that was not committed, which no
+/// vacuum would find: they were never in the log.
+async fn discard(table: &DeltaTable, adds: &[Add]) {
+    let store = table.log_store().object_store(None);
+    for add in adds {
+        let deleted = match Path::from_url_path(&add.path) {
+            Ok(path) => store.delete(&path).await.map_err(|err| err.to_string()),
+            Err(err) => Err(err.to_string()),
+        };
+        if let Err(error) = deleted {
+            tracing::warn!(path = add.path, %error, "cannot delete a merged file that was not committed");
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! Scheduled compaction: once a partition is old enough to no longer
+//! receive much (its tier's `compact_after_days`), its files are packed
+//! into files of the target size, without changing any query result.
+
+use std::collections::BTreeMap;
+
+use aitrail_schemas::EventType;
+use chrono::{Days, NaiveDate};
+use deltalake::DeltaTableError;
+use serde::Serialize;
+
+use super::continuous::DEFAULT_TARGET_BYTES;
+use super::merge::merge_files;
+use crate::location::StoreRoot;
+use crate::policy::Policy;
+use crate::table::{DataFile, PartitionKey, data_files, open_existing};
+
+/// Days after its date at which a partition is compacted when its tier does
+/// not say (`compact_after_days`): the day after, when it is complete.
+pub const DEFAULT_COMPACT_AFTER_DAYS: u32 = 1;
+
+/// What compaction did to one tier of one table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Compacted {
+    /// The table.
+    pub table: String,
+    /// The tier.
+    pub tier: String,
+    /// Partitions whose files were merged.
+    pub partitions: usize,
+    /// Files merged away.
+    pub files_removed: u64,
+    /// Files written in their place.
+    pub files_added: u64,
+}
+
+/// Packs the files of every partition whose date is more than its tier's
+/// `compact_after_days` before `as_of` into files of the target size: one
+/// merge commit per group of files. Removed files stay in storage
+/// (concurrent readers of older snapshots) until a vacuum, e.g. the next
+/// retention run's. A partition another writer changes meanwhile is left
+/// for the next run.
+pub async fn compact(
+    root: &StoreRoot,
+    policy: &Policy,
+    as_of: NaiveDate,
+) -> Result<Vec<Compacted>, DeltaTableError> {
+    let mut done = Vec::new();
+    for event_type in EventType::ALL {
+        let name = event_type.table_name();
+        let Some(mut table) = open_existing(root, name).await? else {
+            continue;
+        };
+        let mut eligible: BTreeMap<PartitionKey, Vec<DataFile>> = BTreeMap::new();
+        for file in data_files(&table)? {
+            let after = policy
+                .tier(&file.partition.tier)
+                .and_then(|tier| tier.compact_after_days)
+                .unwrap_or(DEFAULT_COMPACT_AFTER_DAYS);
+            if file.partition.date < as_of - Days::new(u64::from(after)) {
+                eligible
+                    .entry(file.partition.clone())
+                    .or_default()
+                    .push(file);
+            }
+        }
+        let mut by_tier: BTreeMap<String, Compacted> = BTreeMap::new();
+        for (partition, files) in eligible {
+            let mut merged_any = false;
+            for group in packed(files, |file| file.size, DEFAULT_TARGET_BYTES) {
+                let Some(merged) =
+                    merge_files(&mut table, &partition, &group, DEFAULT_TARGET_BYTES).await?
+                else {
+                    continue;
+                };
+                merged_any = true;
+                let tier = by_tier
+                    .entry(partition.tier.clone())
+                    .or_insert_with(|| Compacted {
+                        table: name.to_string(),
+                        tier: partition.tier.clone(),
+                        partitions: 0,
+                        files_removed: 0,
+                        files_added: 0,
+                    });
+                tier.files_removed += merged.removed.len() as u64;
+                tier.files_added += merged.added.len() as u64;
+            }
+            if merged_any && let Some(tier) = by_tier.get_mut(&partition.tier) {
+                tier.partitions += 1;
+            }
+        }
+        for compacted in by_tier.into_values() {
+            tracing::info!(
+                table = name,
+                tier = compacted.tier,
+                partitions = compacted.partitions,
+                files_removed = compacted.files_removed,
+                files_added = compacted.files_added,
+                "compacted"
+            );
+            done.push(compacted);
+        }
+    }
+    Ok(done)
+}
+
+/// The files of one partition in groups of at most `target_bytes` that are
+/// worth merging (two files or more), smallest files first; files already
+/// of the target size stay as they are.
+fn packed<F>(mut files: Vec<F>, size_of: impl Fn(&F) -> u64, target_bytes: u64) -> Vec<Vec<F>> {
+    files.retain(|file| size_of(file) < target_bytes);
+    files.sort_by_key(&size_of);
+    let mut groups: Vec<Vec<F>> = Vec::new();
+    let mut size = 0;
+    for file in files {
+        let file_size = size_of(&file);
+        match groups.last_mut() {
+            Some(group) if size + file_size <= target_bytes => {
+                size += file_size;
+                group.push(file);
+            }
+            _ => {
+                size = file_size;
+                groups.push(vec![file]);
+            }
+        }
+    }
+    groups.retain(|group| group.len() > 1);
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_packed_up_to_the_target_and_lone_or_full_files_stay() {
+        let groups = packed(vec![70, 10, 100, 20, 60, 5, 150], |size| *size, 100);
+        assert_eq!(groups, vec![vec![5, 10, 20, 60]]);
+        let groups = packed(vec![40, 40, 40, 40, 99], |size| *size, 100);
+        assert_eq!(groups, vec![vec![40, 40], vec![40, 40]]);
+        assert!(packed(vec![30], |size| *size, 100).is_empty());
+    }
+}
