@@ -12,7 +12,9 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use serde::Serialize;
 
 use crate::columns::ColumnValue;
-use crate::compact::{CompactReader, FieldKeys, Plain, QuotedName, ReadCompact, Unusual};
+use crate::compact::{
+    CompactReader, FieldKeys, Plain, QuotedName, ReadCompact, ReadFields, Unusual,
+};
 use crate::fields::{
     Attributes, Count, EventId, OrgId, Repository, RepositoryList, SchemaVersion, Text, TextList,
     Timestamp, TokenCount, Usd,
@@ -72,9 +74,27 @@ macro_rules! event_record {
         }
 
         impl<'a> ReadCompact<'a> for $name<'a> {
-            /// Reads the fields in any order; a field twice, an unknown
-            /// field or a missing required one is unusual, as serde refuses it.
+            /// Reads the fields in declared order first, then any others.
             fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
+                Self::read_fields(reader, true)
+            }
+        }
+
+        impl<'a> ReadFields<'a> for $name<'a> {
+            fn read_in_any_order(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
+                Self::read_fields(reader, false)
+            }
+        }
+
+        impl<'a> $name<'a> {
+            /// Reads the fields in any order, after a pass in declared order
+            /// if `declared_order_first`; a field twice, an unknown field or
+            /// a missing required one is unusual, as serde refuses it.
+            #[inline(always)]
+            fn read_fields(
+                reader: &mut CompactReader<'a, '_>,
+                declared_order_first: bool,
+            ) -> Plain<Self> {
                 /// Each field, its discriminant the index of its key in `NAMES`.
                 #[allow(non_camel_case_types)]
                 #[derive(Clone, Copy)]
@@ -88,13 +108,14 @@ macro_rules! event_record {
                 // the fields in the order declared here, leaving out absent
                 // ones: one pass in that order reads them, each key compared
                 // with the one field it should be.
-                $(
-                    if more && reader.key_is(&NAMES[Key::$field as usize])? {
-                        $field = Some(<$ty as ReadCompact>::read(reader)?);
-                        more = reader.member_end()?;
-                    }
-                )+
-                // Other producers write them in an order of their own.
+                if declared_order_first {
+                    $(
+                        if more && reader.key_is(&NAMES[Key::$field as usize])? {
+                            $field = Some(<$ty as ReadCompact>::read(reader)?);
+                            more = reader.member_end()?;
+                        }
+                    )+
+                }
                 if more {
                     reader.remaining_fields(&KEYS, |reader, index| {
                         match ORDER[index] {
@@ -114,9 +135,7 @@ macro_rules! event_record {
                     $( $field: $field.or_else(|| absent_field!($ty $(, $default)?)).ok_or(Unusual)?, )+
                 })
             }
-        }
 
-        impl<'a> $name<'a> {
             /// The Arrow fields of this event type, one per field, in order.
             pub fn arrow_fields() -> Vec<Field> {
                 vec![ $( <$ty as ColumnValue>::field(stringify!($field)), )+ ]

@@ -59,9 +59,11 @@ pub fn plain_rfc3339(text: &str) -> Option<DateTime<Utc>> {
         number(17, 2)?,
         micros_of_second,
     )?;
-    local
-        .checked_sub_signed(TimeDelta::seconds(i64::from(offset_seconds)))
-        .map(|time| time.and_utc())
+    let utc = match offset_seconds {
+        0 => local,
+        _ => local.checked_sub_signed(TimeDelta::seconds(i64::from(offset_seconds)))?,
+    };
+    Some(utc.and_utc())
 }
 
 /// Splits what follows the seconds into the fraction and the offset, in

@@ -3,8 +3,11 @@
 //! Collectors other than `aitrail gen` write keys in an order of their own
 //! (a Python dict's, a Go map's). Comparing such a key with each field name
 //! in turn cost up to 28 comparisons per key; a perfect hash of the key's
-//! bytes, computed at compile time for each struct's names, finds the one
-//! name it can be, and a single comparison of three words confirms it.
+//! first eight bytes, computed at compile time for each struct's names,
+//! finds the one name it can be, and a single comparison of three words
+//! confirms it. The first eight bytes tell every struct's fields apart
+//! (`repository` and `repositories` are never fields of one struct); the
+//! table would not compile otherwise.
 
 use super::{NameWindow, QuotedName};
 
@@ -20,7 +23,7 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
 /// The field names of one struct, with the table that finds each by a hash
-/// of its quoted bytes.
+/// of its first eight bytes.
 pub struct FieldKeys {
     names: &'static [QuotedName],
     multiplier: u64,
@@ -49,7 +52,7 @@ impl FieldKeys {
             multiplier = multiplier.wrapping_add(0x6a09_e667_f3bc_c909 << 1);
             tries += 1;
         }
-        panic!("no multiplier places these names without a collision");
+        panic!("no multiplier places these names apart: do two share their first eight bytes?");
     }
 
     /// The names, in the order the struct declares them.
@@ -61,10 +64,10 @@ impl FieldKeys {
     /// included, if it is one of the names.
     #[inline(always)]
     pub fn index_of(&self, window: &NameWindow) -> Option<usize> {
-        let quoted = up_to_first_quote(&window.0)?;
-        let index = usize::from(self.slots[slot_of(&quoted, self.multiplier)]);
+        let slot = slot_of(first_word(window.0[0]), self.multiplier);
+        let index = usize::from(self.slots[slot]);
         let name = self.names.get(index)?;
-        (name.words == quoted).then_some(index)
+        window.starts_with(name).then_some(index)
     }
 }
 
@@ -73,7 +76,7 @@ const fn place(names: &[QuotedName], multiplier: u64) -> Option<[u8; SLOTS]> {
     let mut slots = [EMPTY; SLOTS];
     let mut index = 0;
     while index < names.len() {
-        let slot = slot_of(&names[index].words, multiplier);
+        let slot = slot_of(first_word(names[index].words[0]), multiplier);
         if slots[slot] != EMPTY {
             return None;
         }
@@ -83,37 +86,27 @@ const fn place(names: &[QuotedName], multiplier: u64) -> Option<[u8; SLOTS]> {
     Some(slots)
 }
 
-/// The slot of a quoted name's words: a multiplicative hash of the three
-/// words folded into one.
+/// The slot of a key's first word: a multiplicative hash.
 #[inline(always)]
-const fn slot_of(words: &[u64; 3], multiplier: u64) -> usize {
-    let folded = words[0] ^ words[1].rotate_left(21) ^ words[2].rotate_left(42);
-    (folded.wrapping_mul(multiplier) >> (64 - SLOTS.trailing_zeros())) as usize
+const fn slot_of(first: u64, multiplier: u64) -> usize {
+    (first.wrapping_mul(multiplier) >> (64 - SLOTS.trailing_zeros())) as usize
 }
 
-/// The words of `window` up to and including its first quote, the bytes
-/// after it zeroed, as a [`QuotedName`] holds its name; `None` when the
-/// window holds no quote, as no name is that long.
+/// The first eight bytes after a key's opening quote as its hash sees them:
+/// up to and including its closing quote if that is among them, the bytes
+/// after it (the colon, the value) zeroed, as a [`QuotedName`] holds them.
 #[inline(always)]
-fn up_to_first_quote(window: &[u64; 3]) -> Option<[u64; 3]> {
-    let mut quoted = [0u64; 3];
-    for (index, &word) in window.iter().enumerate() {
-        let quotes = zero_bytes(word ^ (ONES * u64::from(b'"')));
-        if quotes != 0 {
-            // The lowest flag is exact; it is the high bit of the quote's byte.
-            let kept_bits = quotes.trailing_zeros() + 1;
-            quoted[index] = word & (u64::MAX >> (64 - kept_bits));
-            return Some(quoted);
-        }
-        quoted[index] = word;
-    }
-    None
+const fn first_word(word: u64) -> u64 {
+    let quotes = zero_bytes(word ^ (ONES * b'"' as u64));
+    // The bits up to and including the lowest flag, the high bit of the
+    // first quote's byte; all of them when there is none.
+    word & (quotes ^ quotes.wrapping_sub(1))
 }
 
 /// The high bit of each byte of `word` that is zero, and maybe of bytes
 /// after it (never before the first).
 #[inline(always)]
-fn zero_bytes(word: u64) -> u64 {
+const fn zero_bytes(word: u64) -> u64 {
     word.wrapping_sub(ONES) & !word & HIGHS
 }
 
@@ -126,7 +119,7 @@ mod tests {
         QuotedName::new("tool"),
         QuotedName::new("tool_version"),
         QuotedName::new("repository"),
-        QuotedName::new("repositories"),
+        QuotedName::new("reasoning_tokens"),
         QuotedName::new("twenty_three_bytes_name"),
     ];
     static KEYS: FieldKeys = FieldKeys::new(NAMES);
@@ -148,6 +141,7 @@ mod tests {
             "tool\\\"",
             "Tool\"",
             "repositor\"",
+            "repositories\"",
             "repository",
             "twenty_three_bytes_names\"",
             "\"",

@@ -26,7 +26,7 @@ use crate::fields::Attributes;
 use crate::reject::{RejectReason, Rejection};
 use crate::vocab::EventType;
 use content::{is_content_field, redact_content};
-use plain::PlainReader;
+use plain::read_plain;
 use secrets::SecretScanner;
 
 /// The largest event accepted, in bytes (DESIGN §2).
@@ -50,7 +50,6 @@ impl Default for ValidatorConfig {
 /// Checks inputs against schema v1 and the metadata-only rules.
 pub struct Validator {
     config: ValidatorConfig,
-    plain: PlainReader,
     secrets: SecretScanner,
 }
 
@@ -61,7 +60,6 @@ impl Validator {
     pub fn new(config: ValidatorConfig) -> Self {
         Validator {
             config,
-            plain: PlainReader::new(),
             secrets: SecretScanner::new(),
         }
     }
@@ -77,7 +75,7 @@ impl Validator {
             return Err(too_large(input.len()));
         }
         let screen = self.secrets.fixed_form();
-        if let Ok(event) = self.plain.read(input, screen)
+        if let Ok(event) = read_plain(input, screen)
             // Exact: every string of the event is either a slice of the raw
             // input, screened here where it stands, or was decoded and
             // screened as decoded text by the reader.

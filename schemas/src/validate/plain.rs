@@ -4,64 +4,53 @@
 //! Reading the input as each type in turn cost little while `event_type` was
 //! the third key, as the types declare it; producers that order keys their
 //! own way put it anywhere, and each wrong guess then cost most of a read.
-//! The type is found instead by one SIMD search for its key. That is only a
-//! hint (the key may also stand inside `attributes`, for one): each type's
-//! reader checks the tag where it belongs, so a wrong hint makes the input
-//! unusual and leaves the verdict to the thorough path.
+//! The type is found instead by a search for its key. That is only a hint
+//! (the key may also stand inside `attributes`, for one): each type's reader
+//! checks the tag where it belongs, so a wrong hint makes the input unusual
+//! and leaves the verdict to the thorough path.
 
-use memchr::memmem::Finder;
-
-use crate::compact::{Plain, Unusual, read_compact};
+use crate::compact::{Plain, Unusual, read_event};
 use crate::event::Event;
 use crate::validate::secrets::FixedFormScreen;
 use crate::vocab::EventType;
 
 /// The key whose value names the event type, quotes included.
 const EVENT_TYPE_KEY: &[u8] = b"\"event_type\"";
+/// Where the `y` stands in [`EVENT_TYPE_KEY`]: a letter few other keys and
+/// values hold, and none before `event_type` as the types declare their
+/// fields, so a SIMD search for it finds the key at the first try there.
+const Y_IN_KEY: usize = 8;
 
-/// Reads plain input into the event type it names.
-pub struct PlainReader {
-    event_type_key: Finder<'static>,
-}
+/// How every event type's fields start in declared order: the key of its
+/// first field, compact or spaced.
+const FIRST_KEY: &[u8] = b"{\"schema_version\"";
 
-impl Default for PlainReader {
-    fn default() -> Self {
-        Self::new()
+/// Reads `input` as the event type it names, screening the strings it
+/// decodes with `screen`.
+pub fn read_plain<'a>(input: &'a [u8], screen: &FixedFormScreen) -> Plain<Event<'a>> {
+    match event_type_hint(input).ok_or(Unusual)? {
+        EventType::AiUsage => read_event(input, screen, FIRST_KEY).map(Event::AiUsage),
+        EventType::CodeChange => read_event(input, screen, FIRST_KEY).map(Event::CodeChange),
+        EventType::Incident => read_event(input, screen, FIRST_KEY).map(Event::Incident),
     }
 }
 
-impl PlainReader {
-    /// Builds the search for the event type's key; done once per validator.
-    pub fn new() -> Self {
-        PlainReader {
-            event_type_key: Finder::new(EVENT_TYPE_KEY),
-        }
-    }
-
-    /// Reads `input` as the event type it names, screening the strings it
-    /// decodes with `screen`.
-    pub fn read<'a>(&self, input: &'a [u8], screen: &FixedFormScreen) -> Plain<Event<'a>> {
-        match self.event_type_hint(input).ok_or(Unusual)? {
-            EventType::AiUsage => read_compact(input, screen).map(Event::AiUsage),
-            EventType::CodeChange => read_compact(input, screen).map(Event::CodeChange),
-            EventType::Incident => read_compact(input, screen).map(Event::Incident),
-        }
-    }
-
-    /// The event type named after the first `"event_type"` in `input`: the
-    /// first letter of its value is enough to tell the three apart.
-    fn event_type_hint(&self, input: &[u8]) -> Option<EventType> {
-        let after_key = self.event_type_key.find(input)? + EVENT_TYPE_KEY.len();
-        let rest = &input[after_key..];
-        let value = rest
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t' | b':'))?;
-        match rest.get(value..value + 2)? {
-            b"\"a" => Some(EventType::AiUsage),
-            b"\"c" => Some(EventType::CodeChange),
-            b"\"i" => Some(EventType::Incident),
-            _ => None,
-        }
+/// The event type named after the first `"event_type"` in `input`: the first
+/// letter of its value is enough to tell the three apart.
+fn event_type_hint(input: &[u8]) -> Option<EventType> {
+    let key = memchr::memchr_iter(b'y', input).find_map(|y| {
+        let start = y.checked_sub(Y_IN_KEY)?;
+        (input.get(start..start + EVENT_TYPE_KEY.len()) == Some(EVENT_TYPE_KEY)).then_some(start)
+    })?;
+    let rest = &input[key + EVENT_TYPE_KEY.len()..];
+    let value = rest
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t' | b':'))?;
+    match rest.get(value..value + 2)? {
+        b"\"a" => Some(EventType::AiUsage),
+        b"\"c" => Some(EventType::CodeChange),
+        b"\"i" => Some(EventType::Incident),
+        _ => None,
     }
 }
 
@@ -71,14 +60,13 @@ mod tests {
 
     #[test]
     fn the_hint_is_the_value_after_the_first_event_type_key() {
-        let reader = PlainReader::new();
         for (input, hint) in [
             (
                 &br#"{"event_type":"ai_usage"}"#[..],
                 Some(EventType::AiUsage),
             ),
             (
-                br#"{"a": 1, "event_type" : "code_change"}"#,
+                br#"{"repository":"yy","event_type" : "code_change"}"#,
                 Some(EventType::CodeChange),
             ),
             (
@@ -97,9 +85,10 @@ mod tests {
             (br#"{"event_type""#, None),
             (br#"{"event_type_":"ai_usage"}"#, None),
             (br#"{"type":"ai_usage"}"#, None),
+            (br#"y"event_type":"ai_usage""#, Some(EventType::AiUsage)),
         ] {
             assert_eq!(
-                reader.event_type_hint(input),
+                event_type_hint(input),
                 hint,
                 "{}",
                 String::from_utf8_lossy(input)

@@ -82,7 +82,7 @@ const FOLDED_INTO_ASCII: [char; 2] = ['\u{17f}', '\u{212a}'];
 /// [`CREDENTIAL_STEMS`], case aside, unless a character of
 /// [`FOLDED_INTO_ASCII`] spells a letter of it.
 pub fn may_hold_assignment(text: &str) -> bool {
-    text.bytes().any(|b| b == b':' || b == b'=')
+    memchr::memchr2(b':', b'=', text.as_bytes()).is_some()
         && (CREDENTIAL_STEMS
             .iter()
             .any(|stem| contains_ignoring_ascii_case(text, stem))
@@ -108,11 +108,21 @@ fn may_fold_into_ascii(text: &str) -> bool {
     !text.is_ascii() && text.contains(FOLDED_INTO_ASCII)
 }
 
+/// Whether `needle`, ASCII letters, is in `haystack`, case aside: compared
+/// only where a SIMD search finds its first letter.
 fn contains_ignoring_ascii_case(haystack: &str, needle: &str) -> bool {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
+    let (haystack, needle) = (haystack.as_bytes(), needle.as_bytes());
+    let first = needle[0];
+    memchr::memchr2_iter(
+        first.to_ascii_lowercase(),
+        first.to_ascii_uppercase(),
+        haystack,
+    )
+    .any(|at| {
+        haystack
+            .get(at..at + needle.len())
+            .is_some_and(|window| window.eq_ignore_ascii_case(needle))
+    })
 }
 
 /// Finds credentials in strings and redacts them from JSON values.
