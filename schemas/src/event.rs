@@ -12,9 +12,7 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use serde::Serialize;
 
 use crate::columns::ColumnValue;
-use crate::compact::{
-    CompactReader, FieldKeys, Plain, QuotedName, ReadCompact, ReadFields, Unusual,
-};
+use crate::compact::{CompactReader, FieldKeys, Plain, QuotedName, ReadCompact, Unusual};
 use crate::fields::{
     Attributes, Count, EventId, OrgId, Repository, RepositoryList, SchemaVersion, Text, TextList,
     Timestamp, TokenCount, Usd,
@@ -34,6 +32,18 @@ macro_rules! absent_field {
     ($ty:ty) => {
         <$ty as ReadCompact>::absent()
     };
+}
+
+/// An event type that the validator's fast path reads from a whole input.
+pub(crate) trait ReadEvent<'a> {
+    /// Reads the one object of `reader`'s input, and nothing after it but
+    /// whitespace, as an event of this type: its keys in the order the type
+    /// declares them first if `DECLARED_ORDER_FIRST`, then in any order. A
+    /// field twice, an unknown field or a missing required one is unusual,
+    /// as serde refuses it.
+    fn read_event<const DECLARED_ORDER_FIRST: bool>(
+        reader: &mut CompactReader<'a, '_>,
+    ) -> Plain<Event<'a>>;
 }
 
 /// Defines an event struct together with its Arrow schema, column builders,
@@ -73,28 +83,10 @@ macro_rules! event_record {
             }
         }
 
-        impl<'a> ReadCompact<'a> for $name<'a> {
-            /// Reads the fields in declared order first, then any others.
-            fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
-                Self::read_fields(reader, true)
-            }
-        }
-
-        impl<'a> ReadFields<'a> for $name<'a> {
-            fn read_in_any_order(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
-                Self::read_fields(reader, false)
-            }
-        }
-
-        impl<'a> $name<'a> {
-            /// Reads the fields in any order, after a pass in declared order
-            /// if `declared_order_first`; a field twice, an unknown field or
-            /// a missing required one is unusual, as serde refuses it.
-            #[inline(always)]
-            fn read_fields(
+        impl<'a> ReadEvent<'a> for $name<'a> {
+            fn read_event<const DECLARED_ORDER_FIRST: bool>(
                 reader: &mut CompactReader<'a, '_>,
-                declared_order_first: bool,
-            ) -> Plain<Self> {
+            ) -> Plain<Event<'a>> {
                 /// Each field, its discriminant the index of its key in `NAMES`.
                 #[allow(non_camel_case_types)]
                 #[derive(Clone, Copy)]
@@ -108,7 +100,7 @@ macro_rules! event_record {
                 // the fields in the order declared here, leaving out absent
                 // ones: one pass in that order reads them, each key compared
                 // with the one field it should be.
-                if declared_order_first {
+                if DECLARED_ORDER_FIRST {
                     $(
                         if more && reader.key_is(&NAMES[Key::$field as usize])? {
                             $field = Some(<$ty as ReadCompact>::read(reader)?);
@@ -131,11 +123,16 @@ macro_rules! event_record {
                         Ok(())
                     })?;
                 }
-                Ok($name {
+                reader.finish()?;
+                // Built in place, where the caller takes it: an event is a
+                // few hundred bytes, and each move of it a copy.
+                Ok(Event::$name($name {
                     $( $field: $field.or_else(|| absent_field!($ty $(, $default)?)).ok_or(Unusual)?, )+
-                })
+                }))
             }
+        }
 
+        impl<'a> $name<'a> {
             /// The Arrow fields of this event type, one per field, in order.
             pub fn arrow_fields() -> Vec<Field> {
                 vec![ $( <$ty as ColumnValue>::field(stringify!($field)), )+ ]

@@ -11,11 +11,23 @@
 use super::{Plain, Unusual, ascii_str};
 use crate::json_escape::{PlainPrefix, scan_plain};
 
-/// The text of the string whose content starts at `start` in `input`, where
-/// `first` is its run up to the first byte to escape, which must be a
-/// backslash: decoded, with the position after its closing quote.
-pub fn decode(input: &[u8], start: usize, first: PlainPrefix) -> Plain<(String, usize)> {
+/// A string decoded from its escapes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Decoded {
+    /// The text.
+    pub text: String,
+    /// The position after the string's closing quote.
+    pub end: usize,
+    /// Whether the text holds a `:` or a `=`, the marks of a credential
+    /// assignment, written as they are or escaped.
+    pub has_assignment_mark: bool,
+}
+
+/// The string whose content starts at `start` in `input`, where `first` is
+/// its run up to the first byte to escape, which must be a backslash.
+pub fn decode(input: &[u8], start: usize, first: PlainPrefix) -> Plain<Decoded> {
     let mut text = String::with_capacity(first.len + 16);
+    let mut has_assignment_mark = false;
     let (mut at, mut run) = (start, first);
     loop {
         let end = at + run.len;
@@ -27,18 +39,30 @@ pub fn decode(input: &[u8], start: usize, first: PlainPrefix) -> Plain<(String, 
         } else {
             ascii_str(raw)
         });
+        has_assignment_mark |= run.has_assignment_mark;
         match input.get(end) {
-            Some(b'"') => return Ok((text, end + 1)),
-            Some(b'\\') => at = escape(input, end + 1, &mut text)?,
+            Some(b'"') => {
+                return Ok(Decoded {
+                    text,
+                    end: end + 1,
+                    has_assignment_mark,
+                });
+            }
+            Some(b'\\') => {
+                let (decoded, after) = escape(input, end + 1)?;
+                text.push(decoded);
+                has_assignment_mark |= matches!(decoded, ':' | '=');
+                at = after;
+            }
             _ => return Err(Unusual),
         }
         run = scan_plain(&input[at..]);
     }
 }
 
-/// Decodes the escape whose letter is at `at` onto `text`: the position
+/// The character of the escape whose letter is at `at`, and the position
 /// after it.
-fn escape(input: &[u8], at: usize, text: &mut String) -> Plain<usize> {
+fn escape(input: &[u8], at: usize) -> Plain<(char, usize)> {
     let decoded = match input.get(at) {
         Some(b'"') => '"',
         Some(b'\\') => '\\',
@@ -48,16 +72,16 @@ fn escape(input: &[u8], at: usize, text: &mut String) -> Plain<usize> {
         Some(b'n') => '\n',
         Some(b'r') => '\r',
         Some(b't') => '\t',
-        Some(b'u') => return unicode_escape(input, at + 1, text),
+        Some(b'u') => return unicode_escape(input, at + 1),
         _ => return Err(Unusual),
     };
-    text.push(decoded);
-    Ok(at + 1)
+    Ok((decoded, at + 1))
 }
 
-/// Decodes a `\u` escape whose hex digits start at `at`, and the trailing
-/// surrogate's escape that must follow a leading one at once.
-fn unicode_escape(input: &[u8], at: usize, text: &mut String) -> Plain<usize> {
+/// The character of a `\u` escape whose hex digits start at `at`, with the
+/// trailing surrogate's escape that must follow a leading one at once, and
+/// the position after it.
+fn unicode_escape(input: &[u8], at: usize) -> Plain<(char, usize)> {
     let unit = utf16_unit(input, at)?;
     let (code_point, after) = match unit {
         0xd800..=0xdbff => {
@@ -76,8 +100,7 @@ fn unicode_escape(input: &[u8], at: usize, text: &mut String) -> Plain<usize> {
         0xdc00..=0xdfff => return Err(Unusual),
         _ => (unit, at + 4),
     };
-    text.push(char::from_u32(code_point).ok_or(Unusual)?);
-    Ok(after)
+    Ok((char::from_u32(code_point).ok_or(Unusual)?, after))
 }
 
 /// The UTF-16 code unit of the four hex digits, of either case, at `at`.
@@ -95,9 +118,10 @@ mod tests {
 
     use super::*;
 
-    /// The string that starts `input`, quote included, as [`decode`] reads it.
+    /// The string that starts `input`, quote included, as [`decode`] reads
+    /// it: its text and where it ends.
     fn decoded(input: &[u8]) -> Plain<(String, usize)> {
-        decode(input, 1, scan_plain(&input[1..]))
+        decode(input, 1, scan_plain(&input[1..])).map(|d| (d.text, d.end))
     }
 
     #[test]
@@ -106,6 +130,22 @@ mod tests {
         let (text, end) = decoded(input.as_bytes()).unwrap();
         assert_eq!(text, serde_json::from_str::<String>(&input[..end]).unwrap());
         assert_eq!(&input[end..], " rest");
+    }
+
+    #[test]
+    fn notes_assignment_marks_written_as_they_are_or_escaped() {
+        for (input, mark) in [
+            (r#""a\/b""#, false),
+            (r#""a=b\/""#, true),
+            (r#""a\/b:c""#, true),
+            (r#""a\u003db""#, true),
+            (r#""a\u003Ab""#, true),
+            (r#""a\u003cb""#, false),
+        ] {
+            let bytes = input.as_bytes();
+            let found = decode(bytes, 1, scan_plain(&bytes[1..])).unwrap();
+            assert_eq!(found.has_assignment_mark, mark, "{input}");
+        }
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl<'a, T: ReadCompact<'a>, const MIN: usize> ReadCompact<'a> for List<T, MIN> 
 impl<'a> ReadCompact<'a> for Attributes<'a> {
     fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
         let mut entries: Vec<(AttributeKey<'a>, AttributeValue<'a>)> = Vec::new();
-        reader.object(|reader, key| {
+        reader.object(|reader, key, has_assignment_mark| {
             let duplicate = entries.iter().any(|(k, _)| *k.as_str() == *key);
             if entries.len() == MAX_ATTRIBUTES || duplicate {
                 return Err(Unusual);
@@ -89,7 +89,7 @@ impl<'a> ReadCompact<'a> for Attributes<'a> {
             AttributeKey::check(&key).map_err(|_| Unusual)?;
             // A key is free text too, and one that names a credential makes
             // its value one.
-            if may_hold_assignment(&key) || may_name_credential(&key) {
+            if (has_assignment_mark && may_hold_assignment(&key)) || may_name_credential(&key) {
                 return Err(Unusual);
             }
             let value = AttributeValue::read(reader)?;

@@ -18,6 +18,7 @@
 //! stands. A string with escapes is decoded, and its decoded text is
 //! screened here, since the raw bytes do not spell it (`\u0073k-` is `sk-`).
 
+mod digits;
 mod escapes;
 mod fields;
 mod keys;
@@ -46,15 +47,6 @@ pub trait ReadCompact<'a>: Sized {
     fn absent() -> Option<Self> {
         None
     }
-}
-
-/// A struct whose fields the fast reader reads from an object's members.
-pub trait ReadFields<'a>: ReadCompact<'a> {
-    /// Reads the object at the reader's position without the pass over its
-    /// keys in declared order that [`ReadCompact::read`] tries first: for
-    /// producers that order keys their own way, the pass would only cost a
-    /// comparison per field.
-    fn read_in_any_order(reader: &mut CompactReader<'a, '_>) -> Plain<Self>;
 }
 
 /// A cursor over one input that reads JSON tokens.
@@ -124,8 +116,8 @@ impl<'a, 's> CompactReader<'a, 's> {
         self.scanned_string().map(|(text, _)| text)
     }
 
-    /// A string as [`Self::string`] reads it, and whether it may hold a `:`
-    /// or a `=`, which the scan for its end notes on the way.
+    /// A string as [`Self::string`] reads it, and whether it holds a `:` or
+    /// a `=`, which the scan for its end (or the decoding) notes on the way.
     fn scanned_string(&mut self) -> Plain<(Cow<'a, str>, bool)> {
         self.expect(b'"')?;
         let start = self.position;
@@ -142,25 +134,26 @@ impl<'a, 's> CompactReader<'a, 's> {
                 };
                 Ok((Cow::Borrowed(text), scan.has_assignment_mark))
             }
-            // The scan saw only the run before the first escape, so a mark
-            // may follow: the caller looks at the decoded text itself.
-            Some(b'\\') => Ok((Cow::Owned(self.decoded_string(start, scan)?), true)),
+            Some(b'\\') => self
+                .decoded_string(start, scan)
+                .map(|(text, has_assignment_mark)| (Cow::Owned(text), has_assignment_mark)),
             _ => Err(Unusual),
         }
     }
 
     /// The rest of a string with escapes, from its content's `start` on,
     /// where `first` is the run before its first backslash: decoded, and
-    /// screened for credentials of a fixed form as decoded text.
+    /// screened for credentials of a fixed form as decoded text; and whether
+    /// it holds a `:` or a `=`.
     #[cold]
     #[inline(never)]
-    fn decoded_string(&mut self, start: usize, first: PlainPrefix) -> Plain<String> {
-        let (text, end) = escapes::decode(self.input, start, first)?;
-        if self.screen.may_hold(text.as_bytes()) {
+    fn decoded_string(&mut self, start: usize, first: PlainPrefix) -> Plain<(String, bool)> {
+        let decoded = escapes::decode(self.input, start, first)?;
+        if self.screen.may_hold(decoded.text.as_bytes()) {
             return Err(Unusual);
         }
-        self.position = end;
-        Ok(text)
+        self.position = decoded.end;
+        Ok((decoded.text, decoded.has_assignment_mark))
     }
 
     /// A string that is free text: unusual when it may hold a credential
@@ -168,8 +161,8 @@ impl<'a, 's> CompactReader<'a, 's> {
     /// of a fixed form are screened on the raw input, or on the decoded
     /// text of a string with escapes.)
     pub fn free_text(&mut self) -> Plain<Cow<'a, str>> {
-        let (text, may_hold_mark) = self.scanned_string()?;
-        if may_hold_mark && may_hold_assignment(&text) {
+        let (text, has_assignment_mark) = self.scanned_string()?;
+        if has_assignment_mark && may_hold_assignment(&text) {
             Err(Unusual)
         } else {
             Ok(text)
@@ -182,9 +175,10 @@ impl<'a, 's> CompactReader<'a, 's> {
         self.skip_whitespace();
         let bytes = self.input;
         let start = self.position;
-        let mut end = start;
-        let mut value = 0u64;
-        while let Some(digit) = bytes.get(end).filter(|b| b.is_ascii_digit()) {
+        let (mut value, count) = digits::leading_digits(&bytes[start..]);
+        let mut end = start + count;
+        // Counts of more than eight digits, rare, take the rest a byte at a time.
+        while let Some(digit) = bytes.get(end).filter(|b| count == 8 && b.is_ascii_digit()) {
             // Wraps only past 19 digits, which are refused below.
             value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
             end += 1;
@@ -230,16 +224,17 @@ impl<'a, 's> CompactReader<'a, 's> {
         self.eat(b"null")
     }
 
-    /// An object: `member` reads each value, given its key.
+    /// An object: `member` reads each value, given its key and whether the
+    /// key holds a `:` or a `=`.
     pub fn object(
         &mut self,
-        mut member: impl FnMut(&mut Self, Cow<'a, str>) -> Plain<()>,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>, bool) -> Plain<()>,
     ) -> Plain<()> {
         let mut more = self.open_object()?;
         while more {
-            let key = self.string()?;
+            let (key, has_assignment_mark) = self.scanned_string()?;
             self.expect(b':')?;
-            member(self, key)?;
+            member(self, key, has_assignment_mark)?;
             more = self.member_end()?;
         }
         Ok(())
@@ -352,7 +347,7 @@ impl<'a, 's> CompactReader<'a, 's> {
     }
 
     /// Checks that nothing but whitespace follows the value read.
-    pub fn finish(mut self) -> Plain<()> {
+    pub fn finish(&mut self) -> Plain<()> {
         match self.peek() {
             None => Ok(()),
             Some(_) => Err(Unusual),
@@ -438,35 +433,6 @@ fn ascii_str(bytes: &[u8]) -> &str {
     unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
-/// Reads a whole input holding one event of type `T`: in declared order
-/// first when its first key is the first field `T` declares, as `aitrail gen`
-/// and collectors built on the event types write it, else in any order.
-#[inline(always)]
-pub fn read_event<'a, T: ReadFields<'a>>(
-    input: &'a [u8],
-    screen: &FixedFormScreen,
-    first_key: &[u8],
-) -> Plain<T> {
-    if input.starts_with(first_key) {
-        read_whole(input, screen, T::read)
-    } else {
-        read_whole(input, screen, T::read_in_any_order)
-    }
-}
-
-/// Reads a whole input with `read`, which must leave only whitespace after it.
-#[inline(always)]
-fn read_whole<'a, 's, T>(
-    input: &'a [u8],
-    screen: &'s FixedFormScreen,
-    read: impl FnOnce(&mut CompactReader<'a, 's>) -> Plain<T>,
-) -> Plain<T> {
-    let mut reader = CompactReader::new(input, screen);
-    let value = read(&mut reader)?;
-    reader.finish()?;
-    Ok(value)
-}
-
 impl<'a, T: ReadCompact<'a>> ReadCompact<'a> for Option<T> {
     fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
         if reader.null() {
@@ -499,8 +465,11 @@ mod tests {
         CompactReader::new(input, &SCREEN)
     }
 
+    /// Reads a whole input holding one value of type `T`.
     fn read_compact<'a, T: ReadCompact<'a>>(input: &'a [u8]) -> Plain<T> {
-        read_whole(input, &SCREEN, T::read)
+        let mut reader = reader_of(input);
+        let value = T::read(&mut reader)?;
+        reader.finish().map(|()| value)
     }
 
     #[test]
@@ -577,7 +546,7 @@ mod tests {
     fn trailing_input_and_trailing_commas_are_unusual() {
         assert_eq!(read_compact::<bool>(b"true x"), Err(Unusual));
         let mut object = reader_of(br#"{"a":true,}"#);
-        assert_eq!(object.object(|r, _| r.boolean().map(drop)), Err(Unusual));
+        assert_eq!(object.object(|r, _, _| r.boolean().map(drop)), Err(Unusual));
         let mut array = reader_of(b"[true,]");
         assert_eq!(array.array(|r| r.boolean().map(drop)), Err(Unusual));
     }

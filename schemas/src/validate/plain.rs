@@ -9,13 +9,13 @@
 //! checks the tag where it belongs, so a wrong hint makes the input unusual
 //! and leaves the verdict to the thorough path.
 
-use crate::compact::{Plain, Unusual, read_event};
-use crate::event::Event;
+use crate::compact::{CompactReader, Plain, Unusual};
+use crate::event::{AiUsage, CodeChange, Event, Incident, ReadEvent};
 use crate::validate::secrets::FixedFormScreen;
 use crate::vocab::EventType;
 
 /// The key whose value names the event type, quotes included.
-const EVENT_TYPE_KEY: &[u8] = b"\"event_type\"";
+const EVENT_TYPE_KEY: &[u8; 12] = b"\"event_type\"";
 /// Where the `y` stands in [`EVENT_TYPE_KEY`]: a letter few other keys and
 /// values hold, and none before `event_type` as the types declare their
 /// fields, so a SIMD search for it finds the key at the first try there.
@@ -29,9 +29,24 @@ const FIRST_KEY: &[u8] = b"{\"schema_version\"";
 /// decodes with `screen`.
 pub fn read_plain<'a>(input: &'a [u8], screen: &FixedFormScreen) -> Plain<Event<'a>> {
     match event_type_hint(input).ok_or(Unusual)? {
-        EventType::AiUsage => read_event(input, screen, FIRST_KEY).map(Event::AiUsage),
-        EventType::CodeChange => read_event(input, screen, FIRST_KEY).map(Event::CodeChange),
-        EventType::Incident => read_event(input, screen, FIRST_KEY).map(Event::Incident),
+        EventType::AiUsage => read_as::<AiUsage>(input, screen),
+        EventType::CodeChange => read_as::<CodeChange>(input, screen),
+        EventType::Incident => read_as::<Incident>(input, screen),
+    }
+}
+
+/// Reads `input` as an event of type `T`: in declared order first when its
+/// first key is the first field every type declares, as `aitrail gen` and
+/// collectors built on the event types write it, else straight in any
+/// order, since a pass in declared order would cost a producer that orders
+/// keys its own way a comparison per field for nothing.
+#[inline(always)]
+fn read_as<'a, T: ReadEvent<'a>>(input: &'a [u8], screen: &FixedFormScreen) -> Plain<Event<'a>> {
+    let mut reader = CompactReader::new(input, screen);
+    if input.starts_with(FIRST_KEY) {
+        T::read_event::<true>(&mut reader)
+    } else {
+        T::read_event::<false>(&mut reader)
     }
 }
 
@@ -40,7 +55,7 @@ pub fn read_plain<'a>(input: &'a [u8], screen: &FixedFormScreen) -> Plain<Event<
 fn event_type_hint(input: &[u8]) -> Option<EventType> {
     let key = memchr::memchr_iter(b'y', input).find_map(|y| {
         let start = y.checked_sub(Y_IN_KEY)?;
-        (input.get(start..start + EVENT_TYPE_KEY.len()) == Some(EVENT_TYPE_KEY)).then_some(start)
+        (input[start..].first_chunk() == Some(EVENT_TYPE_KEY)).then_some(start)
     })?;
     let rest = &input[key + EVENT_TYPE_KEY.len()..];
     let value = rest

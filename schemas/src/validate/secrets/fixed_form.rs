@@ -52,6 +52,13 @@ const STARTS_AT_A_BOUNDARY: [bool; 16] = [
 /// [`PREFIXES`] in it: `github` before `_pat_`.
 const LEAD_BEFORE_PREFIX: usize = "github".len();
 
+/// The fewest bytes a match of [`PATTERNS`] takes: a Slack token's `xoxb-`
+/// and ten more. The others take more: an AWS key 20, a GitHub token 40 (a
+/// fine-grained one 33), a GitLab token 26, an API key 23, a Google key 39,
+/// a JWT 20, a PEM header 27. Decoded strings are mostly shorter, and need
+/// no search at all.
+const SHORTEST_MATCH: usize = "xoxb-".len() + 10;
+
 /// A search for [`PREFIXES`]: SIMD (Teddy) where the processor has it.
 enum PrefixSearch {
     Packed(packed::Searcher),
@@ -103,6 +110,9 @@ impl FixedFormScreen {
     /// in such a string's text is a match in the raw input, with the string's
     /// quotes as boundaries where its text starts and ends.
     pub fn may_hold(&self, bytes: &[u8]) -> bool {
+        if bytes.len() < SHORTEST_MATCH {
+            return false;
+        }
         let mut from = 0;
         while let Some((at, literal)) = self.next_prefix(bytes, from) {
             let after_a_word_byte = at > 0 && is_word_byte(bytes[at - 1]);
@@ -185,6 +195,25 @@ mod tests {
             assert!(matches_a_pattern(&text), "{text}");
             assert!(screen.may_hold(text.as_bytes()), "{text}");
         }
+    }
+
+    #[test]
+    fn no_credential_is_shorter_than_the_shortest_match() {
+        let screen = FixedFormScreen::new();
+        let shortest = [
+            "xoxb-0123456789",
+            "AKIA0123456789ABCDEF",
+            "sk-0123456789abcdefghij",
+            "eyJabcde.fghij.klmno",
+            "-----BEGIN PRIVATE KEY-----",
+        ];
+        for text in shortest {
+            assert!(matches_a_pattern(text), "{text}");
+            assert!(screen.may_hold(text.as_bytes()), "{text}");
+            assert!(!matches_a_pattern(&text[1..]), "{text}");
+            assert!(!matches_a_pattern(&text[..text.len() - 1]), "{text}");
+        }
+        assert_eq!(shortest[0].len(), SHORTEST_MATCH);
     }
 
     #[test]
