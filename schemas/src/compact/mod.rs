@@ -18,7 +18,6 @@
 //! stands. A string with escapes is decoded, and its decoded text is
 //! screened here, since the raw bytes do not spell it (`\u0073k-` is `sk-`).
 
-mod digits;
 mod escapes;
 mod fields;
 mod keys;
@@ -175,10 +174,9 @@ impl<'a, 's> CompactReader<'a, 's> {
         self.skip_whitespace();
         let bytes = self.input;
         let start = self.position;
-        let (mut value, count) = digits::leading_digits(&bytes[start..]);
-        let mut end = start + count;
-        // Counts of more than eight digits, rare, take the rest a byte at a time.
-        while let Some(digit) = bytes.get(end).filter(|b| count == 8 && b.is_ascii_digit()) {
+        let mut end = start;
+        let mut value = 0u64;
+        while let Some(digit) = bytes.get(end).filter(|b| b.is_ascii_digit()) {
             // Wraps only past 19 digits, which are refused below.
             value = value.wrapping_mul(10).wrapping_add(u64::from(digit - b'0'));
             end += 1;
