@@ -39,10 +39,12 @@ const PREFIXES: [&str; 16] = [
     "-----BEGIN",
 ];
 
-/// Whether every match that holds the literal of [`PREFIXES`] at the same
-/// index starts with it, right after a word boundary (`\b` and a word
-/// character): then a literal found right after an ASCII word byte is in no
-/// match. `_pat_` stands inside its match, and a PEM key has no boundary.
+/// Whether the literal of [`PREFIXES`] at the same index starts the matches
+/// of its pattern right after a word boundary (`\b`, then a word character):
+/// then where it stands right after an ASCII word byte it starts no match.
+/// Every match starts with a literal that is not ruled out so, or holds
+/// `_pat_`, which stands inside its match and is never ruled out (nor is a
+/// PEM header's, which wants no boundary).
 const STARTS_AT_A_BOUNDARY: [bool; 16] = [
     true, true, true, true, true, true, true, true, true, false, true, true, true, true, true,
     false,
