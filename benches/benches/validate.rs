@@ -1,8 +1,9 @@
 //! Parse + validate throughput on one core (issue 2: ≥ 1M typical events/s;
-//! issue 27: ≥ 1M/s of valid events as foreign producers write them), and
-//! generator throughput.
+//! issue 27: ≥ 1M/s of valid events as foreign producers write them, keys in
+//! an order of each event's own, the worst case, or of each producer's own),
+//! and generator throughput.
 
-use aitrail_benches::{foreign_events, typical_events};
+use aitrail_benches::{KeyOrder, foreign_events, typical_events};
 use aitrail_schemas::Validator;
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -13,7 +14,11 @@ fn validate(c: &mut Criterion) {
     let mut group = c.benchmark_group("validate");
     for (name, (jsonl, count)) in [
         ("typical_events", typical_events(200, 5)),
-        ("foreign_events", foreign_events(200, 5)),
+        ("foreign_events", foreign_events(200, 5, KeyOrder::PerEvent)),
+        (
+            "foreign_events_producer_order",
+            foreign_events(200, 5, KeyOrder::PerProducer),
+        ),
     ] {
         let lines: Vec<&[u8]> = jsonl
             .split(|b| *b == b'\n')

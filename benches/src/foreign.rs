@@ -3,12 +3,14 @@
 //! `json_encode`, Go's `encoding/json` or a JavaScript collector writes it.
 //!
 //! The validator's fast path was shaped by the generator's output: fields in
-//! declared order, no escapes, ASCII, UTC timestamps. Real producers shuffle
-//! keys, escape non-ASCII text, slashes and HTML characters, write offsets,
-//! and name things `risk-management` or `task-runner`, which hold `sk-`. This
-//! corpus holds all of that, and stays valid: only the spelling of each event
-//! changes, and values are swapped for valid ones (the same instant in another
-//! offset, a team name for another team name).
+//! declared order, no escapes, ASCII, UTC timestamps. Real producers order
+//! keys their own way, escape non-ASCII text, slashes and HTML characters,
+//! write offsets, and name things `risk-management` or `task-runner`, which
+//! hold `sk-`. This corpus holds all of that, and stays valid: only the
+//! spelling of each event changes, and values are swapped for valid ones (the
+//! same instant in another offset, a team name for another team name).
+
+use std::hash::{DefaultHasher, Hash, Hasher};
 
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -76,9 +78,25 @@ enum Style {
     JavaScript,
 }
 
+/// The order in which a producer writes an object's keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrder {
+    /// An order of each event's own, as a hash map seeded anew for each
+    /// object writes them, and as `benches/e2e/foreign_events.py` does: the
+    /// worst case for the reader, which then finds each key where the last
+    /// event had another.
+    PerEvent,
+    /// An order of each producer's own, the same for all its events, as a
+    /// collector that builds its objects in code writes them (a Python dict,
+    /// a PHP array, a JavaScript object); Go's `encoding/json` sorts a map's
+    /// keys.
+    PerProducer,
+}
+
 /// `users` developers over `days` days of the generator's organization,
-/// written by foreign producers as JSONL, and the number of events.
-pub fn foreign_events(users: usize, days: u32) -> (Vec<u8>, u64) {
+/// written by foreign producers as JSONL with keys in `order`, and the
+/// number of events.
+pub fn foreign_events(users: usize, days: u32, order: KeyOrder) -> (Vec<u8>, u64) {
     let (typical, count) = typical_events(users, days);
     let mut rng = Pcg64Mcg::seed_from_u64(27);
     let mut out = Vec::with_capacity(typical.len() * 5 / 4);
@@ -92,12 +110,8 @@ pub fn foreign_events(users: usize, days: u32) -> (Vec<u8>, u64) {
             6..=7 => Style::Go,
             _ => Style::JavaScript,
         };
-        write_value(
-            &mut out,
-            &Value::Object(respell(event, &mut rng)),
-            style,
-            &mut rng,
-        );
+        let event = Value::Object(respell(event, &mut rng));
+        write_value(&mut out, &event, style, order, &mut rng);
         out.push(b'\n');
     }
     (out, count)
@@ -157,8 +171,14 @@ fn with_offset(utc: &str, minutes: i32) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 
-/// Writes `value` in `style`, each object's keys in an order of its own.
-fn write_value(out: &mut Vec<u8>, value: &Value, style: Style, rng: &mut impl Rng) {
+/// Writes `value` in `style`, each object's keys in `order`.
+fn write_value(
+    out: &mut Vec<u8>,
+    value: &Value,
+    style: Style,
+    order: KeyOrder,
+    rng: &mut impl Rng,
+) {
     let (comma, colon): (&[u8], &[u8]) = match style {
         Style::Python => (b", ", b": "),
         _ => (b",", b":"),
@@ -166,7 +186,15 @@ fn write_value(out: &mut Vec<u8>, value: &Value, style: Style, rng: &mut impl Rn
     match value {
         Value::Object(map) => {
             let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            // Drawn in either order, so that both corpora hold the same values.
             members.shuffle(rng);
+            match (order, style) {
+                (KeyOrder::PerEvent, _) => {}
+                (KeyOrder::PerProducer, Style::Go) => members.sort_by_key(|(key, _)| *key),
+                (KeyOrder::PerProducer, _) => {
+                    members.sort_by_key(|(key, _)| producer_rank(style, key))
+                }
+            }
             out.push(b'{');
             for (index, (key, member)) in members.into_iter().enumerate() {
                 if index > 0 {
@@ -174,7 +202,7 @@ fn write_value(out: &mut Vec<u8>, value: &Value, style: Style, rng: &mut impl Rn
                 }
                 write_string(out, key, style);
                 out.extend_from_slice(colon);
-                write_value(out, member, style, rng);
+                write_value(out, member, style, order, rng);
             }
             out.push(b'}');
         }
@@ -184,13 +212,21 @@ fn write_value(out: &mut Vec<u8>, value: &Value, style: Style, rng: &mut impl Rn
                 if index > 0 {
                     out.extend_from_slice(comma);
                 }
-                write_value(out, item, style, rng);
+                write_value(out, item, style, order, rng);
             }
             out.push(b']');
         }
         Value::String(text) => write_string(out, text, style),
         other => out.extend_from_slice(other.to_string().as_bytes()),
     }
+}
+
+/// Where a producer of `style` writes `key` among an object's keys: the same
+/// place in every event.
+fn producer_rank(style: Style, key: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    (style as u8, key).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// Writes `text` as a JSON string with the escapes `style` uses.

@@ -6,7 +6,7 @@ mod foreign;
 use aitrail_schemas::generator::{GenConfig, generate};
 use chrono::NaiveDate;
 
-pub use foreign::foreign_events;
+pub use foreign::{KeyOrder, foreign_events};
 
 /// A day of a typical organization as JSONL, and the number of events in it:
 /// the input every parse and validate benchmark measures.
