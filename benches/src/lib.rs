@@ -1,8 +1,12 @@
 //! Shared inputs of aitrail's benchmarks: the criterion benches under
 //! `benches/` and the end-to-end commands described in `README.md`.
 
+mod foreign;
+
 use aitrail_schemas::generator::{GenConfig, generate};
 use chrono::NaiveDate;
+
+pub use foreign::{KeyOrder, foreign_events};
 
 /// A day of a typical organization as JSONL, and the number of events in it:
 /// the input every parse and validate benchmark measures.

@@ -12,7 +12,7 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use serde::Serialize;
 
 use crate::columns::ColumnValue;
-use crate::compact::{CompactReader, Plain, QuotedName, ReadCompact, Unusual};
+use crate::compact::{CompactReader, FieldKeys, Plain, QuotedName, ReadCompact, Unusual};
 use crate::fields::{
     Attributes, Count, EventId, OrgId, Repository, RepositoryList, SchemaVersion, Text, TextList,
     Timestamp, TokenCount, Usd,
@@ -32,6 +32,18 @@ macro_rules! absent_field {
     ($ty:ty) => {
         <$ty as ReadCompact>::absent()
     };
+}
+
+/// An event type that the validator's fast path reads from a whole input.
+pub(crate) trait ReadEvent<'a> {
+    /// Reads the one object of `reader`'s input, and nothing after it but
+    /// whitespace, as an event of this type: its keys in the order the type
+    /// declares them first if `DECLARED_ORDER_FIRST`, then in any order. A
+    /// field twice, an unknown field or a missing required one is unusual,
+    /// as serde refuses it.
+    fn read_event<const DECLARED_ORDER_FIRST: bool>(
+        reader: &mut CompactReader<'a, '_>,
+    ) -> Plain<Event<'a>>;
 }
 
 /// Defines an event struct together with its Arrow schema, column builders,
@@ -71,42 +83,52 @@ macro_rules! event_record {
             }
         }
 
-        impl<'a> ReadCompact<'a> for $name<'a> {
-            /// Reads the fields in any order; a field twice, an unknown
-            /// field or a missing required one is unusual, as serde refuses it.
-            fn read(reader: &mut CompactReader<'a>) -> Plain<Self> {
-                /// The index of each field's key in `KEYS`.
+        impl<'a> ReadEvent<'a> for $name<'a> {
+            fn read_event<const DECLARED_ORDER_FIRST: bool>(
+                reader: &mut CompactReader<'a, '_>,
+            ) -> Plain<Event<'a>> {
+                /// Each field, its discriminant the index of its key in `NAMES`.
                 #[allow(non_camel_case_types)]
+                #[derive(Clone, Copy)]
                 enum Key { $( $field, )+ }
-                const KEYS: &[QuotedName] = &[ $( QuotedName::new(stringify!($field)), )+ ];
+                const ORDER: &[Key] = &[ $( Key::$field, )+ ];
+                const NAMES: &[QuotedName] = &[ $( QuotedName::new(stringify!($field)), )+ ];
+                static KEYS: FieldKeys = FieldKeys::new(NAMES);
                 $( let mut $field: Option<$ty> = None; )+
                 let mut more = reader.open_object()?;
-                // Collectors write the fields in the order declared here,
-                // leaving out absent ones: one pass in that order reads them,
-                // each key compared with the one field it should be.
-                $(
-                    if more && reader.key_is(&KEYS[Key::$field as usize])? {
-                        $field = Some(<$ty as ReadCompact>::read(reader)?);
-                        more = reader.member_end()?;
-                    }
-                )+
+                // `aitrail gen` and collectors built on these types write
+                // the fields in the order declared here, leaving out absent
+                // ones: one pass in that order reads them, each key compared
+                // with the one field it should be.
+                if DECLARED_ORDER_FIRST {
+                    $(
+                        if more && reader.key_is(&NAMES[Key::$field as usize])? {
+                            $field = Some(<$ty as ReadCompact>::read(reader)?);
+                            more = reader.member_end()?;
+                        }
+                    )+
+                }
                 if more {
-                    reader.remaining_fields(KEYS, |reader, index| {
-                        $(
-                            if index == Key::$field as usize {
-                                if $field.is_some() {
-                                    return Err(Unusual);
+                    reader.remaining_fields(&KEYS, |reader, index| {
+                        match ORDER[index] {
+                            $(
+                                Key::$field => {
+                                    if $field.is_some() {
+                                        return Err(Unusual);
+                                    }
+                                    $field = Some(<$ty as ReadCompact>::read(reader)?);
                                 }
-                                $field = Some(<$ty as ReadCompact>::read(reader)?);
-                                return Ok(());
-                            }
-                        )+
-                        Err(Unusual)
+                            )+
+                        }
+                        Ok(())
                     })?;
                 }
-                Ok($name {
+                reader.finish()?;
+                // Built in place, where the caller takes it: an event is a
+                // few hundred bytes, and each move of it a copy.
+                Ok(Event::$name($name {
                     $( $field: $field.or_else(|| absent_field!($ty $(, $default)?)).ok_or(Unusual)?, )+
-                })
+                }))
             }
         }
 

@@ -24,7 +24,7 @@ use crate::columns::{
     timestamp_builder,
 };
 use crate::compact::{CompactReader, Plain, ReadCompact};
-use crate::utc_timestamp::plain_utc;
+use crate::utc_timestamp::plain_rfc3339;
 
 /// Largest count of tokens one event may carry (DESIGN §2).
 pub const MAX_TOKENS: u64 = 1_000_000_000;
@@ -363,7 +363,7 @@ impl Timestamp {
 
     /// Parses RFC 3339 with an offset, truncating below microseconds.
     pub fn parse(s: &str) -> Result<Self, &'static str> {
-        if let Some(time) = plain_utc(s) {
+        if let Some(time) = plain_rfc3339(s) {
             return Ok(Timestamp(time));
         }
         let parsed = DateTime::parse_from_rfc3339(s).map_err(
@@ -462,7 +462,7 @@ macro_rules! count_type {
         }
 
         impl ReadCompact<'_> for $name {
-            fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
+            fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
                 reader.unsigned($max).map($name)
             }
         }

@@ -44,7 +44,7 @@ macro_rules! vocabulary {
         impl ReadCompact<'_> for $name {
             /// Wire names are not screened for secrets: none spells a
             /// credential (`validate::secrets` tests it).
-            fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
+            fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
                 const TERMS: &[QuotedName] = &[ $( QuotedName::new($wire), )+ ];
                 reader.one_of(TERMS).map(|index| $name::ALL[index])
             }

@@ -2,8 +2,6 @@
 //! deserializer in `crate::fields` (each calls the one function that states
 //! the rule), so the two readers cannot drift apart on what is valid.
 
-use std::borrow::Cow;
-
 use super::{CompactReader, Plain, ReadCompact, Unusual};
 use crate::fields::{
     AttributeKey, AttributeValue, Attributes, BoundedText, EventId, List, MAX_ATTRIBUTES,
@@ -12,28 +10,28 @@ use crate::fields::{
 use crate::validate::secrets::{may_hold_assignment, may_name_credential};
 
 impl<'a, const MIN: usize, const MAX: usize> ReadCompact<'a> for BoundedText<'a, MIN, MAX> {
-    fn read(reader: &mut CompactReader<'a>) -> Plain<Self> {
+    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
         let text = reader.free_text()?;
-        BoundedText::<MIN, MAX>::check(text)
-            .map(|()| BoundedText(Cow::Borrowed(text)))
+        BoundedText::<MIN, MAX>::check(&text)
+            .map(|()| BoundedText(text))
             .map_err(|_| Unusual)
     }
 }
 
 impl<'a> ReadCompact<'a> for EventId<'a> {
-    fn read(reader: &mut CompactReader<'a>) -> Plain<Self> {
+    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
         let id = reader.free_text()?;
-        EventId::check(id)
-            .map(|()| EventId(Cow::Borrowed(id)))
+        EventId::check(&id)
+            .map(|()| EventId(id))
             .map_err(|_| Unusual)
     }
 }
 
 impl<'a> ReadCompact<'a> for Repository<'a> {
-    fn read(reader: &mut CompactReader<'a>) -> Plain<Self> {
+    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
         let repository = reader.free_text()?;
-        Repository::check(repository)
-            .map(|()| Repository(Cow::Borrowed(repository)))
+        Repository::check(&repository)
+            .map(|()| Repository(repository))
             .map_err(|_| Unusual)
     }
 }
@@ -42,20 +40,20 @@ impl<'a> ReadCompact<'a> for Repository<'a> {
 /// digits, `-`, `:`, `.`, `+`, `T`/`t`, `Z`/`z` and a space, which spell no
 /// credential (`validate::secrets` tests it).
 impl ReadCompact<'_> for Timestamp {
-    fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
-        Timestamp::parse(reader.string()?).map_err(|_| Unusual)
+    fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
+        Timestamp::parse(&reader.string()?).map_err(|_| Unusual)
     }
 }
 
 impl ReadCompact<'_> for Usd {
     /// Floats are handed to serde_json, so that both paths round alike.
-    fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
+    fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
         serde_json::from_str(reader.number_text()?).map_err(|_| Unusual)
     }
 }
 
 impl ReadCompact<'_> for SchemaVersion {
-    fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
+    fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
         match reader.unsigned(1)? {
             1 => Ok(SchemaVersion(SCHEMA_VERSION)),
             _ => Err(Unusual),
@@ -64,7 +62,7 @@ impl ReadCompact<'_> for SchemaVersion {
 }
 
 impl<'a, T: ReadCompact<'a>, const MIN: usize> ReadCompact<'a> for List<T, MIN> {
-    fn read(reader: &mut CompactReader<'a>) -> Plain<Self> {
+    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
         let mut items = Vec::new();
         reader.array(|reader| {
             if items.len() == MAX_LIST_ITEMS {
@@ -81,21 +79,21 @@ impl<'a, T: ReadCompact<'a>, const MIN: usize> ReadCompact<'a> for List<T, MIN> 
 }
 
 impl<'a> ReadCompact<'a> for Attributes<'a> {
-    fn read(reader: &mut CompactReader<'a>) -> Plain<Self> {
+    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
         let mut entries: Vec<(AttributeKey<'a>, AttributeValue<'a>)> = Vec::new();
-        reader.object(|reader, key| {
-            let duplicate = entries.iter().any(|(k, _)| k.as_str() == key);
+        reader.object(|reader, key, has_assignment_mark| {
+            let duplicate = entries.iter().any(|(k, _)| *k.as_str() == *key);
             if entries.len() == MAX_ATTRIBUTES || duplicate {
                 return Err(Unusual);
             }
-            AttributeKey::check(key).map_err(|_| Unusual)?;
+            AttributeKey::check(&key).map_err(|_| Unusual)?;
             // A key is free text too, and one that names a credential makes
             // its value one.
-            if may_hold_assignment(key) || may_name_credential(key) {
+            if (has_assignment_mark && may_hold_assignment(&key)) || may_name_credential(&key) {
                 return Err(Unusual);
             }
             let value = AttributeValue::read(reader)?;
-            entries.push((BoundedText(Cow::Borrowed(key)), value));
+            entries.push((BoundedText(key), value));
             Ok(())
         })?;
         Ok(Attributes(entries))

@@ -3,23 +3,31 @@
 //!
 //! serde_json's typed parse alone costs more per event than the validator's
 //! budget (issue 2: a million events per second on one core), mostly in
-//! per-token bookkeeping it needs for the general case. Nearly every event is
-//! plain: compact or lightly spaced JSON, no escapes, counts as plain integers,
-//! each field once. This reader takes exactly that and returns [`Unusual`] for
-//! anything else, so that the thorough path (serde_json) decides. It never
-//! accepts what serde_json would refuse, and whatever it accepts it reads to
-//! the same value: the field checks it applies are the ones the serde
-//! deserializers apply (see [`fields`]), and property tests in
-//! `validate/tests.rs` hold the two paths to the same verdict.
+//! per-token bookkeeping it needs for the general case. Nearly every valid
+//! event is plain: JSON in any spacing and key order, counts as plain
+//! integers, each field once. This reader takes exactly that and returns
+//! [`Unusual`] for anything else, so that the thorough path (serde_json)
+//! decides. It never accepts what serde_json would refuse, and whatever it
+//! accepts it reads to the same value: the field checks it applies are the
+//! ones the serde deserializers apply (see [`fields`]), to the same decoded
+//! text (see [`escapes`]), and property tests in `validate/tests.rs` hold the
+//! two paths to the same verdict.
 //!
-//! Because it refuses escapes, every string it returns is a slice of the raw
-//! input, which lets the secret screen scan the raw bytes once instead of each
-//! value (see `validate::secrets`).
+//! A string without escapes is a slice of the raw input, which the validator
+//! screens for credentials of a fixed form once, where each such string
+//! stands. A string with escapes is decoded, and its decoded text is
+//! screened here, since the raw bytes do not spell it (`\u0073k-` is `sk-`).
 
+mod escapes;
 mod fields;
+mod keys;
 
-use crate::json_escape::scan_plain;
-use crate::validate::secrets::may_hold_assignment;
+use std::borrow::Cow;
+
+use crate::json_escape::{PlainPrefix, scan_plain};
+use crate::validate::secrets::{FixedFormScreen, may_hold_assignment};
+
+pub use keys::FieldKeys;
 
 /// The input is not plain: the thorough path must read it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,7 +39,7 @@ pub type Plain<T> = Result<T, Unusual>;
 /// A value the fast reader can read: every field type of an event.
 pub trait ReadCompact<'a>: Sized {
     /// Reads one value at the reader's position.
-    fn read(reader: &mut CompactReader<'a>) -> Plain<Self>;
+    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self>;
 
     /// The value of the field when it is absent from the event, as serde
     /// gives it: `None` (the default) means the field is required.
@@ -40,7 +48,7 @@ pub trait ReadCompact<'a>: Sized {
     }
 }
 
-/// A cursor over one input that reads JSON tokens without escapes.
+/// A cursor over one input that reads JSON tokens.
 ///
 /// The input need not be UTF-8 as a whole: outside strings the reader only
 /// ever steps over the ASCII bytes of JSON's punctuation, literals, numbers
@@ -48,15 +56,21 @@ pub trait ReadCompact<'a>: Sized {
 /// construction, and inside strings [`scan_plain`] notes any such byte, in
 /// which case the string alone is checked. serde_json refuses input that is
 /// not UTF-8 too, inside strings or outside them.
-pub struct CompactReader<'a> {
+pub struct CompactReader<'a, 's> {
     input: &'a [u8],
     position: usize,
+    /// The screen that each decoded string must pass.
+    screen: &'s FixedFormScreen,
 }
 
-impl<'a> CompactReader<'a> {
-    /// A reader of `input`.
-    pub fn new(input: &'a [u8]) -> Self {
-        CompactReader { input, position: 0 }
+impl<'a, 's> CompactReader<'a, 's> {
+    /// A reader of `input` that screens the strings it decodes with `screen`.
+    pub fn new(input: &'a [u8], screen: &'s FixedFormScreen) -> Self {
+        CompactReader {
+            input,
+            position: 0,
+            screen,
+        }
     }
 
     /// Skips JSON whitespace, the same four bytes serde_json skips.
@@ -95,37 +109,59 @@ impl<'a> CompactReader<'a> {
         found
     }
 
-    /// A string without escapes or control characters, borrowed from the input.
-    pub fn string(&mut self) -> Plain<&'a str> {
+    /// A string: borrowed from the input when it has no escapes, else
+    /// decoded into one of its own.
+    pub fn string(&mut self) -> Plain<Cow<'a, str>> {
         self.scanned_string().map(|(text, _)| text)
     }
 
     /// A string as [`Self::string`] reads it, and whether it holds a `:` or
-    /// a `=`, which the scan for its end notes on the way.
-    fn scanned_string(&mut self) -> Plain<(&'a str, bool)> {
+    /// a `=`, which the scan for its end (or the decoding) notes on the way.
+    fn scanned_string(&mut self) -> Plain<(Cow<'a, str>, bool)> {
         self.expect(b'"')?;
         let start = self.position;
         let scan = scan_plain(&self.input[start..]);
         let end = start + scan.len;
-        if self.input.get(end) != Some(&b'"') {
+        match self.input.get(end) {
+            Some(b'"') => {
+                self.position = end + 1;
+                let raw = &self.input[start..end];
+                let text = if scan.has_non_ascii {
+                    std::str::from_utf8(raw).map_err(|_| Unusual)?
+                } else {
+                    ascii_str(raw)
+                };
+                Ok((Cow::Borrowed(text), scan.has_assignment_mark))
+            }
+            Some(b'\\') => self
+                .decoded_string(start, scan)
+                .map(|(text, has_assignment_mark)| (Cow::Owned(text), has_assignment_mark)),
+            _ => Err(Unusual),
+        }
+    }
+
+    /// The rest of a string with escapes, from its content's `start` on,
+    /// where `first` is the run before its first backslash: decoded, and
+    /// screened for credentials of a fixed form as decoded text; and whether
+    /// it holds a `:` or a `=`.
+    #[cold]
+    #[inline(never)]
+    fn decoded_string(&mut self, start: usize, first: PlainPrefix) -> Plain<(String, bool)> {
+        let decoded = escapes::decode(self.input, start, first)?;
+        if self.screen.may_hold(decoded.text.as_bytes()) {
             return Err(Unusual);
         }
-        self.position = end + 1;
-        let raw = &self.input[start..end];
-        let text = if scan.has_non_ascii {
-            std::str::from_utf8(raw).map_err(|_| Unusual)?
-        } else {
-            ascii_str(raw)
-        };
-        Ok((text, scan.has_assignment_mark))
+        self.position = decoded.end;
+        Ok((decoded.text, decoded.has_assignment_mark))
     }
 
     /// A string that is free text: unusual when it may hold a credential
     /// assignment, which only the thorough path can rule out. (Credentials
-    /// with a fixed prefix are screened on the raw input instead.)
-    pub fn free_text(&mut self) -> Plain<&'a str> {
+    /// of a fixed form are screened on the raw input, or on the decoded
+    /// text of a string with escapes.)
+    pub fn free_text(&mut self) -> Plain<Cow<'a, str>> {
         let (text, has_assignment_mark) = self.scanned_string()?;
-        if has_assignment_mark && may_hold_assignment(text) {
+        if has_assignment_mark && may_hold_assignment(&text) {
             Err(Unusual)
         } else {
             Ok(text)
@@ -186,13 +222,17 @@ impl<'a> CompactReader<'a> {
         self.eat(b"null")
     }
 
-    /// An object: `member` reads each value, given its key.
-    pub fn object(&mut self, mut member: impl FnMut(&mut Self, &'a str) -> Plain<()>) -> Plain<()> {
+    /// An object: `member` reads each value, given its key and whether the
+    /// key holds a `:` or a `=`.
+    pub fn object(
+        &mut self,
+        mut member: impl FnMut(&mut Self, Cow<'a, str>, bool) -> Plain<()>,
+    ) -> Plain<()> {
         let mut more = self.open_object()?;
         while more {
-            let key = self.string()?;
+            let (key, has_assignment_mark) = self.scanned_string()?;
             self.expect(b':')?;
-            member(self, key)?;
+            member(self, key, has_assignment_mark)?;
             more = self.member_end()?;
         }
         Ok(())
@@ -236,58 +276,46 @@ impl<'a> CompactReader<'a> {
         Ok(true)
     }
 
-    /// The rest of an object whose keys are the fields of a struct, `keys`
-    /// in the order the struct declares them, from the key after its `{`
-    /// or a `,` on: `member` reads each value, given the index of its key.
-    /// This takes the members that [`Self::key_is`] did not find in order.
+    /// The rest of an object whose keys are the fields of a struct, from
+    /// the key after its `{` or a `,` on: `member` reads each value, given
+    /// the index of its key in `keys`. This takes the members that
+    /// [`Self::key_is`] did not find in order, each key found by its hash.
     /// A key that is none of `keys`, or holds an escape, is unusual.
     pub fn remaining_fields(
         &mut self,
-        keys: &[QuotedName],
+        keys: &FieldKeys,
         mut member: impl FnMut(&mut Self, usize) -> Plain<()>,
     ) -> Plain<()> {
-        let mut next = 0;
         loop {
-            let index = self.name_among(keys, next)?;
+            let window = self.after_quote()?;
+            let index = keys.index_of(&window).ok_or(Unusual)?;
+            self.position += keys.names()[index].quoted_len();
             self.expect(b':')?;
             member(self, index)?;
             if !self.member_end()? {
                 return Ok(());
             }
-            next = index + 1;
         }
     }
 
-    /// A string that must be one of `names` (a closed vocabulary's terms):
-    /// the index of the one it is. The string is matched in place, without
-    /// the scan for its end that other strings take; a term with an escape
-    /// is unusual.
+    /// A string that must be one of `names` (a closed vocabulary's terms, a
+    /// handful each): the index of the one it is. The string is matched in
+    /// place, without the scan for its end that other strings take; a term
+    /// with an escape is unusual.
     #[inline(always)]
     pub fn one_of(&mut self, names: &[QuotedName]) -> Plain<usize> {
-        self.name_among(names, 0)
-    }
-
-    /// Consumes the quoted string at the reader's position, which must be
-    /// one of `names`, trying them from `next` on (keys mostly come in
-    /// order) and then those before it: the index of the one it is.
-    #[inline(always)]
-    fn name_among(&mut self, names: &[QuotedName], next: usize) -> Plain<usize> {
         let window = self.after_quote()?;
-        let (after, before) = (&names[next..], &names[..next]);
-        let index = match after.iter().position(|name| window.starts_with(name)) {
-            Some(offset) => next + offset,
-            None => before
-                .iter()
-                .position(|name| window.starts_with(name))
-                .ok_or(Unusual)?,
-        };
+        let index = names
+            .iter()
+            .position(|name| window.starts_with(name))
+            .ok_or(Unusual)?;
         self.position += names[index].quoted_len();
         Ok(index)
     }
 
     /// The input after the opening quote that must come next, not consumed.
     #[inline(always)]
-    fn after_quote(&mut self) -> Plain<NameWindow<'a>> {
+    fn after_quote(&mut self) -> Plain<NameWindow> {
         self.skip_whitespace();
         let input = self.input;
         match input.get(self.position) {
@@ -317,7 +345,7 @@ impl<'a> CompactReader<'a> {
     }
 
     /// Checks that nothing but whitespace follows the value read.
-    pub fn finish(mut self) -> Plain<()> {
+    pub fn finish(&mut self) -> Plain<()> {
         match self.peek() {
             None => Ok(()),
             Some(_) => Err(Unusual),
@@ -326,11 +354,10 @@ impl<'a> CompactReader<'a> {
 }
 
 /// A name as the fast reader matches it right after its opening quote: a
-/// struct's field key ([`CompactReader::key_is`],
-/// [`CompactReader::remaining_fields`]) or a vocabulary's term
-/// ([`CompactReader::one_of`]). The name and its closing quote are kept as
-/// three little-endian words too, compared with the input a word at a time
-/// rather than byte by byte.
+/// struct's field key ([`CompactReader::key_is`], [`FieldKeys`]) or a
+/// vocabulary's term ([`CompactReader::one_of`]). The name and its closing
+/// quote are kept as three little-endian words too, the bytes after them
+/// zero, compared with the input a word at a time rather than byte by byte.
 pub struct QuotedName {
     name: &'static str,
     words: [u64; 3],
@@ -360,41 +387,36 @@ impl QuotedName {
     }
 }
 
-/// The input after a name's opening quote, as [`NameWindow::starts_with`]
-/// compares it: loaded once as three words for all the names tried, or,
-/// near the end of the input, the bytes as they are.
-enum NameWindow<'a> {
-    Words([u64; 3]),
-    Short(&'a [u8]),
-}
+/// The 24 bytes of input after a name's opening quote, as three
+/// little-endian words loaded once for all the names tried; near the end of
+/// the input, the bytes there and then zeros, which no name holds.
+pub struct NameWindow([u64; 3]);
 
-impl<'a> NameWindow<'a> {
+impl NameWindow {
     #[inline(always)]
-    fn of(input: &'a [u8]) -> Self {
-        match input.first_chunk::<24>() {
-            Some(window) => {
-                let (words, _) = window.as_chunks::<8>();
-                NameWindow::Words(std::array::from_fn(|i| u64::from_le_bytes(words[i])))
-            }
-            None => NameWindow::Short(input),
-        }
+    fn of(input: &[u8]) -> Self {
+        let bytes = match input.first_chunk::<24>() {
+            Some(window) => *window,
+            None => near_the_end(input),
+        };
+        let (words, _) = bytes.as_chunks::<8>();
+        NameWindow(std::array::from_fn(|i| u64::from_le_bytes(words[i])))
     }
 
     /// Whether the window starts with `name` and its closing quote.
     #[inline(always)]
     fn starts_with(&self, name: &QuotedName) -> bool {
-        match self {
-            NameWindow::Words(words) => {
-                words[0] & name.masks[0] == name.words[0]
-                    && words[1] & name.masks[1] == name.words[1]
-                    && words[2] & name.masks[2] == name.words[2]
-            }
-            NameWindow::Short(input) => {
-                let bytes = name.name.as_bytes();
-                input.get(bytes.len()) == Some(&b'"') && input.starts_with(bytes)
-            }
-        }
+        let differs = |i: usize| (self.0[i] & name.masks[i]) ^ name.words[i];
+        differs(0) | differs(1) | differs(2) == 0
     }
+}
+
+/// The fewer than 24 bytes of `input`, padded with zeros.
+#[cold]
+fn near_the_end(input: &[u8]) -> [u8; 24] {
+    let mut bytes = [0; 24];
+    bytes[..input.len()].copy_from_slice(input);
+    bytes
 }
 
 /// Digits that no `u64` overflows; longer integers are left to serde_json.
@@ -409,16 +431,8 @@ fn ascii_str(bytes: &[u8]) -> &str {
     unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
-/// Reads a whole input holding one value of type `T`.
-pub fn read_compact<'a, T: ReadCompact<'a>>(input: &'a [u8]) -> Plain<T> {
-    let mut reader = CompactReader::new(input);
-    let value = T::read(&mut reader)?;
-    reader.finish()?;
-    Ok(value)
-}
-
 impl<'a, T: ReadCompact<'a>> ReadCompact<'a> for Option<T> {
-    fn read(reader: &mut CompactReader<'a>) -> Plain<Self> {
+    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
         if reader.null() {
             Ok(None)
         } else {
@@ -432,37 +446,84 @@ impl<'a, T: ReadCompact<'a>> ReadCompact<'a> for Option<T> {
 }
 
 impl ReadCompact<'_> for bool {
-    fn read(reader: &mut CompactReader<'_>) -> Plain<Self> {
+    fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
         reader.boolean()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::LazyLock;
+
     use super::*;
 
+    static SCREEN: LazyLock<FixedFormScreen> = LazyLock::new(FixedFormScreen::new);
+
+    fn reader_of(input: &[u8]) -> CompactReader<'_, 'static> {
+        CompactReader::new(input, &SCREEN)
+    }
+
+    /// Reads a whole input holding one value of type `T`.
+    fn read_compact<'a, T: ReadCompact<'a>>(input: &'a [u8]) -> Plain<T> {
+        let mut reader = reader_of(input);
+        let value = T::read(&mut reader)?;
+        reader.finish().map(|()| value)
+    }
+
     #[test]
-    fn strings_with_escapes_or_control_characters_are_unusual() {
+    fn strings_without_escapes_are_borrowed_and_with_them_owned() {
         assert_eq!(read_compact::<bool>(b" true "), Ok(true));
-        for input in [&br#""a\"b""#[..], b"\"a\tb\"", b"\"a"] {
-            let mut reader = CompactReader::new(input);
-            assert_eq!(reader.string(), Err(Unusual), "{input:?}");
+        for input in [&b"\"a\tb\""[..], b"\"a", b"\"a\\"] {
+            assert_eq!(reader_of(input).string(), Err(Unusual), "{input:?}");
         }
-        let mut reader = CompactReader::new("\"é–x\"".as_bytes());
-        assert_eq!(reader.string(), Ok("é–x"));
+        let plain = reader_of("\"é–x\"".as_bytes()).string();
+        assert!(matches!(plain, Ok(Cow::Borrowed("é–x"))), "{plain:?}");
+        let escaped = reader_of(br#""a\"b\u00e9\/""#).string();
+        assert!(
+            matches!(&escaped, Ok(Cow::Owned(text)) if text == "a\"bé/"),
+            "{escaped:?}"
+        );
+    }
+
+    #[test]
+    fn decoded_strings_are_screened_as_decoded_text() {
+        // The raw bytes hold no `sk-`, and the key's tail is long enough.
+        let hidden = br#""\u0073k-ant-0123456789abcdefghijklmnop""#;
+        assert!(!SCREEN.may_hold(hidden));
+        assert_eq!(reader_of(hidden).string(), Err(Unusual));
+        // An escape before `sk-` decodes to a word boundary, or to none.
+        assert_eq!(
+            reader_of(br#""\nsk-ant-0123456789abcdefghijklmnop""#).string(),
+            Err(Unusual)
+        );
+        let inside_a_word = reader_of(br#""\u00e9risk-ant-0123456789abcdefghijklmnop""#).string();
+        assert!(
+            matches!(inside_a_word, Ok(Cow::Owned(_))),
+            "{inside_a_word:?}"
+        );
+        // Free text decoded may spell an assignment its raw bytes do not.
+        assert_eq!(
+            reader_of(br#""password\u003dhunter22""#).free_text(),
+            Err(Unusual)
+        );
+        assert!(
+            reader_of(br#""R\u0026D \u003ccore\u003e""#)
+                .free_text()
+                .is_ok()
+        );
     }
 
     #[test]
     fn bytes_that_are_not_utf8_are_unusual_inside_strings_and_out() {
-        let mut reader = CompactReader::new(b"\"a\xff\xfeb\"");
-        assert_eq!(reader.string(), Err(Unusual));
+        assert_eq!(reader_of(b"\"a\xff\xfeb\"").string(), Err(Unusual));
+        assert_eq!(reader_of(b"\"\\n\xff\"").string(), Err(Unusual));
         assert_eq!(read_compact::<bool>(b"true\xc3"), Err(Unusual));
         assert_eq!(read_compact::<Option<bool>>(b"\xc3\xa9null"), Err(Unusual));
     }
 
     #[test]
     fn integers_take_only_the_plain_json_form() {
-        let read = |input: &str| CompactReader::new(input.as_bytes()).unsigned(1000);
+        let read = |input: &str| reader_of(input.as_bytes()).unsigned(1000);
         assert_eq!(read("0"), Ok(0));
         assert_eq!(read(" 1000,"), Ok(1000));
         for unusual in [
@@ -482,22 +543,23 @@ mod tests {
     #[test]
     fn trailing_input_and_trailing_commas_are_unusual() {
         assert_eq!(read_compact::<bool>(b"true x"), Err(Unusual));
-        let mut reader = CompactReader::new(br#"{"a":true,}"#);
-        assert_eq!(reader.object(|r, _| r.boolean().map(drop)), Err(Unusual));
-        let mut reader = CompactReader::new(b"[true,]");
-        assert_eq!(reader.array(|r| r.boolean().map(drop)), Err(Unusual));
+        let mut object = reader_of(br#"{"a":true,}"#);
+        assert_eq!(object.object(|r, _, _| r.boolean().map(drop)), Err(Unusual));
+        let mut array = reader_of(b"[true,]");
+        assert_eq!(array.array(|r| r.boolean().map(drop)), Err(Unusual));
     }
 
     #[test]
     fn fields_are_found_in_any_order_and_near_the_end_of_the_input() {
-        const KEYS: [QuotedName; 3] = [
+        const NAMES: &[QuotedName] = &[
             QuotedName::new("a"),
             QuotedName::new("reasoning_tokens"),
             QuotedName::new("twenty_three_bytes_name"),
         ];
+        static KEYS: FieldKeys = FieldKeys::new(NAMES);
         let read = |input: &str| {
             let mut seen = Vec::new();
-            let mut reader = CompactReader::new(input.as_bytes());
+            let mut reader = reader_of(input.as_bytes());
             if reader.open_object()? {
                 reader.remaining_fields(&KEYS, |r, index| {
                     seen.push(index);
@@ -530,20 +592,18 @@ mod tests {
     fn a_key_is_consumed_with_its_colon_only_when_it_comes_next() {
         const TOOL: QuotedName = QuotedName::new("tool");
         const TOOL_VERSION: QuotedName = QuotedName::new("tool_version");
-        let mut reader = CompactReader::new(br#"{"tool_version" : "1", "tool":"t"}"#);
+        let mut reader = reader_of(br#"{"tool_version" : "1", "tool":"t"}"#);
         assert_eq!(reader.open_object(), Ok(true));
         assert_eq!(reader.key_is(&TOOL), Ok(false));
         assert_eq!(reader.key_is(&TOOL_VERSION), Ok(true));
-        assert_eq!(reader.string(), Ok("1"));
+        assert_eq!(reader.string(), Ok(Cow::Borrowed("1")));
         assert_eq!(reader.member_end(), Ok(true));
         assert_eq!(reader.key_is(&TOOL), Ok(true));
-        assert_eq!(reader.string(), Ok("t"));
+        assert_eq!(reader.string(), Ok(Cow::Borrowed("t")));
         assert_eq!(reader.member_end(), Ok(false));
         assert_eq!(reader.finish(), Ok(()));
-        let mut reader = CompactReader::new(br#""tool" "t""#);
-        assert_eq!(reader.key_is(&TOOL), Err(Unusual));
-        let mut reader = CompactReader::new(b"tool:");
-        assert_eq!(reader.key_is(&TOOL), Err(Unusual));
+        assert_eq!(reader_of(br#""tool" "t""#).key_is(&TOOL), Err(Unusual));
+        assert_eq!(reader_of(b"tool:").key_is(&TOOL), Err(Unusual));
     }
 
     #[test]
@@ -554,7 +614,7 @@ mod tests {
             QuotedName::new("ide"),
         ];
         let read = |input: &str| {
-            let mut reader = CompactReader::new(input.as_bytes());
+            let mut reader = reader_of(input.as_bytes());
             let index = reader.one_of(&TERMS)?;
             reader.finish().map(|()| index)
         };

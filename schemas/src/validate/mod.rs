@@ -2,9 +2,11 @@
 //!
 //! Valid events, by far the common case, take a fast path: the compact
 //! reader (`crate::compact`) reads plain input straight into the typed
-//! structs, borrowing its strings and screening free text for credential
-//! assignments, and one SIMD pass over the raw bytes screens for credentials
-//! of a fixed form. Anything else takes the thorough path, which parses the
+//! structs, borrowing its strings where they have no escapes and decoding
+//! the others, screening free text for credential assignments, and one SIMD
+//! pass over the raw bytes screens for credentials of a fixed form (the
+//! reader screens the decoded strings itself). Anything else takes the
+//! thorough path, which parses the
 //! input as a JSON value to find the most important thing wrong with it in a
 //! fixed order (content and secrets first, so that the copy kept of a rejected
 //! event is always redacted) and to name the field. Both paths must agree on
@@ -12,18 +14,19 @@
 
 pub mod content;
 mod path;
+mod plain;
 pub mod secrets;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::compact::{Plain, read_compact};
 use crate::event::{AiUsage, CodeChange, Event, Incident};
 use crate::fields::Attributes;
 use crate::reject::{RejectReason, Rejection};
 use crate::vocab::EventType;
 use content::{is_content_field, redact_content};
+use plain::read_plain;
 use secrets::SecretScanner;
 
 /// The largest event accepted, in bytes (DESIGN §2).
@@ -71,10 +74,12 @@ impl Validator {
         if input.len() > MAX_EVENT_BYTES {
             return Err(too_large(input.len()));
         }
-        if let Ok(event) = read_plain(input)
-            // Exact: the compact reader took no escapes, so every string of
-            // the event is a slice of the raw input.
-            && !self.secrets.may_hold_prefixed(input)
+        let screen = self.secrets.fixed_form();
+        if let Ok(event) = read_plain(input, screen)
+            // Exact: every string of the event is either a slice of the raw
+            // input, screened here where it stands, or was decoded and
+            // screened as decoded text by the reader.
+            && !screen.may_hold(input)
         {
             return match self.check_parsed(&event, now) {
                 Ok(()) => Ok(event),
@@ -313,17 +318,6 @@ fn envelope_event_type(value: &Value) -> EventType {
 
 fn event_type_named(name: &str) -> Option<EventType> {
     EventType::ALL.iter().copied().find(|t| t.as_str() == name)
-}
-
-/// Reads plain input as each event type in turn, the most common first.
-/// Each type's reader checks the `event_type` tag, the third field as
-/// collectors write events, so a wrong guess costs a few fields, less than
-/// searching the input for the tag first.
-fn read_plain(input: &[u8]) -> Plain<Event<'_>> {
-    read_compact(input)
-        .map(Event::AiUsage)
-        .or_else(|_| read_compact(input).map(Event::CodeChange))
-        .or_else(|_| read_compact(input).map(Event::Incident))
 }
 
 /// The typed parse again, this time tracking the path of the field that fails.

@@ -1,6 +1,8 @@
 //! Every reason code of the validator, each beside a valid neighbour, and
 //! property tests that feed it arbitrary input.
 
+use std::sync::LazyLock;
+
 use chrono::{TimeDelta, TimeZone};
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -8,8 +10,17 @@ use serde_json::{Value, json};
 use super::*;
 use crate::validate::content::REDACTED;
 
+mod foreign;
+
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 2, 12, 0, 0).unwrap()
+}
+
+/// One validator for the property tests, which compiling its patterns for
+/// each case would slow down.
+fn validator() -> &'static Validator {
+    static VALIDATOR: LazyLock<Validator> = LazyLock::new(Validator::default);
+    &VALIDATOR
 }
 
 fn ai_usage() -> Value {
@@ -644,15 +655,16 @@ fn events_in_declared_order_with_a_field_repeated_or_moved_agree() {
     }
 }
 
-/// The fast path and the thorough path reach the same verdict.
+/// The fast path and the thorough path reach the same verdict: the same
+/// event, or the same reason, detail and redacted copy.
 fn assert_paths_agree(input: &[u8]) {
-    let validator = Validator::default();
-    let fast = validator.validate(input, now());
-    let thorough = validator.validate_thoroughly(input, now());
+    let fast = validator().validate(input, now());
+    let thorough = validator().validate_thoroughly(input, now());
     match (&fast, &thorough) {
         (Ok(a), Ok(b)) => assert_eq!(a, b),
         (Err(a), Err(b)) => {
             assert_eq!(a.reason, b.reason, "{a} vs {b}");
+            assert_eq!(a.detail, b.detail);
             assert_eq!(a.event, b.event);
         }
         _ => panic!("fast {fast:?} vs thorough {thorough:?}"),

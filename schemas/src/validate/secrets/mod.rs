@@ -1,23 +1,31 @@
 //! The `secret_detected` rule: no string that looks like a credential is kept.
 //!
 //! Scanning every string of every event with a dozen regular expressions would
-//! cost more than reading it, so the validator's fast path first asks two
-//! cheap questions that every credential answers "yes" to, and only inputs
-//! flagged by either, rare in practice, are scanned value by value:
-//! - credentials of a fixed form hold one of [`PREFIXES`], found by one
-//!   SIMD pass over the raw input ([`SecretScanner::may_hold_prefixed`]; exact
-//!   because the fast reader refuses escapes, so every value is a slice of
-//!   the raw input);
+//! cost more than reading it, so two cheap questions come first, which every
+//! credential answers "yes" to, and only strings flagged by either, rare in
+//! practice, are matched against the patterns:
+//! - a credential of a fixed form starts with one of a few literals, found
+//!   by one SIMD pass, and matches its pattern where the literal stands,
+//!   which one regular expression of all the fixed forms confirms
+//!   ([`FixedFormScreen`]). The validator's fast path asks it once of the
+//!   raw input, which is exact for every string written without escapes,
+//!   and of each string it decoded;
 //! - an assignment (`password=…`) needs a `:` or `=` and a credential word
 //!   in the same string ([`may_hold_assignment`], asked of each free-text
 //!   value, the only place where the case of a word does not matter).
+//!
+//! The thorough path asks the same two questions of each string before it
+//! matches the patterns, and captures only where the capture decides.
 
-use aho_corasick::{AhoCorasick, packed};
-use regex::Regex;
+mod fixed_form;
+
+use regex::{Regex, RegexSet};
 use serde_json::Value;
 
 use super::content::REDACTED;
 use super::path::FieldPath;
+
+pub use fixed_form::FixedFormScreen;
 
 /// Words that name a credential in an assignment (`password=…`) or as a key.
 const CREDENTIAL_WORDS: &str =
@@ -30,8 +38,9 @@ const CREDENTIAL_STEMS: [&str; 4] = ["passw", "secret", "token", "key"];
 /// How every credential word ends: the screen for keys that name one.
 const CREDENTIAL_ENDINGS: [&str; 5] = ["password", "passwd", "secret", "token", "key"];
 
-/// The credential patterns, each with the name a rejection's detail gives it;
-/// assignments (`password=…`) are added from [`CREDENTIAL_WORDS`].
+/// The credential patterns of a fixed form, each with the name a rejection's
+/// detail gives it; assignments (`password=…`) are added from
+/// [`CREDENTIAL_WORDS`].
 const PATTERNS: [(&str, &str); 9] = [
     (
         "an AWS access key",
@@ -59,75 +68,70 @@ const PATTERNS: [(&str, &str); 9] = [
     ),
 ];
 
-/// Literals, case-sensitive like [`PATTERNS`], at least one of which is in
-/// every match of every pattern there: the start of the match, except for
-/// GitHub's fine-grained tokens, screened for by `_pat_` because `git`
-/// starts the host of nearly every repository, and each candidate found
-/// costs the SIMD search a comparison.
-const PREFIXES: [&str; 16] = [
-    "AKIA",
-    "ASIA",
-    "ABIA",
-    "ACCA",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "_pat_",
-    "glpat-",
-    "xox",
-    "sk-",
-    "AIza",
-    "eyJ",
-    "-----BEGIN",
-];
-
 /// The kind a rejection gives an assignment such as `password=hunter2`.
 const ASSIGNMENT: &str = "a credential assignment";
 
+/// The only characters beyond ASCII that the Unicode case folding of the
+/// patterns' `(?i)` makes letters of a credential word: `ſ` is an `s`, the
+/// Kelvin sign `K` a `k` (a test asks the regex engine of every character).
+const FOLDED_INTO_ASCII: [char; 2] = ['\u{17f}', '\u{212a}'];
+
 /// Whether a string may hold a credential assignment (`password=…`). A
 /// `false` is certain: the assignment pattern needs a `:` or `=` and one of
-/// the credential words, and for ASCII text, case aside, every word holds one
-/// of [`CREDENTIAL_STEMS`]. Other text may match a word through Unicode case
-/// folding (`ſ` is an `s`), so it is always a maybe.
+/// the credential words, every one of which holds one of
+/// [`CREDENTIAL_STEMS`], case aside, unless a character of
+/// [`FOLDED_INTO_ASCII`] spells a letter of it.
 pub fn may_hold_assignment(text: &str) -> bool {
-    text.bytes().any(|b| b == b':' || b == b'=')
-        && (!text.is_ascii()
-            || CREDENTIAL_STEMS
-                .iter()
-                .any(|stem| contains_ignoring_ascii_case(text, stem)))
+    memchr::memchr2(b':', b'=', text.as_bytes()).is_some()
+        && (CREDENTIAL_STEMS
+            .iter()
+            .any(|stem| contains_ignoring_ascii_case(text, stem))
+            || may_fold_into_ascii(text))
 }
 
 /// Whether an object key may name a credential, so that its value counts as
-/// one ([`SecretScanner::is_credential_key`]). A `false` is certain, as for
-/// [`may_hold_assignment`].
+/// one ([`SecretScanner::is_credential_key`]). A `false` is certain: such a
+/// key is made of ASCII letters, digits, `_` and `-` (or characters of
+/// [`FOLDED_INTO_ASCII`]) and ends with one of [`CREDENTIAL_ENDINGS`].
 pub fn may_name_credential(key: &str) -> bool {
-    !key.is_ascii()
-        || CREDENTIAL_ENDINGS.iter().any(|ending| {
-            key.len() >= ending.len()
-                && key.as_bytes()[key.len() - ending.len()..]
-                    .eq_ignore_ascii_case(ending.as_bytes())
-        })
+    if !key.is_ascii() {
+        return may_fold_into_ascii(key);
+    }
+    CREDENTIAL_ENDINGS.iter().any(|ending| {
+        key.len() >= ending.len()
+            && key.as_bytes()[key.len() - ending.len()..].eq_ignore_ascii_case(ending.as_bytes())
+    })
 }
 
+/// Whether `text` holds a character of [`FOLDED_INTO_ASCII`].
+fn may_fold_into_ascii(text: &str) -> bool {
+    !text.is_ascii() && text.contains(FOLDED_INTO_ASCII)
+}
+
+/// Whether `needle`, ASCII letters, is in `haystack`, case aside: compared
+/// only where a SIMD search finds its first letter.
 fn contains_ignoring_ascii_case(haystack: &str, needle: &str) -> bool {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .any(|window| window.eq_ignore_ascii_case(needle.as_bytes()))
-}
-
-/// A search for [`PREFIXES`]: SIMD (Teddy) where the processor has it.
-enum PrefixSearch {
-    Packed(packed::Searcher),
-    Automaton(AhoCorasick),
+    let (haystack, needle) = (haystack.as_bytes(), needle.as_bytes());
+    let first = needle[0];
+    memchr::memchr2_iter(
+        first.to_ascii_lowercase(),
+        first.to_ascii_uppercase(),
+        haystack,
+    )
+    .any(|at| {
+        haystack
+            .get(at..at + needle.len())
+            .is_some_and(|window| window.eq_ignore_ascii_case(needle))
+    })
 }
 
 /// Finds credentials in strings and redacts them from JSON values.
 pub struct SecretScanner {
-    prefixes: PrefixSearch,
-    patterns: Vec<(&'static str, Regex)>,
+    fixed_form: FixedFormScreen,
+    /// The fixed forms of [`PATTERNS`] in order, then the assignment.
+    patterns: RegexSet,
+    /// The assignment alone, for the capture of its value.
+    assignment: Regex,
     credential_key: Regex,
 }
 
@@ -149,62 +153,58 @@ impl Default for SecretScanner {
 impl SecretScanner {
     /// Compiles the patterns; done once per validator.
     pub fn new() -> Self {
-        let prefixes = match packed::Searcher::new(PREFIXES) {
-            Some(searcher) => PrefixSearch::Packed(searcher),
-            None => PrefixSearch::Automaton(
-                AhoCorasick::new(PREFIXES).expect("the prefixes are fixed and valid"),
-            ),
-        };
         let assignment = format!(
             r"(?i)(?:^|[^a-z0-9])(?:[a-z0-9]+[_-])*{CREDENTIAL_WORDS}\s*[:=]\s*([^\s'\x22]{{4,}})"
         );
-        let patterns = PATTERNS
-            .iter()
-            .map(|(kind, pattern)| (*kind, pattern.to_string()))
-            .chain([(ASSIGNMENT, assignment)])
-            .map(|(kind, pattern)| {
-                (
-                    kind,
-                    Regex::new(&pattern).expect("the secret patterns are fixed and valid"),
-                )
-            })
-            .collect();
+        let patterns = RegexSet::new(
+            PATTERNS
+                .iter()
+                .map(|(_, pattern)| *pattern)
+                .chain([assignment.as_str()]),
+        )
+        .expect("the secret patterns are fixed and valid");
         let credential_key = Regex::new(&format!(r"(?i)^(?:[a-z0-9]+[_-])*{CREDENTIAL_WORDS}$"))
             .expect("the credential key pattern is fixed and valid");
         SecretScanner {
-            prefixes,
+            fixed_form: FixedFormScreen::new(),
             patterns,
+            assignment: Regex::new(&assignment).expect("the assignment pattern is fixed and valid"),
             credential_key,
         }
     }
 
-    /// Whether raw input may hold a credential of a fixed form. A `false` is
-    /// certain for every string of the input that is written without escapes.
-    pub fn may_hold_prefixed(&self, raw: &[u8]) -> bool {
-        match &self.prefixes {
-            PrefixSearch::Packed(searcher) => searcher.find(raw).is_some(),
-            PrefixSearch::Automaton(automaton) => automaton.is_match(raw),
-        }
+    /// The screen for credentials of a fixed form, which the validator's
+    /// fast path asks of raw input and of decoded strings.
+    pub fn fixed_form(&self) -> &FixedFormScreen {
+        &self.fixed_form
     }
 
-    /// What credential `text` looks like, if any.
+    /// What credential `text` looks like, if any: the first of [`PATTERNS`]
+    /// it matches, else an assignment whose value is not a plain number.
     pub fn find(&self, text: &str) -> Option<&'static str> {
-        self.patterns.iter().find_map(|(kind, regex)| {
-            let found = match regex.captures(text) {
-                Some(captures) => match captures.get(1) {
-                    // An assignment of a plain number (`max_token=4096`) is a setting, not a secret.
-                    Some(value) => !value.as_str().bytes().all(|b| b.is_ascii_digit()),
-                    None => true,
-                },
-                None => false,
-            };
-            found.then_some(*kind)
-        })
+        // Both screens' "no" is certain, and nearly every string gets one.
+        if !self.fixed_form.may_hold(text.as_bytes()) && !may_hold_assignment(text) {
+            return None;
+        }
+        self.patterns
+            .matches(text)
+            .iter()
+            .find_map(|index| match PATTERNS.get(index) {
+                Some((kind, _)) => Some(*kind),
+                None => self.assignment_of_more_than_a_number(text),
+            })
+    }
+
+    /// [`ASSIGNMENT`] when the first assignment in `text` assigns more than
+    /// a plain number: `max_token=4096` is a setting, not a secret.
+    fn assignment_of_more_than_a_number(&self, text: &str) -> Option<&'static str> {
+        let value = self.assignment.captures(text)?.get(1)?;
+        (!value.as_str().bytes().all(|b| b.is_ascii_digit())).then_some(ASSIGNMENT)
     }
 
     /// Whether an object key names a credential, so that its value is one.
     pub fn is_credential_key(&self, key: &str) -> bool {
-        self.credential_key.is_match(key)
+        may_name_credential(key) && self.credential_key.is_match(key)
     }
 
     /// Replaces every string in `value` that looks like a credential (and the
@@ -274,12 +274,78 @@ impl SecretScanner {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
     use serde_json::json;
 
     use super::*;
 
     fn scanner() -> SecretScanner {
         SecretScanner::new()
+    }
+
+    /// What [`SecretScanner::find`] must answer: every pattern in order,
+    /// each asked for its captures, without the screens.
+    fn find_unscreened(text: &str) -> Option<&'static str> {
+        let assignment = format!(
+            r"(?i)(?:^|[^a-z0-9])(?:[a-z0-9]+[_-])*{CREDENTIAL_WORDS}\s*[:=]\s*([^\s'\x22]{{4,}})"
+        );
+        let patterns = PATTERNS
+            .iter()
+            .map(|(kind, pattern)| (*kind, pattern.to_string()))
+            .chain([(ASSIGNMENT, assignment)]);
+        patterns.into_iter().find_map(|(kind, pattern)| {
+            let captures = Regex::new(&pattern).unwrap().captures(text)?;
+            match captures.get(1) {
+                Some(value) if value.as_str().bytes().all(|b| b.is_ascii_digit()) => None,
+                _ => Some(kind),
+            }
+        })
+    }
+
+    fn credential_like_text() -> impl Strategy<Value = String> {
+        let pieces = prop::sample::select(vec![
+            "password",
+            "PassWd",
+            "db_",
+            "token",
+            "api-key",
+            "Key",
+            "secret",
+            "max_token",
+            "=",
+            ":",
+            " ",
+            "\u{a0}",
+            "ſ",
+            "é",
+            "日",
+            "AKIA",
+            "IOSFODNN7EXAMPLE",
+            "ghp_",
+            "github_pat_",
+            "glpat-",
+            "xoxb-",
+            "sk-ant-",
+            "risk-",
+            "task-",
+            "AIza",
+            "eyJhbGciOi",
+            ".",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "0123456789abcdefghij",
+            "4096",
+            "abcdefghijklmnopqrstuvwxyz0123456789",
+            "'",
+            "x",
+        ]);
+        prop::collection::vec(pieces, 0..8).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest! {
+        #[test]
+        fn screened_set_finds_what_each_pattern_in_turn_finds(text in credential_like_text()) {
+            prop_assert_eq!(scanner().find(&text), find_unscreened(&text), "{}", text);
+        }
     }
 
     /// Asserts that `secret` is detected as `kind`, in a value and through the
@@ -291,7 +357,7 @@ mod tests {
         assert_eq!(scanner.find(&embedded), Some(kind), "{embedded}");
         let raw = serde_json::to_vec(&json!({ "note": embedded })).unwrap();
         assert!(
-            scanner.may_hold_prefixed(&raw) || may_hold_assignment(&embedded),
+            scanner.fixed_form().may_hold(&raw) || may_hold_assignment(&embedded),
             "prefilter missed {secret}"
         );
         assert_eq!(
@@ -420,7 +486,7 @@ mod tests {
     #[test]
     fn ordinary_metadata_does_not_trip_the_prefilters() {
         let raw = br#"{"tool":"claude-code","model":"claude-sonnet-4-5","input_tokens":1200,"output_tokens":300,"repository":"github.example.com/acme/payments-api","attributes":{"ticket":"PAY-12"}}"#;
-        assert!(!scanner().may_hold_prefixed(raw));
+        assert!(!scanner().fixed_form().may_hold(raw));
         for text in [
             "claude-code",
             "github.example.com/acme/payments-api",
@@ -461,12 +527,35 @@ mod tests {
                 assert!(may_name_credential(&key), "{key}");
             }
         }
-        // Unicode case folding makes `ſ` an `s` for the pattern; the screens
-        // leave any text that is not ASCII to it.
-        let folded = "paſſword=hunter22";
-        assert_eq!(scanner.find(folded), Some(ASSIGNMENT));
-        assert!(may_hold_assignment(folded));
+        // Unicode case folding makes `ſ` an `s` and `K` a `k` for the
+        // patterns; the screens leave text with either to them.
+        for folded in ["paſſword=hunter22", "api_\u{212a}ey: hunter22"] {
+            assert_eq!(scanner.find(folded), Some(ASSIGNMENT), "{folded}");
+            assert!(may_hold_assignment(folded), "{folded}");
+        }
         assert!(may_name_credential("paſſword"));
+        assert!(scanner.is_credential_key("paſſword"));
+        // Other text beyond ASCII is screened like ASCII text.
+        for text in ["Zürich: Plattform", "équipe=données", "日本語:チーム"] {
+            assert!(!may_hold_assignment(text), "{text}");
+            assert_eq!(scanner.find(text), None, "{text}");
+        }
+        assert!(may_hold_assignment("Zürich password=x"));
+        for key in ["équipe", "日本語", "clé_password"] {
+            assert!(!may_name_credential(key), "{key}");
+            assert!(!scanner.is_credential_key(key), "{key}");
+        }
+    }
+
+    #[test]
+    fn no_other_character_folds_into_a_letter_of_a_credential_word() {
+        let letters = CREDENTIAL_WORDS.replace(|c: char| !c.is_ascii_alphabetic(), "");
+        let class = Regex::new(&format!("(?i)^[{letters}]$")).unwrap();
+        let folding: Vec<char> = (0x80..=0x10_ffff)
+            .filter_map(char::from_u32)
+            .filter(|c| class.is_match(c.encode_utf8(&mut [0; 4])))
+            .collect();
+        assert_eq!(folding, FOLDED_INTO_ASCII);
     }
 
     #[test]
@@ -475,7 +564,7 @@ mod tests {
         // Everything RFC 3339 allows, in one string.
         let timestamp = "2026-03-02T09:15:00.123456789+01:00 t z Z 1985-04-12t23:20:50.52z";
         assert!(scanner.find(timestamp).is_none());
-        assert!(!scanner.may_hold_prefixed(timestamp.as_bytes()));
+        assert!(!scanner.fixed_form().may_hold(timestamp.as_bytes()));
         let names = crate::vocab::EventType::ALL
             .iter()
             .map(|t| t.as_str())
@@ -501,7 +590,7 @@ mod tests {
             let name = field.name();
             assert!(scanner.find(name).is_none(), "{name}");
             assert!(!scanner.is_credential_key(name), "{name}");
-            assert!(!scanner.may_hold_prefixed(name.as_bytes()), "{name}");
+            assert!(!scanner.fixed_form().may_hold(name.as_bytes()), "{name}");
         }
     }
 }
