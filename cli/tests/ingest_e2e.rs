@@ -820,7 +820,9 @@ fn kill_9_at_five_random_moments_loses_and_duplicates_nothing() {
             || tail(&log),
         );
         std::thread::sleep(pause);
-        merged += ingest.metric("aitrail_ingest_merged_files_total").unwrap_or(0);
+        merged += ingest
+            .metric("aitrail_ingest_merged_files_total")
+            .unwrap_or(0);
         ingest.kill();
         eprintln!(
             "kill -9 {kill}: {threshold} consumed + {pause:?}; the store holds {:?}",
@@ -829,7 +831,9 @@ fn kill_9_at_five_random_moments_loses_and_duplicates_nothing() {
         ingest = site.ingest("ingest", options);
     }
     site.wait_stored(input.valid, &mut [&mut ingest]);
-    merged += ingest.metric("aitrail_ingest_merged_files_total").unwrap_or(0);
+    merged += ingest
+        .metric("aitrail_ingest_merged_files_total")
+        .unwrap_or(0);
     let status = ingest.terminate();
     assert!(status.success(), "SIGTERM exits 0, got {status}");
     assert!(merged > 0, "continuous compaction merged files meanwhile");

@@ -529,10 +529,16 @@ async fn a_restart_after_skipped_empty_commits_loses_and_duplicates_nothing() {
         (11 - lagging) as u64 + 2,
         "the messages code_changes had not recorded, read again, and two new ones"
     );
-    assert_eq!(summary.rejected, 0, "nothing replayed was taken for a duplicate");
+    assert_eq!(
+        summary.rejected, 0,
+        "nothing replayed was taken for a duplicate"
+    );
     let expected: Vec<String> = (0..=10).map(|i| format!("u-{i:02}")).collect();
     assert_eq!(harness.stored_ids("ai_usage").await, expected);
-    assert_eq!(harness.stored_ids("code_changes").await, ["c-0", "c-1", "c-2"]);
+    assert_eq!(
+        harness.stored_ids("code_changes").await,
+        ["c-0", "c-1", "c-2"]
+    );
     assert_eq!(
         writer_version(&harness, &app_id).await,
         [Some(13), Some(13), Some(13)],
@@ -579,7 +585,11 @@ async fn continuous_compaction_keeps_few_files_and_every_row_once() {
     assert!(merges >= 3, "{operations:?}");
     // At most two partitions (the events' dates may straddle midnight),
     // each with fewer than three files of a class.
-    assert!(files <= 4, "{files} files after {} commits", operations.len());
+    assert!(
+        files <= 4,
+        "{files} files after {} commits",
+        operations.len()
+    );
 }
 
 async fn writer_version(harness: &Harness, app_id: &str) -> Vec<Option<i64>> {

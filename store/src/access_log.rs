@@ -12,15 +12,15 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use deltalake::kernel::StructType;
-use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::Action;
+use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use deltalake::{DeltaTable, DeltaTableError};
 
 use crate::location::StoreRoot;
 use crate::rows::epoch_day;
-use crate::table::open_existing;
+use crate::table::{adopt_commit, open_or_create_named};
 
 /// The table's name under the store root.
 pub const ACCESS_LOG_TABLE: &str = "access_log";
@@ -77,24 +77,8 @@ pub struct AccessLogWriter {
 impl AccessLogWriter {
     /// Opens the table under `root`, creating it if it does not exist.
     pub async fn open(root: &StoreRoot) -> Result<Self, DeltaTableError> {
-        if let Some(table) = open_existing(root, ACCESS_LOG_TABLE).await? {
-            return Ok(AccessLogWriter { table });
-        }
-        let url = root.table_url(ACCESS_LOG_TABLE);
-        if let Ok(dir) = url.to_file_path() {
-            std::fs::create_dir_all(&dir).map_err(|err| {
-                DeltaTableError::Generic(format!("cannot create {}: {err}", dir.display()))
-            })?;
-        }
-        let schema: StructType = access_log_schema().as_ref().try_into_kernel()?;
-        let table = DeltaTable::try_from_url(url)
-            .await?
-            .create()
-            .with_table_name(ACCESS_LOG_TABLE)
-            .with_columns(schema.fields().cloned())
-            .with_partition_columns(["date"])
-            .with_save_mode(SaveMode::Ignore)
-            .await?;
+        let table =
+            open_or_create_named(root, ACCESS_LOG_TABLE, &access_log_schema(), &["date"]).await?;
         Ok(AccessLogWriter { table })
     }
 
@@ -107,8 +91,21 @@ impl AccessLogWriter {
         }
         let mut writer = RecordBatchWriter::for_table(&self.table)?;
         writer.write(record_batch(records)?).await?;
-        writer.flush_and_commit(&mut self.table).await?;
-        Ok(())
+        let adds = writer.flush().await?;
+        let operation = DeltaOperation::Write {
+            mode: SaveMode::Append,
+            partition_by: Some(vec!["date".to_string()]),
+            predicate: None,
+        };
+        let committed = CommitBuilder::default()
+            .with_actions(adds.into_iter().map(Action::Add).collect())
+            .build(
+                Some(self.table.snapshot()?),
+                self.table.log_store(),
+                operation,
+            )
+            .await?;
+        adopt_commit(&mut self.table, committed).await
     }
 }
 

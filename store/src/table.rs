@@ -12,9 +12,18 @@ use deltalake::kernel::transaction::FinalizedCommit;
 use deltalake::kernel::{LogicalFileView, Remove, StructType};
 use deltalake::protocol::SaveMode;
 use deltalake::table::state::DeltaTableState;
-use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, Path};
+use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, Path, TableProperty};
 
 use crate::location::StoreRoot;
+
+/// How long the log remembers a removed file (`delta.deletedFileRetentionDuration`
+/// of the tables aitrail creates), instead of Delta's week. Every
+/// checkpoint carries each removal it remembers, and continuous
+/// compaction removes a file for about every commit, so a week of them
+/// made each checkpoint of a live stream's table ever larger. Two days
+/// leave the daily lifecycle job, which vacuums what was removed, a day
+/// to spare.
+pub const REMOVED_FILE_RETENTION: &str = "interval 2 days";
 
 /// The partition columns, outermost first (DESIGN §4).
 pub const PARTITION_COLUMNS: [&str; 2] = ["tier", "date"];
@@ -92,6 +101,10 @@ pub async fn open_or_create_named(
         .with_table_name(name)
         .with_columns(schema.fields().cloned())
         .with_partition_columns(partition_columns.iter().copied())
+        .with_configuration_property(
+            TableProperty::DeletedFileRetentionDuration,
+            Some(REMOVED_FILE_RETENTION),
+        )
         .with_save_mode(SaveMode::Ignore)
         .await;
     match created {

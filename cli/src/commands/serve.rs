@@ -37,10 +37,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .map_err(|err| UsageError(format!("server.listen `{}`: {err}", server.listen)))?;
         let address = listener.local_addr()?;
         let lifecycle = spawn_lifecycle(schedule, root.clone(), policy, shutdown.clone());
-        let (app, access_log) = App::start(server, root, prices).await?;
+        let (app, background) = App::start(server, root, prices).await?;
         tracing::info!(%address, "serving");
         let served = serve(listener, app, shutdown).await;
-        access_log.finish().await;
+        background.finish().await;
         if let Some(lifecycle) = lifecycle {
             lifecycle.await?;
         }

@@ -1,12 +1,13 @@
 //! `aitrail dev` run as a user runs it, for the tests that need the whole
-//! pipeline: started on a free port, its printed lines read, stopped by a
-//! signal.
+//! pipeline: started on a free port, its printed lines read, its log kept,
+//! stopped by a signal.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -19,6 +20,8 @@ const DEADLINE: Duration = Duration::from_secs(180);
 /// A running `aitrail dev` and what it printed; killed when dropped.
 pub struct Dev {
     child: Child,
+    /// Reads the log until the process closes its stderr, then returns it.
+    log: Option<JoinHandle<Vec<u8>>>,
     /// `host:port` of the embedded broker.
     pub kafka: String,
     /// Address of the query service and dashboard.
@@ -43,9 +46,19 @@ impl Dev {
             ])
             .args(flags)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("aitrail dev starts");
+        let mut stderr = child.stderr.take().unwrap();
+        let log = std::thread::spawn(move || {
+            let mut log = Vec::new();
+            let mut chunk = [0u8; 8192];
+            while let Ok(read @ 1..) = stderr.read(&mut chunk) {
+                let _ = std::io::stderr().write_all(&chunk[..read]);
+                log.extend_from_slice(&chunk[..read]);
+            }
+            log
+        });
         let stdout = child.stdout.take().unwrap();
         let (lines_tx, lines_rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -75,6 +88,7 @@ impl Dev {
             .expect("the dashboard URL names an address");
         Dev {
             child,
+            log: Some(log),
             kafka: printed["kafka"].clone(),
             dashboard,
             compliance: printed["compliance token"].clone(),
@@ -97,8 +111,10 @@ impl Dev {
         }
     }
 
-    /// Sends `signal` and waits for the exit code.
-    pub fn stop(mut self, signal: &str) -> Option<i32> {
+    /// Sends `signal`, waits for the exit, and asserts the stop was clean:
+    /// exit code 0, and no panic, no error line and no colour code in the
+    /// log, which is piped here as a log collector would read it.
+    pub fn stop(mut self, signal: &str) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -110,7 +126,17 @@ impl Dev {
         let deadline = Instant::now() + DEADLINE;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
+                let log = self.log.take().unwrap().join().unwrap();
+                let log = String::from_utf8_lossy(&log);
+                assert_eq!(status.code(), Some(0), "exit on {signal}; log:\n{log}");
+                for line in log.lines() {
+                    assert!(
+                        !line.contains("panicked") && !line.contains(" ERROR "),
+                        "a clean stop on {signal} logs no panic or error: {line}"
+                    );
+                }
+                assert!(!log.contains('\x1b'), "no colour codes in a piped log");
+                return;
             }
             assert!(
                 Instant::now() < deadline,

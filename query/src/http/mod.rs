@@ -23,6 +23,7 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{any, get};
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use self::access::{AccessLog, AccessLogTask};
@@ -46,13 +47,13 @@ pub struct App {
 
 impl App {
     /// Opens the store's access log (creating it) and prepares the tables;
-    /// `config` must have been validated. The returned task must be
+    /// `config` must have been validated. The returned tasks must be
     /// finished after serving, to commit the last access records.
     pub async fn start(
         config: ServerConfig,
         root: StoreRoot,
         prices: Prices,
-    ) -> Result<(Arc<App>, AccessLogTask), QueryError> {
+    ) -> Result<(Arc<App>, BackgroundTasks), QueryError> {
         let metrics = Arc::new(Metrics::default());
         let healthy = Arc::new(AtomicBool::new(true));
         let (access_log, task) =
@@ -66,8 +67,36 @@ impl App {
             access_log_healthy: healthy,
         };
         let app = Arc::new(app);
-        tokio::spawn(warm_up(Arc::clone(&app)));
-        Ok((app, task))
+        let stop_warming = CancellationToken::new();
+        let warming = tokio::spawn(warm_up(Arc::clone(&app), stop_warming.clone()));
+        let background = BackgroundTasks {
+            access_log: task,
+            stop_warming,
+            warming,
+        };
+        Ok((app, background))
+    }
+}
+
+/// The work the server does beside answering requests: warming the
+/// per-day sums and committing the access log. Both are joined before the
+/// process exits, so that no store read is cut off by the runtime shutting
+/// down under it (the Delta kernel's reads then fail loudly).
+pub struct BackgroundTasks {
+    access_log: AccessLogTask,
+    stop_warming: CancellationToken,
+    warming: JoinHandle<()>,
+}
+
+impl BackgroundTasks {
+    /// Stops warming up after the report it is on, then commits what the
+    /// access log holds. Call it once no request is being served any more.
+    pub async fn finish(self) {
+        self.stop_warming.cancel();
+        if let Err(error) = self.warming.await {
+            tracing::error!(%error, "warming up the reports failed");
+        }
+        self.access_log.finish().await;
     }
 }
 
@@ -77,7 +106,7 @@ impl App {
 /// for them. Within the per-query memory limit, without its timeout: no
 /// one waits for this answer, and a large store may take longer to sum
 /// than one query may run.
-async fn warm_up(app: Arc<App>) {
+async fn warm_up(app: Arc<App>, stop: CancellationToken) {
     let started = Instant::now();
     let limits = Limits {
         timeout: None,
@@ -85,6 +114,9 @@ async fn warm_up(app: Arc<App>) {
     };
     let today = chrono::Utc::now().date_naive();
     for kind in [ReportKind::Adoption, ReportKind::Incidents] {
+        if stop.is_cancelled() {
+            return;
+        }
         let params = ReportParams::parse(kind, [], today).expect("the defaults are valid");
         if let Err(err) = app.tables.session_for_report(limits, &params).await {
             tracing::warn!(

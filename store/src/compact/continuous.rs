@@ -69,9 +69,7 @@ impl MergePolicy {
             }
             classes[class].push(index);
         }
-        classes
-            .into_iter()
-            .find(|class| class.len() >= self.fan_in)
+        classes.into_iter().find(|class| class.len() >= self.fan_in)
     }
 
     /// The class of a file of `size` bytes: 0 below `BASE_BYTES × fan_in`,
@@ -126,7 +124,10 @@ mod tests {
             target_bytes: 100 * MIB,
         };
         assert_eq!(policy.files_to_merge(&[100 * MIB, 200 * MIB]), None);
-        assert_eq!(policy.files_to_merge(&[100 * MIB, 3 * KIB, 4 * KIB]), Some(vec![1, 2]));
+        assert_eq!(
+            policy.files_to_merge(&[100 * MIB, 3 * KIB, 4 * KIB]),
+            Some(vec![1, 2])
+        );
     }
 
     #[test]
@@ -160,6 +161,9 @@ mod tests {
             assert!(files.len() < 4 * policy.fan_in, "{} files", files.len());
         }
         let amplification = rewritten as f64 / written as f64;
-        assert!(amplification < 8.0, "each byte rewritten {amplification:.1} times");
+        assert!(
+            amplification < 8.0,
+            "each byte rewritten {amplification:.1} times"
+        );
     }
 }

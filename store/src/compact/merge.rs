@@ -110,7 +110,9 @@ async fn write_merged(
     let store = table.log_store().object_store(None);
     for file in inputs {
         let reader = DataFileReader::new(Arc::clone(&store), file.location.clone(), file.size);
-        let mut batches = ParquetRecordBatchStreamBuilder::new(reader).await?.build()?;
+        let mut batches = ParquetRecordBatchStreamBuilder::new(reader)
+            .await?
+            .build()?;
         while let Some(batch) = batches.try_next().await? {
             writer
                 .write_partition(batch, &values, WriteMode::Default)
@@ -125,7 +127,10 @@ async fn write_merged(
 fn partition_columns(partition: &PartitionKey) -> Result<RecordBatch, DeltaTableError> {
     let day = partition.date.to_epoch_days();
     let columns: Vec<(&str, ArrayRef)> = vec![
-        ("tier", Arc::new(StringArray::from(vec![partition.tier.as_str()]))),
+        (
+            "tier",
+            Arc::new(StringArray::from(vec![partition.tier.as_str()])),
+        ),
         ("date", Arc::new(Date32Array::from(vec![day]))),
     ];
     Ok(RecordBatch::try_from_iter(columns)?)

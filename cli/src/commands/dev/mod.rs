@@ -194,7 +194,7 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
         .await
         .map_err(|err| UsageError(format!("--listen {}: {err}", server.listen)))?;
     let address = listener.local_addr()?;
-    let (app, access_log) = App::start(server, root.clone(), prices).await?;
+    let (app, background) = App::start(server, root.clone(), prices).await?;
     let serving = tokio::spawn(serve(listener, app, shutdown.clone()));
     let mut ingesting = tokio::spawn(aitrail_ingest::run(settings, shutdown.clone()));
     let lifecycle = spawn_lifecycle(schedule, root.clone(), policy, shutdown.clone());
@@ -251,7 +251,7 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
     if let Err(err) = serving.await? {
         failures.push(anyhow::Error::from(err).context("query service"));
     }
-    access_log.finish().await;
+    background.finish().await;
     if let Some(lifecycle) = lifecycle {
         lifecycle.await?;
     }
