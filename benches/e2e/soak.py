@@ -78,7 +78,7 @@ def main() -> int:
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     command = [args.bin, "dev", "--listen", "127.0.0.1:0", "--data-dir", str(data_dir),
                "--rate", str(args.rate), "--backfill-days", args.backfill_days, "--log-format", "json"]
-    log_path = data_dir.parent / "dev.log"
+    log_path = data_dir.with_name(data_dir.name + ".log")
     log = open(log_path, "wb")
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log)
     printed = {}

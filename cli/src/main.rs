@@ -10,6 +10,14 @@ use clap::{Parser, Subcommand};
 
 use exit::ExitCode;
 
+/// jemalloc rather than glibc's allocator: the services free large,
+/// short-lived buffers (the Delta log's JSON decoders, Parquet pages)
+/// between long-lived ones on every commit, and glibc's heap grew around
+/// them for as long as a live stream ran, where jemalloc's stays flat
+/// (benches/README.md, the soak).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// aitrail — the audit trail of AI-assisted software development.
 #[derive(Parser)]
 #[command(name = "aitrail", version, about, long_about = None)]

@@ -479,7 +479,7 @@ struct Options {
     max_age_ms: u64,
     /// librdkafka's `partition.assignment.strategy`.
     assignor: &'static str,
-    /// `[ingest] compact_fan_in`: 2 merges after nearly every commit.
+    /// `[ingest] compact_fan_in` (small, to merge under the kill -9 test).
     compact_fan_in: usize,
 }
 
@@ -794,11 +794,11 @@ fn kill_9_at_five_random_moments_loses_and_duplicates_nothing() {
     let input = make_input(site.dir.path(), events(), true);
     site.produce(&input, true);
 
-    // Small files merged two at a time: the kills also land while
+    // Small files merged three at a time: the kills also land while
     // partitions are being compacted.
     let options = Options {
         max_rows: 20_000,
-        compact_fan_in: 2,
+        compact_fan_in: 3,
         ..Options::default()
     };
     let mut ingest = site.ingest("ingest", options);

@@ -137,24 +137,28 @@ impl OpenTable {
     /// than its snapshot exists. Asking for the next commit file is one
     /// lookup, where an update lists the whole log directory, which grows
     /// with every commit (the access log's with every second of traffic).
+    /// Past a newer checkpoint the table is read afresh from it instead: an
+    /// updated snapshot keeps memory for every commit it was updated over
+    /// (see `aitrail_store::table::adopt_commit`), so a server open for a
+    /// year holds no more than a checkpoint interval of them.
     async fn refresh(&mut self, root: &StoreRoot, name: &str) -> Result<(), QueryError> {
         let Some(version) = self.table.version() else {
             return self.update().await;
         };
         let store = self.table.log_store().object_store(None);
         let next = Path::from(format!("_delta_log/{:020}.json", version + 1));
-        match store.head(&next).await {
-            Ok(_) => return self.update().await,
-            Err(ObjectStoreError::NotFound { .. }) => {}
+        let newer = match store.head(&next).await {
+            Ok(_) => true,
+            Err(ObjectStoreError::NotFound { .. }) => false,
             Err(err) => return Err(QueryError::Store(err.into())),
-        }
+        };
         if checkpointed_after(store.as_ref(), version).await? {
-            let reopened = open_existing(root, name).await?;
-            if let Some(table) = reopened {
+            if let Some(table) = open_existing(root, name).await? {
                 *self = OpenTable::new(table).await?;
             }
+            return Ok(());
         }
-        Ok(())
+        if newer { self.update().await } else { Ok(()) }
     }
 
     async fn update(&mut self) -> Result<(), QueryError> {
