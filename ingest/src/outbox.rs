@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 
+use futures::FutureExt;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
@@ -69,6 +70,7 @@ impl Outbox {
     /// Queues `message`, first waiting for the oldest deliveries when too
     /// many are in flight or librdkafka's queue is full.
     pub async fn send(&mut self, message: Outgoing) -> Result<(), KafkaError> {
+        self.release_acknowledged().await?;
         while self.in_flight.len() >= self.max_in_flight {
             self.settle_oldest().await?;
         }
@@ -102,24 +104,47 @@ impl Outbox {
         Ok(())
     }
 
-    /// Waits for the oldest delivery; with [`OnFailure::Resend`] a failed
-    /// one is sent again, after a backoff, until it is delivered.
+    /// Lets go of the oldest messages the broker has already acknowledged,
+    /// without waiting: a steady stream well under `max_in_flight` would
+    /// otherwise keep that many delivered messages (a slow live stream's
+    /// memory grew for the better part of an hour, benches/README.md).
+    async fn release_acknowledged(&mut self) -> Result<(), KafkaError> {
+        while let Some((_, delivery)) = self.in_flight.front_mut() {
+            let Some(outcome) = delivery.now_or_never() else {
+                return Ok(());
+            };
+            let (message, _) = self.in_flight.pop_front().expect("the front was just seen");
+            if let Some(error) = failure(outcome) {
+                self.redeliver(message, error).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the oldest delivery; a failed one is handled by
+    /// [`Outbox::redeliver`].
     async fn settle_oldest(&mut self) -> Result<(), KafkaError> {
-        let Some((message, mut delivery)) = self.in_flight.pop_front() else {
+        let Some((message, delivery)) = self.in_flight.pop_front() else {
             return Ok(());
         };
+        match failure(delivery.await) {
+            None => Ok(()),
+            Some(error) => self.redeliver(message, error).await,
+        }
+    }
+
+    /// After a failed delivery of `message`: with [`OnFailure::Resend`] it is
+    /// sent again, after a backoff, until it is delivered; otherwise the
+    /// error is returned.
+    async fn redeliver(&mut self, message: Outgoing, error: KafkaError) -> Result<(), KafkaError> {
+        let mut error = error;
         let mut backoff = Backoff::default();
         loop {
-            let error = match delivery.await {
-                Ok(Ok(_)) => return Ok(()),
-                Ok(Err((error, _))) => error,
-                Err(_) => KafkaError::Canceled,
-            };
             if self.on_failure == OnFailure::Fail {
                 return Err(error);
             }
             tracing::warn!(topic = %self.topic, %error, "delivery failed; sending again");
-            delivery = loop {
+            let delivery = loop {
                 backoff.wait().await;
                 match self.producer.send_result(record(&self.topic, &message)) {
                     Ok(delivery) => break delivery,
@@ -128,7 +153,20 @@ impl Outbox {
                     }
                 }
             };
+            match failure(delivery.await) {
+                None => return Ok(()),
+                Some(failed) => error = failed,
+            }
         }
+    }
+}
+
+/// The error of a finished delivery, `None` when the broker acknowledged it.
+fn failure(outcome: <DeliveryFuture as Future>::Output) -> Option<KafkaError> {
+    match outcome {
+        Ok(Ok(_)) => None,
+        Ok(Err((error, _))) => Some(error),
+        Err(_) => Some(KafkaError::Canceled),
     }
 }
 
@@ -147,4 +185,43 @@ fn record<'a>(topic: &'a str, message: &'a Outgoing) -> FutureRecord<'a, [u8], [
         record = record.key(key.as_slice());
     }
     record
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rdkafka::ClientConfig;
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::producer::Producer;
+
+    use super::*;
+
+    fn message(n: usize) -> Outgoing {
+        Outgoing {
+            key: None,
+            payload: format!("event {n}").into_bytes(),
+            headers: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn acknowledged_messages_are_let_go_long_before_the_bound() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic("events", 1, 1).unwrap();
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .create()
+            .unwrap();
+        let mut outbox = Outbox::new(producer.clone(), "events", 1_000, OnFailure::Fail);
+        for n in 0..100 {
+            outbox.send(message(n)).await.unwrap();
+        }
+        producer.flush(Duration::from_secs(30)).unwrap();
+
+        outbox.send(message(100)).await.unwrap();
+        assert_eq!(outbox.in_flight(), 1, "only the message just sent is kept");
+        outbox.flush().await.unwrap();
+        assert_eq!(outbox.in_flight(), 0);
+    }
 }
