@@ -27,7 +27,7 @@ echo "== corpora: $events events each, 7 days from $start_date" >&2
 python3 benches/e2e/foreign_events.py --events "$events" --seed 1 --start "$start_date" --days 7 \
   > "$work/foreign.jsonl"
 
-rate() { echo "$1 / $2" | bc -l | xargs printf '%.0f'; }
+rate() { echo "$1 / ($2)" | bc -l | xargs printf '%.0f'; }
 
 for corpus in gen foreign; do
   file="$work/$corpus.jsonl"
