@@ -8,9 +8,11 @@ use aitrail_schemas::EventType;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use chrono::NaiveDate;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel;
-use deltalake::kernel::transaction::FinalizedCommit;
-use deltalake::kernel::{LogicalFileView, Remove, StructType};
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::transaction::{
+    CommitBuilder, CommitProperties, FinalizedCommit, TransactionError,
+};
+use deltalake::kernel::{Action, LogicalFileView, Remove, StructType, Version};
+use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::table::state::DeltaTableState;
 use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, Path, TableProperty};
 
@@ -193,6 +195,36 @@ pub fn data_files(table: &DeltaTable) -> Result<Vec<DataFile>, DeltaTableError> 
             })
         })
         .collect()
+}
+
+/// Commits `actions` on exactly the version `table` holds, never rebased
+/// over another writer's commit, and makes `table` hold the result.
+/// `Ok(None)` when another writer committed first: the caller reads the
+/// table again and decides afresh. Merges and purges commit this way
+/// because delta-rs does not see removals that change no data as a
+/// conflict, so a rebased merge and purge could both take the same files.
+pub async fn commit_on_held_version(
+    table: &mut DeltaTable,
+    properties: CommitProperties,
+    actions: Vec<Action>,
+    operation: DeltaOperation,
+) -> Result<Option<Version>, DeltaTableError> {
+    let committed = CommitBuilder::from(properties)
+        .with_max_retries(0)
+        .with_actions(actions)
+        .build(Some(table.snapshot()?), table.log_store(), operation)
+        .await;
+    match committed {
+        Ok(committed) => {
+            let version = committed.version();
+            adopt_commit(table, committed).await?;
+            Ok(Some(version))
+        }
+        Err(DeltaTableError::Transaction {
+            source: TransactionError::MaxCommitAttempts(_),
+        }) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// Makes `table` hold the snapshot of the commit it just made: the

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, RecordBatch, StringArray};
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{Action, Add, Version};
 use deltalake::protocol::DeltaOperation;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
@@ -26,7 +26,7 @@ use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use serde::Deserialize;
 
 use crate::file_reader::DataFileReader;
-use crate::table::{DataFile, PartitionKey, adopt_commit, data_files};
+use crate::table::{DataFile, PartitionKey, commit_on_held_version, data_files};
 use crate::writer::{partition_values, writer_properties};
 
 /// How often a merge re-checks its inputs and tries to commit when other
@@ -136,11 +136,12 @@ fn partition_columns(partition: &PartitionKey) -> Result<RecordBatch, DeltaTable
     Ok(RecordBatch::try_from_iter(columns)?)
 }
 
-/// Commits the swap on the newest table version, provided every input is
-/// still active there: the version is read, the inputs checked, and the
-/// commit made with no retry, so that it fails rather than be rebased if
-/// anything committed in between. `Ok(None)` when an input went away, or
-/// every attempt lost such a race.
+/// Commits the swap on the version `table` holds, provided every input is
+/// still active there, with no retry, so that it fails rather than be
+/// rebased if anything committed in between; after such a failure the
+/// table is read again and the inputs checked again. The first attempt
+/// reads nothing: the writer's table is current after its own commit.
+/// `Ok(None)` when an input went away, or every attempt lost such a race.
 async fn commit_if_inputs_active(
     table: &mut DeltaTable,
     partition: &PartitionKey,
@@ -148,8 +149,10 @@ async fn commit_if_inputs_active(
     adds: &[Add],
     target_bytes: u64,
 ) -> Result<Option<Version>, DeltaTableError> {
-    for _ in 0..COMMIT_ATTEMPTS {
-        table.update_incremental(None).await?;
+    for attempt in 0..COMMIT_ATTEMPTS {
+        if attempt > 0 {
+            table.update_incremental(None).await?;
+        }
         let active: HashSet<String> = data_files(table)?.into_iter().map(|f| f.path).collect();
         let Some(removes) = inputs
             .iter()
@@ -170,21 +173,10 @@ async fn commit_if_inputs_active(
             predicate: Some(partition.predicate()),
             target_size: i64::try_from(target_bytes).unwrap_or(i64::MAX),
         };
-        let committed = CommitBuilder::from(CommitProperties::default())
-            .with_max_retries(0)
-            .with_actions(actions)
-            .build(Some(table.snapshot()?), table.log_store(), operation)
-            .await;
-        match committed {
-            Ok(committed) => {
-                let version = committed.version();
-                adopt_commit(table, committed).await?;
-                return Ok(Some(version));
-            }
-            Err(DeltaTableError::Transaction {
-                source: TransactionError::MaxCommitAttempts(_),
-            }) => continue,
-            Err(error) => return Err(error),
+        let committed =
+            commit_on_held_version(table, CommitProperties::default(), actions, operation).await?;
+        if committed.is_some() {
+            return Ok(committed);
         }
     }
     Ok(None)

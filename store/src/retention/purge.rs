@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate, Utc};
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties, TransactionError};
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{Action, Transaction};
 use deltalake::operations::vacuum::Clock;
 use deltalake::protocol::DeltaOperation;
@@ -15,6 +15,7 @@ use deltalake::{DeltaTable, DeltaTableError, Path};
 use futures::TryStreamExt;
 
 use super::plan::partition_of;
+use crate::table::commit_on_held_version;
 
 /// The application id under which each table records the last retention
 /// run whose purge it committed.
@@ -66,24 +67,16 @@ pub async fn remove_partitions(
         };
         let properties = CommitProperties::default()
             .with_application_transaction(Transaction::new(RETENTION_APP_ID, run_id));
-        let committed = CommitBuilder::from(properties)
-            .with_max_retries(0)
-            .with_actions(removes)
-            .build(Some(table.snapshot()?), table.log_store(), operation)
-            .await;
-        match committed {
-            Ok(committed) => {
-                table.update_incremental(Some(committed.version())).await?;
-                return Ok(());
-            }
-            Err(DeltaTableError::Transaction {
-                source: TransactionError::MaxCommitAttempts(_),
-            }) => tracing::info!(
-                table = %table.table_url(),
-                "another writer committed while the purge listed its files; listing them again"
-            ),
-            Err(error) => return Err(error),
+        if commit_on_held_version(table, properties, removes, operation)
+            .await?
+            .is_some()
+        {
+            return Ok(());
         }
+        tracing::info!(
+            table = %table.table_url(),
+            "another writer committed while the purge listed its files; listing them again"
+        );
     }
 }
 
