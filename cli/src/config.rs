@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-use aitrail_ingest::{IngestConfig, KafkaConfig};
+use aitrail_ingest::IngestConfig;
+use aitrail_ingest::config::check_kafka;
+use aitrail_kafka::KafkaConfig;
 use aitrail_query::http::config::ServerConfig;
 use aitrail_query::{ModelPrice, Prices};
 use aitrail_store::policy::RetentionPolicy;
@@ -114,7 +116,7 @@ impl ConfigFile {
     /// `[kafka]`, refused when the ingest could not run with it.
     pub fn kafka(&self) -> Result<KafkaConfig, UsageError> {
         let kafka: KafkaConfig = self.section("kafka")?;
-        kafka.validate().map_err(|err| self.named(&err))?;
+        check_kafka(&kafka).map_err(|err| self.named(&err))?;
         Ok(kafka)
     }
 

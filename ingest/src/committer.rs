@@ -11,6 +11,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use aitrail_kafka::backoff::Backoff;
+use aitrail_schemas::kafka_key::kafka_key_of_value;
 use aitrail_schemas::{EventType, Rejection};
 use aitrail_store::StoreRoot;
 use aitrail_store::rows::TableBatch;
@@ -20,13 +22,11 @@ use deltalake::kernel::Transaction;
 use tokio_util::sync::CancellationToken;
 
 use crate::IngestError;
-use crate::backoff::Backoff;
 use crate::dlq::DeadLetters;
 use crate::http::Health;
 use crate::metrics::Metrics;
 use crate::offsets::{RecordedOffsets, read_recorded};
 use crate::partitions::{Partitions, TopicPartition};
-use crate::produce::event_key_of;
 
 /// Attempts at a commit once stopping, before giving the batch up to be
 /// read again by the next run.
@@ -231,7 +231,7 @@ impl Committer {
         let mut duplicates = 0;
         for table in tables.iter_mut() {
             for duplicate in self.writer.take_duplicates(table).await? {
-                let key = event_key_of(&duplicate.event);
+                let key = kafka_key_of_value(&duplicate.event);
                 self.shared
                     .reject(
                         duplicate.rejection(),

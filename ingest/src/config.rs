@@ -1,10 +1,7 @@
-//! The `[ingest]` and `[kafka]` sections of `aitrail.toml` (DESIGN §8).
-//!
-//! `[kafka]` is passed to librdkafka untouched, so SASL, TLS and tuning work
-//! the way Kafka users expect; only the few properties that would break
-//! exactly-once are refused, naming the key.
+//! The `[ingest]` section of `aitrail.toml` (DESIGN §8), and what the ingest
+//! requires of `[kafka]`: a group, and the few properties that would break
+//! exactly-once left to it, each refusal naming the key.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,24 +10,7 @@ use chrono::TimeDelta;
 use rdkafka::ClientConfig;
 use serde::Deserialize;
 
-/// A configuration value that cannot be used; the message names the key.
-#[derive(Debug, thiserror::Error)]
-#[error("{key}: {problem}")]
-pub struct ConfigError {
-    /// The offending key, e.g. `ingest.topics` or `kafka."group.id"`.
-    pub key: String,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
-impl ConfigError {
-    fn new(key: impl Into<String>, problem: impl Into<String>) -> Self {
-        ConfigError {
-            key: key.into(),
-            problem: problem.into(),
-        }
-    }
-}
+pub use aitrail_kafka::{ConfigError, KafkaConfig};
 
 /// The `[ingest]` section: what to read, where rejects go, when to flush.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -146,45 +126,6 @@ impl IngestConfig {
     }
 }
 
-/// A `[kafka]` value: TOML lets users write numbers and booleans unquoted.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(untagged)]
-enum KafkaValue {
-    Text(String),
-    Integer(i64),
-    Float(f64),
-    Flag(bool),
-}
-
-impl KafkaValue {
-    fn into_property(self) -> String {
-        match self {
-            KafkaValue::Text(text) => text,
-            KafkaValue::Integer(n) => n.to_string(),
-            KafkaValue::Float(x) => x.to_string(),
-            KafkaValue::Flag(b) => b.to_string(),
-        }
-    }
-}
-
-/// The `[kafka]` section: librdkafka properties, passed through untouched.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct KafkaConfig {
-    properties: BTreeMap<String, String>,
-}
-
-impl<'de> Deserialize<'de> for KafkaConfig {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let values = BTreeMap::<String, KafkaValue>::deserialize(deserializer)?;
-        Ok(KafkaConfig {
-            properties: values
-                .into_iter()
-                .map(|(key, value)| (key, value.into_property()))
-                .collect(),
-        })
-    }
-}
-
 /// Properties the ingest sets itself: it stores offsets in the tables and
 /// commits the group's offsets only after each Delta commit.
 const OWNED_PROPERTIES: [(&str, &str); 2] = [
@@ -192,138 +133,33 @@ const OWNED_PROPERTIES: [(&str, &str); 2] = [
     ("enable.auto.offset.store", "false"),
 ];
 
-impl KafkaConfig {
-    /// A configuration of the given properties.
-    pub fn new<K: Into<String>, V: Into<String>>(
-        properties: impl IntoIterator<Item = (K, V)>,
-    ) -> Self {
-        KafkaConfig {
-            properties: properties
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-        }
-    }
-
-    /// The value of `key`, if set.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.properties.get(key).map(String::as_str)
-    }
-
-    /// The consumer group, required: offsets are recorded per group.
-    pub fn group_id(&self) -> Result<&str, ConfigError> {
-        self.get("group.id")
-            .filter(|g| !g.trim().is_empty())
-            .ok_or_else(|| ConfigError::new("kafka.\"group.id\"", "required: the consumer group"))
-    }
-
-    /// Refuses a configuration that lacks the brokers or the group, or that
-    /// sets a property the ingest must own to keep its guarantees.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self
-            .get("bootstrap.servers")
-            .is_none_or(|b| b.trim().is_empty())
-        {
+/// Refuses a `[kafka]` section that lacks the brokers or the group, or that
+/// sets a property the ingest must own to keep its guarantees.
+pub fn check_kafka(kafka: &KafkaConfig) -> Result<(), ConfigError> {
+    kafka.brokers()?;
+    kafka.group_id()?;
+    for (key, owned) in OWNED_PROPERTIES {
+        if let Some(value) = kafka.get(key).filter(|v| *v != owned) {
             return Err(ConfigError::new(
-                "kafka.\"bootstrap.servers\"",
-                "required: the brokers to connect to",
+                format!("kafka.\"{key}\""),
+                format!(
+                    "`{value}` is not allowed: the ingest records offsets in the store and \
+                     commits them to the group only after each store commit"
+                ),
             ));
         }
-        self.group_id()?;
-        for (key, owned) in OWNED_PROPERTIES {
-            if let Some(value) = self.get(key).filter(|v| *v != owned) {
-                return Err(ConfigError::new(
-                    format!("kafka.\"{key}\""),
-                    format!(
-                        "`{value}` is not allowed: the ingest records offsets in the store and \
-                         commits them to the group only after each store commit"
-                    ),
-                ));
-            }
-        }
-        Ok(())
     }
-
-    /// librdkafka settings of the consumer: every property as given, plus
-    /// the offsets settings the ingest owns and statistics for the lag gauge.
-    pub fn consumer(&self) -> ClientConfig {
-        let mut config = self.client();
-        for (key, value) in OWNED_PROPERTIES {
-            config.set(key, value);
-        }
-        for (key, value) in CONSUMER_DEFAULTS {
-            if self.get(key).is_none() {
-                config.set(key, value);
-            }
-        }
-        config
-    }
-
-    /// librdkafka settings of the dead-letter producer: the connection
-    /// properties as given, without the consumer's own (librdkafka would
-    /// ignore them with a warning at every start), idempotent and
-    /// acknowledged by all in-sync replicas.
-    pub fn producer(&self) -> ClientConfig {
-        let mut config = ClientConfig::new();
-        for (key, value) in &self.properties {
-            if !CONSUMER_ONLY.contains(&key.as_str()) {
-                config.set(key, value);
-            }
-        }
-        config.set("enable.idempotence", "true");
-        config.set("acks", "all");
-        config
-    }
-
-    fn client(&self) -> ClientConfig {
-        let mut config = ClientConfig::new();
-        for (key, value) in &self.properties {
-            config.set(key, value);
-        }
-        config
-    }
+    Ok(())
 }
 
-/// Properties of a consumer that an aitrail configuration commonly sets
-/// and a producer does not know.
-const CONSUMER_ONLY: [&str; 5] = [
-    "group.id",
-    "group.instance.id",
-    "auto.offset.reset",
-    "session.timeout.ms",
-    "max.poll.interval.ms",
-];
-
-/// Consumer settings aitrail chooses unless `[kafka]` sets them.
-/// - `fetch.queue.backoff.ms`: once its prefetch queue is full, librdkafka
-///   waits this long before fetching the partition again. Its default,
-///   1 s, starves a consumer that drains the queue in a fraction of that;
-///   at 10 ms the queue refills in time.
-/// - `queued.max.messages.kbytes`: the prefetch queue, 32 MiB instead of
-///   64 MiB, which with the shorter backoff keeps the pace and leaves the
-///   memory to the batch being built.
-/// - `fetch.wait.max.ms`: how long a broker may hold a fetch. Kafka answers
-///   as soon as it has data, so this only paces idle polling; tansu holds
-///   every fetch this long, which at librdkafka's 500 ms capped any
-///   consumer (Python's confluent-kafka included) near 200k events/s.
-///
-/// Measured in benches/README.md (host C, "the consumer's prefetch").
-const CONSUMER_DEFAULTS: [(&str, &str); 4] = [
-    ("statistics.interval.ms", "5000"),
-    ("fetch.queue.backoff.ms", "10"),
-    ("queued.max.messages.kbytes", "32768"),
-    ("fetch.wait.max.ms", "100"),
-];
-
-/// Turns librdkafka's refusal of a property into an error naming the key.
-pub fn kafka_config_error(err: &rdkafka::error::KafkaError) -> Option<ConfigError> {
-    match err {
-        rdkafka::error::KafkaError::ClientConfig(_, description, key, _) => Some(ConfigError::new(
-            format!("kafka.\"{key}\""),
-            description.clone(),
-        )),
-        _ => None,
+/// librdkafka settings of the ingest's consumer: `[kafka]` as a consumer
+/// takes it, plus the offsets settings the ingest owns.
+pub fn ingest_consumer(kafka: &KafkaConfig) -> ClientConfig {
+    let mut config = kafka.consumer();
+    for (key, value) in OWNED_PROPERTIES {
+        config.set(key, value);
     }
+    config
 }
 
 #[cfg(test)]
@@ -352,62 +188,24 @@ mod tests {
     fn kafka_requires_brokers_and_group_and_refuses_auto_commit() {
         let missing = KafkaConfig::new([("group.id", "g")]);
         assert_eq!(
-            missing.validate().unwrap_err().key,
+            check_kafka(&missing).unwrap_err().key,
             "kafka.\"bootstrap.servers\""
         );
         let no_group = KafkaConfig::new([("bootstrap.servers", "b:9092")]);
-        assert_eq!(no_group.validate().unwrap_err().key, "kafka.\"group.id\"");
+        assert_eq!(
+            check_kafka(&no_group).unwrap_err().key,
+            "kafka.\"group.id\""
+        );
         let auto = KafkaConfig::new([
             ("bootstrap.servers", "b:9092"),
             ("group.id", "g"),
             ("enable.auto.commit", "true"),
         ]);
         assert_eq!(
-            auto.validate().unwrap_err().key,
+            check_kafka(&auto).unwrap_err().key,
             "kafka.\"enable.auto.commit\""
         );
-    }
-
-    #[test]
-    fn kafka_values_of_any_toml_type_become_properties() {
-        let config: KafkaConfig = serde_json::from_str(
-            r#"{"bootstrap.servers": "b:9092", "group.id": "g", "fetch.max.bytes": 1048576, "enable.partition.eof": false}"#,
-        )
-        .unwrap();
-        assert_eq!(config.get("fetch.max.bytes"), Some("1048576"));
-        assert_eq!(config.get("enable.partition.eof"), Some("false"));
-    }
-
-    #[test]
-    fn the_consumer_gets_aitrail_defaults_that_the_configuration_overrides() {
-        let defaults = KafkaConfig::new([("bootstrap.servers", "b:9092"), ("group.id", "g")]);
-        let consumer = defaults.consumer();
-        for (key, value) in CONSUMER_DEFAULTS {
-            assert_eq!(consumer.get(key), Some(value), "{key}");
-        }
-        assert_eq!(defaults.producer().get("fetch.queue.backoff.ms"), None);
-
-        let chosen = KafkaConfig::new([
-            ("bootstrap.servers", "b:9092"),
-            ("group.id", "g"),
-            ("fetch.wait.max.ms", "500"),
-        ]);
-        assert_eq!(chosen.consumer().get("fetch.wait.max.ms"), Some("500"));
-    }
-
-    #[test]
-    fn the_dead_letter_producer_gets_the_connection_but_not_the_consumer_properties() {
-        let config = KafkaConfig::new([
-            ("bootstrap.servers", "b:9092"),
-            ("security.protocol", "SASL_SSL"),
-            ("group.id", "g"),
-            ("auto.offset.reset", "earliest"),
-        ]);
-        let producer = config.producer();
-        assert_eq!(producer.get("bootstrap.servers"), Some("b:9092"));
-        assert_eq!(producer.get("security.protocol"), Some("SASL_SSL"));
-        assert_eq!(producer.get("group.id"), None);
-        assert_eq!(producer.get("auto.offset.reset"), None);
-        assert_eq!(config.consumer().get("group.id"), Some("g"));
+        let owned = ingest_consumer(&KafkaConfig::new([("bootstrap.servers", "b:9092")]));
+        assert_eq!(owned.get("enable.auto.commit"), Some("false"));
     }
 }

@@ -9,6 +9,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use aitrail_kafka::backoff::Backoff;
 use aitrail_store::StoreRoot;
 use rdkafka::TopicPartitionList;
 use rdkafka::client::ClientContext;
@@ -18,7 +19,6 @@ use rdkafka::statistics::Statistics;
 use rdkafka::types::{RDKafkaErrorCode, RDKafkaRespErr};
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Backoff;
 use crate::committer::CommitGate;
 use crate::http::Health;
 use crate::metrics::{Metrics, PartitionLabels};

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
 
-use crate::outbox::{OnFailure, Outbox, Outgoing};
 use crate::partitions::TopicPartition;
+use aitrail_kafka::outbox::{OnFailure, Outbox, Outgoing};
 
 /// Header naming the reject reason.
 pub const REASON_HEADER: &str = "aitrail.reason";

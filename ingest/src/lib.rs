@@ -4,10 +4,9 @@
 //! recording each topic-partition's last offset as a Delta application
 //! transaction in the same commit.
 //!
-//! [`run`] is the service; [`produce::produce_lines`] is the reference
-//! collector that feeds it.
+//! [`run`] is the service; `aitrail_kafka::producer::produce_lines` is the
+//! reference collector that feeds it.
 
-pub mod backoff;
 pub mod committer;
 pub mod config;
 pub mod consumer;
@@ -16,12 +15,11 @@ pub mod dlq;
 pub mod http;
 pub mod metrics;
 pub mod offsets;
-pub mod outbox;
 pub mod partitions;
-pub mod produce;
 
 use std::sync::Arc;
 
+use aitrail_kafka::backoff::Backoff;
 use aitrail_schemas::ValidatorConfig;
 use aitrail_store::sink::{BatchLimits, EventSink};
 use aitrail_store::writer::StoreWriter;
@@ -34,9 +32,9 @@ use rdkafka::producer::FutureProducer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::backoff::Backoff;
 use crate::committer::{CommitGate, Shared};
 pub use crate::config::{ConfigError, IngestConfig, KafkaConfig};
+use crate::config::{check_kafka, ingest_consumer};
 pub use crate::consumer::Summary;
 use crate::consumer::{Pipeline, PipelineParts};
 use crate::context::IngestContext;
@@ -91,7 +89,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<Summ
         policy,
     } = settings;
     ingest.validate()?;
-    kafka.validate()?;
+    check_kafka(&kafka)?;
     let group = kafka.group_id()?.to_string();
     let metrics = Arc::new(Metrics::default());
     let health = Arc::new(Health::default());
@@ -109,7 +107,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<Summ
         shutdown.clone(),
     );
     let consumer: StreamConsumer<IngestContext> =
-        StreamConsumer::from_config_and_context(&kafka.consumer(), context)
+        StreamConsumer::from_config_and_context(&ingest_consumer(&kafka), context)
             .map_err(config_or_kafka)?;
 
     let listener =
@@ -214,7 +212,7 @@ async fn open_store(
 }
 
 fn config_or_kafka(error: KafkaError) -> IngestError {
-    match config::kafka_config_error(&error) {
+    match aitrail_kafka::kafka_config_error(&error) {
         Some(config) => IngestError::Config(config),
         None => IngestError::Kafka(error),
     }

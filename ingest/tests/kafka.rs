@@ -10,8 +10,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use aitrail_ingest::dlq::{OFFSET_HEADER, PARTITION_HEADER, REASON_HEADER, TOPIC_HEADER};
-use aitrail_ingest::produce::{ProduceConfig, produce_lines};
 use aitrail_ingest::{IngestConfig, KafkaConfig, Settings, Summary};
+use aitrail_kafka::producer::{ProduceConfig, produce_lines};
 use aitrail_schemas::{RejectRecord, ValidatorConfig};
 use aitrail_store::rows::{Position, TableBatch};
 use aitrail_store::sink::{BatchLimits, EventSink};

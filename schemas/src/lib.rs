@@ -15,6 +15,7 @@ pub mod generator;
 mod json_escape;
 pub mod json_line;
 pub mod json_schema;
+pub mod kafka_key;
 pub mod reject;
 mod utc_timestamp;
 pub mod validate;

@@ -8,7 +8,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use aitrail_ingest::config::kafka_config_error;
+use aitrail_ingest::config::ingest_consumer;
+use aitrail_kafka::kafka_config_error;
 use chrono::Utc;
 use clap::Args;
 
@@ -47,7 +48,7 @@ fn check(file: &ConfigFile) -> Result<String, UsageError> {
     // librdkafka refuses unknown properties and bad values when its
     // configuration is built, before any connection: the same refusal the
     // ingest meets at start, for its consumer and its dead-letter producer.
-    for client in [kafka.consumer(), kafka.producer()] {
+    for client in [ingest_consumer(&kafka), kafka.producer()] {
         client
             .create_native_config()
             .map_err(|err| match kafka_config_error(&err) {

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use aitrail_ingest::config::kafka_config_error;
-use aitrail_ingest::produce::{ProduceConfig, ProduceError, produce_lines};
+use aitrail_kafka::kafka_config_error;
+use aitrail_kafka::producer::{ProduceConfig, ProduceError, produce_lines};
 use clap::Args;
 
 use crate::exit::{ExitCode, UsageError};

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use aitrail_ingest::outbox::{OnFailure, Outbox, Outgoing};
-use aitrail_ingest::produce::{ProduceConfig, event_key, producer_config};
+use aitrail_kafka::outbox::{OnFailure, Outbox, Outgoing};
+use aitrail_kafka::producer::{ProduceConfig, producer_config};
 use aitrail_schemas::generator::{DayOutput, DayPlan, GenConfig, Organization, generate_day};
+use aitrail_schemas::kafka_key::kafka_key_of_json;
 use chrono::{DateTime, TimeDelta, Utc};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
@@ -128,7 +129,7 @@ impl Feed {
     async fn send(&mut self, event: Vec<u8>) -> Result<(), KafkaError> {
         self.outbox
             .send(Outgoing {
-                key: event_key(&event),
+                key: kafka_key_of_json(&event),
                 payload: event,
                 headers: Vec::new(),
             })

@@ -13,7 +13,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aitrail_ingest::{IngestConfig, KafkaConfig, Settings};
+use aitrail_ingest::{IngestConfig, Settings};
+use aitrail_kafka::KafkaConfig;
 use aitrail_query::http::config::{Role, ServerConfig, TokenConfig};
 use aitrail_query::http::{App, serve};
 use aitrail_schemas::EventType;

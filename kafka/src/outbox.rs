@@ -1,7 +1,7 @@
 //! Messages on their way to a Kafka topic, kept until the broker
 //! acknowledges them, with a bound on how many are in flight.
 //!
-//! Both producers of aitrail use it: the dead-letter topic, which must never
+//! Every producer of aitrail uses it: the dead-letter topic, which must never
 //! lose a reject and so sends a failed delivery again, and the reference
 //! collector, which reports the failure.
 

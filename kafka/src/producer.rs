@@ -3,14 +3,12 @@
 //! compressing producer, each message keyed `org_id/user_id` so that one
 //! user's events stay in order on one partition.
 
-use std::borrow::Cow;
 use std::io::BufRead;
 
+use aitrail_schemas::kafka_key::kafka_key_of_json;
 use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::producer::FutureProducer;
-use serde::Deserialize;
-use serde_json::Value;
 
 use crate::outbox::{OnFailure, Outbox, Outgoing};
 
@@ -77,7 +75,7 @@ pub async fn produce_lines(
         }
         outbox
             .send(Outgoing {
-                key: event_key(event),
+                key: kafka_key_of_json(event),
                 payload: event.to_vec(),
                 headers: Vec::new(),
             })
@@ -86,48 +84,4 @@ pub async fn produce_lines(
     }
     outbox.flush().await?;
     Ok(sent)
-}
-
-#[derive(Deserialize)]
-struct KeyFields<'a> {
-    #[serde(borrow)]
-    org_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    user_id: Option<Cow<'a, str>>,
-}
-
-impl KeyFields<'_> {
-    fn key(self) -> Vec<u8> {
-        let org_id = self.org_id.unwrap_or_default();
-        let user_id = self.user_id.unwrap_or_default();
-        format!("{org_id}/{user_id}").into_bytes()
-    }
-}
-
-/// The partitioning key of an event, `org_id/user_id` (`org_id/` for an
-/// event without a user); `None` when it is not a JSON object, which the
-/// ingest will reject anyway.
-pub fn event_key(event: &[u8]) -> Option<Vec<u8>> {
-    serde_json::from_slice(event).ok().map(KeyFields::key)
-}
-
-/// [`event_key`] of an event already parsed.
-pub fn event_key_of(event: &Value) -> Option<Vec<u8>> {
-    KeyFields::deserialize(event).ok().map(KeyFields::key)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_is_org_and_user() {
-        let event = br#"{"org_id":"acme","user_id":"u1","event_type":"ai_usage"}"#;
-        assert_eq!(event_key(event).as_deref(), Some(&b"acme/u1"[..]));
-        let incident = br#"{"org_id":"acme","event_type":"incident"}"#;
-        assert_eq!(event_key(incident).as_deref(), Some(&b"acme/"[..]));
-        assert_eq!(event_key(b"not json"), None);
-        let parsed: Value = serde_json::from_slice(event).unwrap();
-        assert_eq!(event_key_of(&parsed), event_key(event));
-    }
 }
