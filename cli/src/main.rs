@@ -4,7 +4,9 @@ mod commands;
 mod config;
 mod exit;
 mod input;
+mod rejects;
 mod service;
+mod store_args;
 
 use clap::{Parser, Subcommand};
 

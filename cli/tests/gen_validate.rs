@@ -68,10 +68,13 @@ fn rejected_lines_are_reported_redacted_with_exit_code_1() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0]["line"], 2);
+    assert_eq!(
+        lines[0]["source"],
+        serde_json::json!({"file": "-", "line": 2})
+    );
     assert_eq!(lines[0]["reason"], "content_field");
     assert_eq!(lines[0]["event"]["prompt"], "[REDACTED]");
-    assert_eq!(lines[1]["line"], 4);
+    assert_eq!(lines[1]["source"]["line"], 4);
     assert_eq!(lines[1]["reason"], "malformed_json");
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("1 valid, 2 rejected"), "{stderr}");

@@ -26,8 +26,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::IngestError;
+use crate::callbacks::{AssignmentChange, ConsumerCallbacks};
 use crate::committer::{Batch, CommitGate, Committed, Committer, Shared};
-use crate::context::{AssignmentChange, IngestContext};
 use crate::metrics::PartitionLabels;
 
 /// What a run did.
@@ -111,7 +111,7 @@ impl Pipeline {
     /// Consumes until `shutdown`, then flushes what is pending and commits it.
     pub async fn run(
         mut self,
-        consumer: &StreamConsumer<IngestContext>,
+        consumer: &StreamConsumer<ConsumerCallbacks>,
         shutdown: &CancellationToken,
     ) -> Result<Summary, IngestError> {
         // One timer for the batch age, set again only when a batch starts:
@@ -169,7 +169,7 @@ impl Pipeline {
     /// callback already waited for a running commit to end.
     async fn apply_changes(
         &mut self,
-        consumer: &StreamConsumer<IngestContext>,
+        consumer: &StreamConsumer<ConsumerCallbacks>,
     ) -> Result<(), IngestError> {
         for change in consumer.context().take_changes() {
             match change {
@@ -275,7 +275,10 @@ impl Pipeline {
 
     /// Hands the pending batch to the committer, if anything was read since
     /// the last one.
-    async fn flush(&mut self, consumer: &StreamConsumer<IngestContext>) -> Result<(), IngestError> {
+    async fn flush(
+        &mut self,
+        consumer: &StreamConsumer<ConsumerCallbacks>,
+    ) -> Result<(), IngestError> {
         if self.batch.last_offsets.is_empty() {
             return Ok(());
         }
@@ -287,7 +290,7 @@ impl Pipeline {
     /// `tables` with the batch's offsets.
     async fn start_commit(
         &mut self,
-        consumer: &StreamConsumer<IngestContext>,
+        consumer: &StreamConsumer<ConsumerCallbacks>,
         tables: Vec<TableBatch>,
     ) -> Result<(), IngestError> {
         self.settle(consumer, CommitMode::Async).await?;
@@ -309,7 +312,7 @@ impl Pipeline {
     /// tells the consumer group how far the store now is.
     async fn settle(
         &mut self,
-        consumer: &StreamConsumer<IngestContext>,
+        consumer: &StreamConsumer<ConsumerCallbacks>,
         mode: CommitMode,
     ) -> Result<(), IngestError> {
         let Some(in_flight) = self.in_flight.take() else {
@@ -331,7 +334,7 @@ impl Pipeline {
     /// monitored the usual way; the store stays the source of truth.
     fn commit_group_offsets(
         &self,
-        consumer: &StreamConsumer<IngestContext>,
+        consumer: &StreamConsumer<ConsumerCallbacks>,
         last_offsets: &BTreeMap<i32, i64>,
         mode: CommitMode,
     ) {

@@ -7,10 +7,10 @@
 //! [`run`] is the service; `aitrail_kafka::producer::produce_lines` is the
 //! reference collector that feeds it.
 
+pub mod callbacks;
 pub mod committer;
 pub mod config;
 pub mod consumer;
-pub mod context;
 pub mod dlq;
 pub mod http;
 pub mod metrics;
@@ -32,12 +32,12 @@ use rdkafka::producer::FutureProducer;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::callbacks::ConsumerCallbacks;
 use crate::committer::{CommitGate, Shared};
 pub use crate::config::{ConfigError, IngestConfig, KafkaConfig};
 use crate::config::{check_kafka, ingest_consumer};
 pub use crate::consumer::Summary;
 use crate::consumer::{Pipeline, PipelineParts};
-use crate::context::IngestContext;
 use crate::dlq::DeadLetters;
 use crate::http::{Health, Operations};
 use crate::metrics::Metrics;
@@ -97,7 +97,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<Summ
 
     let producer: FutureProducer = kafka.producer().create().map_err(config_or_kafka)?;
     let gate = CommitGate::default();
-    let context = IngestContext::new(
+    let callbacks = ConsumerCallbacks::new(
         store.clone(),
         &group,
         partitions.clone(),
@@ -106,8 +106,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<Summ
         gate.clone(),
         shutdown.clone(),
     );
-    let consumer: StreamConsumer<IngestContext> =
-        StreamConsumer::from_config_and_context(&ingest_consumer(&kafka), context)
+    let consumer: StreamConsumer<ConsumerCallbacks> =
+        StreamConsumer::from_config_and_context(&ingest_consumer(&kafka), callbacks)
             .map_err(config_or_kafka)?;
 
     let listener =

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use aitrail_schemas::EventType;
 use aitrail_store::StoreRoot;
 use aitrail_store::rows::TableBatch;
-use aitrail_store::table::open_or_create;
+use aitrail_store::table::{open_or_create, recorded_version};
 use deltalake::DeltaTableError;
 use rdkafka::Offset;
 
@@ -60,11 +60,8 @@ pub async fn read_recorded(
     ];
     for event_type in EventType::ALL {
         let table = open_or_create(root, *event_type).await?;
-        let snapshot = table.snapshot()?;
         for (partition, offsets) in partitions.iter().zip(&mut recorded) {
-            let version = snapshot
-                .transaction_version(table.log_store().as_ref(), &partition.app_id(group))
-                .await?;
+            let version = recorded_version(&table, &partition.app_id(group)).await?;
             offsets.tables.push((*event_type, version));
         }
     }

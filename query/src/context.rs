@@ -11,7 +11,7 @@ use aitrail_schemas::EventType;
 use aitrail_store::StoreRoot;
 use aitrail_store::access_log::{ACCESS_LOG_TABLE, access_log_schema};
 use aitrail_store::retention::log::{RETENTION_LOG, retention_log_schema};
-use aitrail_store::table::{open_existing, table_schema};
+use aitrail_store::table::{Newer, newer_than, open_existing, table_schema};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::catalog::TableProvider;
@@ -24,9 +24,8 @@ use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetada
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use deltalake::{DeltaTable, DeltaTableError, ObjectStore, ObjectStoreError, Path};
+use deltalake::{DeltaTable, DeltaTableError};
 use futures::StreamExt;
-use object_store::ObjectStoreExt;
 use tokio::sync::Mutex;
 
 use crate::daily_sums::{DailySums, KeptSums};
@@ -134,31 +133,24 @@ impl OpenTable {
     }
 
     /// Brings the table `name` under `root` up to date when a commit newer
-    /// than its snapshot exists. Asking for the next commit file is one
-    /// lookup, where an update lists the whole log directory, which grows
-    /// with every commit (the access log's with every second of traffic).
-    /// Past a newer checkpoint the table is read afresh from it instead: an
-    /// updated snapshot keeps memory for every commit it was updated over
-    /// (see `aitrail_store::table::adopt_commit`), so a server open for a
-    /// year holds no more than a checkpoint interval of them.
+    /// than its snapshot exists; past a newer checkpoint the table is read
+    /// afresh from it instead, so a server open for a year holds no more
+    /// than a checkpoint interval of updates (see
+    /// `aitrail_store::table::newer_than`).
     async fn refresh(&mut self, root: &StoreRoot, name: &str) -> Result<(), QueryError> {
         let Some(version) = self.table.version() else {
             return self.update().await;
         };
-        let store = self.table.log_store().object_store(None);
-        let next = Path::from(format!("_delta_log/{:020}.json", version + 1));
-        let newer = match store.head(&next).await {
-            Ok(_) => true,
-            Err(ObjectStoreError::NotFound { .. }) => false,
-            Err(err) => return Err(QueryError::Store(err.into())),
-        };
-        if checkpointed_after(store.as_ref(), version).await? {
-            if let Some(table) = open_existing(root, name).await? {
-                *self = OpenTable::new(table).await?;
+        match newer_than(&self.table, version).await? {
+            Newer::Nothing => Ok(()),
+            Newer::Commits => self.update().await,
+            Newer::Checkpoint => {
+                if let Some(table) = open_existing(root, name).await? {
+                    *self = OpenTable::new(table).await?;
+                }
+                Ok(())
             }
-            return Ok(());
         }
-        if newer { self.update().await } else { Ok(()) }
     }
 
     async fn update(&mut self) -> Result<(), QueryError> {
@@ -171,33 +163,6 @@ impl OpenTable {
 /// The provider queries read `table` through.
 fn provider_of(table: &DeltaTable) -> Result<Arc<dyn TableProvider>, QueryError> {
     Ok(Arc::new(SnapshotScan::of(table)?))
-}
-
-/// Whether the table's last checkpoint is of a version after `version`.
-/// Log cleanup deletes the commit files before the newest checkpoint once
-/// they are older than the log retention (30 days by default), so a server
-/// that has not read a table for that long may find no next commit file
-/// although newer commits exist; the checkpoint tells.
-async fn checkpointed_after(store: &dyn ObjectStore, version: u64) -> Result<bool, QueryError> {
-    let pointer = Path::from("_delta_log/_last_checkpoint");
-    let bytes = match store.get(&pointer).await {
-        Ok(found) => found.bytes().await,
-        Err(ObjectStoreError::NotFound { .. }) => return Ok(false),
-        Err(err) => Err(err),
-    }
-    .map_err(|err| QueryError::Store(err.into()))?;
-    let last: LastCheckpoint = serde_json::from_slice(&bytes).map_err(|err| {
-        QueryError::Store(DeltaTableError::Generic(format!(
-            "_delta_log/_last_checkpoint: {err}"
-        )))
-    })?;
-    Ok(last.version > version)
-}
-
-/// The part of `_delta_log/_last_checkpoint` the refresh needs.
-#[derive(serde::Deserialize)]
-struct LastCheckpoint {
-    version: u64,
 }
 
 /// The store's tables, kept open between queries and brought up to date

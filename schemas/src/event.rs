@@ -12,7 +12,7 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use serde::Serialize;
 
 use crate::columns::ColumnValue;
-use crate::compact::{CompactReader, FieldKeys, Plain, QuotedName, ReadCompact, Unusual};
+use crate::fast_reader::{FastReader, FieldKeys, Plain, QuotedName, ReadFast, Unusual};
 use crate::fields::{
     Attributes, Count, EventId, OrgId, Repository, RepositoryList, SchemaVersion, Text, TextList,
     Timestamp, TokenCount, Usd,
@@ -30,7 +30,7 @@ macro_rules! absent_field {
         Some(<$ty as Default>::default())
     };
     ($ty:ty) => {
-        <$ty as ReadCompact>::absent()
+        <$ty as ReadFast>::absent()
     };
 }
 
@@ -42,7 +42,7 @@ pub(crate) trait ReadEvent<'a> {
     /// field twice, an unknown field or a missing required one is unusual,
     /// as serde refuses it.
     fn read_event<const DECLARED_ORDER_FIRST: bool>(
-        reader: &mut CompactReader<'a, '_>,
+        reader: &mut FastReader<'a, '_>,
     ) -> Plain<Event<'a>>;
 }
 
@@ -85,7 +85,7 @@ macro_rules! event_record {
 
         impl<'a> ReadEvent<'a> for $name<'a> {
             fn read_event<const DECLARED_ORDER_FIRST: bool>(
-                reader: &mut CompactReader<'a, '_>,
+                reader: &mut FastReader<'a, '_>,
             ) -> Plain<Event<'a>> {
                 /// Each field, its discriminant the index of its key in `NAMES`.
                 #[allow(non_camel_case_types)]
@@ -103,7 +103,7 @@ macro_rules! event_record {
                 if DECLARED_ORDER_FIRST {
                     $(
                         if more && reader.key_is(&NAMES[Key::$field as usize])? {
-                            $field = Some(<$ty as ReadCompact>::read(reader)?);
+                            $field = Some(<$ty as ReadFast>::read(reader)?);
                             more = reader.member_end()?;
                         }
                     )+
@@ -116,7 +116,7 @@ macro_rules! event_record {
                                     if $field.is_some() {
                                         return Err(Unusual);
                                     }
-                                    $field = Some(<$ty as ReadCompact>::read(reader)?);
+                                    $field = Some(<$ty as ReadFast>::read(reader)?);
                                 }
                             )+
                         }

@@ -23,7 +23,7 @@ use crate::columns::{
     ColumnValue, primitive_column, string_builder, string_list_builder, string_map_builder,
     timestamp_builder,
 };
-use crate::compact::{CompactReader, Plain, ReadCompact};
+use crate::fast_reader::{FastReader, Plain, ReadFast};
 use crate::utc_timestamp::plain_rfc3339;
 
 /// Largest count of tokens one event may carry (DESIGN §2).
@@ -461,8 +461,8 @@ macro_rules! count_type {
             }
         }
 
-        impl ReadCompact<'_> for $name {
-            fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
+        impl ReadFast<'_> for $name {
+            fn read(reader: &mut FastReader<'_, '_>) -> Plain<Self> {
                 reader.unsigned($max).map($name)
             }
         }

@@ -8,8 +8,8 @@
 
 pub mod clock;
 pub mod columns;
-mod compact;
 pub mod event;
+mod fast_reader;
 pub mod fields;
 pub mod generator;
 mod json_escape;

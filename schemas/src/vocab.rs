@@ -5,7 +5,7 @@ use arrow::array::StringBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::columns::{ColumnValue, string_builder};
-use crate::compact::{CompactReader, Plain, QuotedName, ReadCompact};
+use crate::fast_reader::{FastReader, Plain, QuotedName, ReadFast};
 use crate::json_line::{WriteJson, write_str};
 
 /// Defines an enum of wire names stored as a `Utf8` column.
@@ -41,10 +41,10 @@ macro_rules! vocabulary {
             }
         }
 
-        impl ReadCompact<'_> for $name {
+        impl ReadFast<'_> for $name {
             /// Wire names are not screened for secrets: none spells a
             /// credential (`validate::secrets` tests it).
-            fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
+            fn read(reader: &mut FastReader<'_, '_>) -> Plain<Self> {
                 const TERMS: &[QuotedName] = &[ $( QuotedName::new($wire), )+ ];
                 reader.one_of(TERMS).map(|index| $name::ALL[index])
             }

@@ -12,6 +12,7 @@ pub mod dedup;
 mod file_reader;
 pub mod lifecycle;
 pub mod location;
+pub mod matcher;
 pub mod policy;
 pub mod retention;
 pub mod rows;

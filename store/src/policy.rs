@@ -5,10 +5,12 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use aitrail_schemas::Event;
-use aitrail_schemas::fields::Repository;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+pub use crate::matcher::OneOrMany;
+use crate::matcher::{Conditions, Matcher};
 
 /// A policy file that cannot be used; the message names the field and says
 /// what is wrong with it.
@@ -61,29 +63,6 @@ impl Tier {
     /// purge would remove.
     pub fn oldest_kept(&self, today: NaiveDate) -> NaiveDate {
         today - chrono::Days::new(u64::from(self.keep_days))
-    }
-}
-
-/// One value or a list of them, as a rule condition is written either way.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(untagged)]
-pub enum OneOrMany {
-    /// `team = "payments"`.
-    One(String),
-    /// `team = ["payments", "trading"]`.
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn values(&self) -> &[String] {
-        match self {
-            OneOrMany::One(value) => std::slice::from_ref(value),
-            OneOrMany::Many(values) => values,
-        }
-    }
-
-    fn contains(&self, value: &str) -> bool {
-        self.values().iter().any(|v| v == value)
     }
 }
 
@@ -167,74 +146,25 @@ impl Default for RetentionPolicy {
     }
 }
 
-/// The fields of an event that rules test.
-struct RuleSubject<'e, 'a> {
-    org_id: &'e str,
-    team: Option<&'e str>,
-    repositories: &'e [Repository<'a>],
-    data_class: Option<&'e str>,
-    domain: Option<&'e str>,
-    tool: Option<&'e str>,
-}
-
-impl<'e, 'a> RuleSubject<'e, 'a> {
-    fn of(event: &'e Event<'a>) -> Self {
-        match event {
-            Event::AiUsage(e) => RuleSubject {
-                org_id: e.org_id.as_str(),
-                team: e.team.as_ref().map(|t| t.as_str()),
-                repositories: e.repository.as_slice(),
-                data_class: Some(e.data_class.as_str()),
-                domain: e.domain.map(|d| d.as_str()),
-                tool: Some(e.tool.as_str()),
-            },
-            Event::CodeChange(e) => RuleSubject {
-                org_id: e.org_id.as_str(),
-                team: e.team.as_ref().map(|t| t.as_str()),
-                repositories: std::slice::from_ref(&e.repository),
-                data_class: None,
-                domain: e.domain.map(|d| d.as_str()),
-                tool: None,
-            },
-            Event::Incident(e) => RuleSubject {
-                org_id: e.org_id.as_str(),
-                team: None,
-                repositories: &e.repositories.0,
-                data_class: None,
-                domain: None,
-                tool: None,
-            },
+impl Rule {
+    /// What the rule tests.
+    pub fn conditions(&self) -> Conditions {
+        Conditions {
+            org_id: self.org_id.clone(),
+            team: self.team.clone(),
+            repository: self.repository.clone(),
+            data_class: self.data_class.clone(),
+            domain: self.domain.clone(),
+            tool: self.tool.clone(),
         }
     }
 }
 
-/// A rule with its repository globs compiled.
+/// A rule ready to test, with the index of its tier.
 #[derive(Debug, Clone)]
 struct CompiledRule {
     tier: usize,
-    rule: Rule,
-    repositories: Vec<glob::Pattern>,
-}
-
-impl CompiledRule {
-    fn matches(&self, subject: &RuleSubject<'_, '_>) -> bool {
-        let rule = &self.rule;
-        let field = |condition: &Option<OneOrMany>, value: Option<&str>| match condition {
-            None => true,
-            Some(allowed) => value.is_some_and(|v| allowed.contains(v)),
-        };
-        field(&rule.org_id, Some(subject.org_id))
-            && field(&rule.team, subject.team)
-            && field(&rule.data_class, subject.data_class)
-            && field(&rule.domain, subject.domain)
-            && field(&rule.tool, subject.tool)
-            && (rule.repository.is_none()
-                || subject.repositories.iter().any(|repo| {
-                    self.repositories
-                        .iter()
-                        .any(|glob| glob.matches(repo.as_str()))
-                }))
-    }
+    matcher: Matcher,
 }
 
 /// A checked policy, ready to assign tiers.
@@ -323,20 +253,9 @@ impl Policy {
         let mut rules = Vec::with_capacity(spec.rules.len());
         for (i, rule) in spec.rules.iter().enumerate() {
             let tier = tier_index(format!("rules[{i}].tier"), &rule.tier)?;
-            let mut repositories = Vec::new();
-            for glob in rule.repository.iter().flat_map(|r| r.values()) {
-                repositories.push(glob::Pattern::new(glob).map_err(|err| {
-                    invalid(
-                        format!("rules[{i}].repository"),
-                        format!("`{glob}` is not a valid glob: {err}"),
-                    )
-                })?);
-            }
-            rules.push(CompiledRule {
-                tier,
-                rule: rule.clone(),
-                repositories,
-            });
+            let matcher = Matcher::new(rule.conditions())
+                .map_err(|err| invalid(format!("rules[{i}].repository"), err.to_string()))?;
+            rules.push(CompiledRule { tier, matcher });
         }
         for (i, hold) in spec.legal_holds.iter().enumerate() {
             tier_index(format!("legal_holds[{i}].tier"), &hold.tier)?;
@@ -380,11 +299,10 @@ impl Policy {
 
     /// The tier of `event`: the first matching rule's, else the default.
     pub fn tier_for(&self, event: &Event<'_>) -> &Tier {
-        let subject = RuleSubject::of(event);
         let index = self
             .rules
             .iter()
-            .find(|rule| rule.matches(&subject))
+            .find(|rule| rule.matcher.matches(event))
             .map_or(self.default_tier, |rule| rule.tier);
         &self.spec.tiers[index]
     }

@@ -1,6 +1,7 @@
 //! The Delta tables of the store: one per event type, partitioned by
 //! retention tier and UTC date, created on first use.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
@@ -14,7 +15,11 @@ use deltalake::kernel::transaction::{
 use deltalake::kernel::{Action, LogicalFileView, Remove, StructType, Version};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::table::state::DeltaTableState;
-use deltalake::{DeltaTable, DeltaTableBuilder, DeltaTableError, Path, TableProperty};
+use deltalake::{
+    DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore, ObjectStoreError, Path,
+    TableProperty,
+};
+use object_store::ObjectStoreExt;
 
 use crate::location::StoreRoot;
 
@@ -197,6 +202,46 @@ pub fn data_files(table: &DeltaTable) -> Result<Vec<DataFile>, DeltaTableError> 
         .collect()
 }
 
+/// What the active files of one partition hold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PartitionSize {
+    /// Active data files.
+    pub files: i64,
+    /// Rows in them (from each file's `numRecords` statistic).
+    pub rows: i64,
+    /// Their size in bytes.
+    pub bytes: i64,
+}
+
+/// The partitions of `table` as of its loaded version, ordered by tier and
+/// date, with what their active files hold: read from the Delta log alone.
+pub fn partitions(
+    table: &DeltaTable,
+) -> Result<BTreeMap<PartitionKey, PartitionSize>, DeltaTableError> {
+    let mut found: BTreeMap<PartitionKey, PartitionSize> = BTreeMap::new();
+    for file in data_files(table)? {
+        let size = found.entry(file.partition).or_default();
+        size.files += 1;
+        size.rows += file.rows as i64;
+        size.bytes += file.size as i64;
+    }
+    Ok(found)
+}
+
+/// The last version application `app_id` recorded in `table` with a Delta
+/// application transaction, `None` if it never did: for the ingest, the
+/// last offset it committed of a topic-partition (DESIGN §4); for
+/// retention, its last run whose purge the table committed.
+pub async fn recorded_version(
+    table: &DeltaTable,
+    app_id: &str,
+) -> Result<Option<i64>, DeltaTableError> {
+    table
+        .snapshot()?
+        .transaction_version(table.log_store().as_ref(), app_id)
+        .await
+}
+
 /// Commits `actions` on exactly the version `table` holds, never rebased
 /// over another writer's commit, and makes `table` hold the result.
 /// `Ok(None)` when another writer committed first: the caller reads the
@@ -246,4 +291,61 @@ pub async fn adopt_commit(
         committed.snapshot
     });
     Ok(())
+}
+
+/// What a table's log holds beyond a version a reader has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Newer {
+    /// Nothing: the version is current.
+    Nothing,
+    /// Commits after it, and no checkpoint past it.
+    Commits,
+    /// A checkpoint past it: read the table afresh rather than update it
+    /// (an updated snapshot keeps memory for every commit it was updated
+    /// over; see [`adopt_commit`]).
+    Checkpoint,
+}
+
+/// What `table`'s log holds beyond `version`, found with two lookups (the
+/// next commit file and `_last_checkpoint`) where an update lists the whole
+/// log directory, which grows with every commit. Log cleanup deletes the
+/// commit files before the newest checkpoint once they are older than the
+/// log retention (30 days by default), so a reader idle that long may find
+/// no next commit file although newer commits exist; the checkpoint tells.
+pub async fn newer_than(table: &DeltaTable, version: Version) -> Result<Newer, DeltaTableError> {
+    let store = table.log_store().object_store(None);
+    let next = Path::from(format!("_delta_log/{:020}.json", version + 1));
+    let has_next = match store.head(&next).await {
+        Ok(_) => true,
+        Err(ObjectStoreError::NotFound { .. }) => false,
+        Err(err) => return Err(err.into()),
+    };
+    if last_checkpoint(store.as_ref())
+        .await?
+        .is_some_and(|checkpoint| checkpoint > version)
+    {
+        return Ok(Newer::Checkpoint);
+    }
+    Ok(if has_next {
+        Newer::Commits
+    } else {
+        Newer::Nothing
+    })
+}
+
+/// The version of the table's newest checkpoint, from `_last_checkpoint`.
+async fn last_checkpoint(store: &dyn ObjectStore) -> Result<Option<Version>, DeltaTableError> {
+    #[derive(serde::Deserialize)]
+    struct LastCheckpoint {
+        version: Version,
+    }
+    let pointer = Path::from("_delta_log/_last_checkpoint");
+    let bytes = match store.get(&pointer).await {
+        Ok(found) => found.bytes().await?,
+        Err(ObjectStoreError::NotFound { .. }) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    let last: LastCheckpoint = serde_json::from_slice(&bytes)
+        .map_err(|err| DeltaTableError::Generic(format!("_delta_log/_last_checkpoint: {err}")))?;
+    Ok(Some(last.version))
 }

@@ -36,6 +36,7 @@ use crate::location::StoreRoot;
 use crate::rows::{Position, TableBatch, event_id_column};
 use crate::table::{
     DataFile, PARTITION_COLUMNS, PartitionKey, adopt_commit, data_files, open_or_create,
+    recorded_version,
 };
 
 /// The tables of one store, open for appending.
@@ -379,11 +380,7 @@ impl StoreWriter {
         event_type: EventType,
         app_id: &str,
     ) -> Result<Option<i64>, DeltaTableError> {
-        let table = self.table(event_type);
-        table
-            .snapshot()?
-            .transaction_version(table.log_store().as_ref(), app_id)
-            .await
+        recorded_version(self.table(event_type), app_id).await
     }
 }
 

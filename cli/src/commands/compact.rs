@@ -1,26 +1,21 @@
 //! `aitrail compact`: merges the small files of partitions old enough to be
 //! complete (Delta optimize), leaving every query result as it was.
 
-use std::path::PathBuf;
-
 use aitrail_store::compact::compact;
-use aitrail_store::{Policy, StoreRoot};
+
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::Args;
 
-use crate::exit::{ExitCode, UsageError};
+use crate::exit::ExitCode;
+use crate::store_args::StoreArgs;
 
-/// Flags of `aitrail compact`.
+/// Flags of `aitrail compact`. Without `--policy`, every partition dated
+/// before yesterday is eligible.
 #[derive(Args)]
 pub struct CompactArgs {
-    /// Store root: a directory or s3://bucket/prefix.
-    #[arg(long)]
-    store: String,
-    /// Retention policy, for each tier's `compact_after_days`; without it
-    /// every partition dated before yesterday is eligible.
-    #[arg(long)]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
     /// The day eligibility is judged on (YYYY-MM-DD); today (UTC) when absent.
     #[arg(long)]
     now: Option<NaiveDate>,
@@ -28,11 +23,8 @@ pub struct CompactArgs {
 
 /// Compacts every eligible partition and prints what it merged.
 pub fn run(args: CompactArgs) -> anyhow::Result<ExitCode> {
-    let policy = match &args.policy {
-        Some(path) => Policy::load(path).map_err(|err| UsageError(err.to_string()))?,
-        None => Policy::default(),
-    };
-    let root = StoreRoot::parse(&args.store).map_err(|err| UsageError(err.to_string()))?;
+    let policy = args.store.policy()?;
+    let root = args.store.root()?;
     let as_of = args.now.unwrap_or_else(|| Utc::now().date_naive());
     let runtime = tokio::runtime::Runtime::new()?;
     let done = runtime

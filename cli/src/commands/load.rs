@@ -4,36 +4,32 @@
 //! on another, so parsing and Parquet encoding overlap; at most one batch
 //! waits between them, which bounds memory whatever the input size.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use aitrail_schemas::ValidatorConfig;
 use aitrail_schemas::clock::received_now;
-use aitrail_schemas::{RejectReason, RejectRecord, RejectSource, Rejection, ValidatorConfig};
 use aitrail_store::rows::Position;
 use aitrail_store::sink::{BatchLimits, EventSink};
 use aitrail_store::writer::{Duplicate, StoreWriter};
-use aitrail_store::{Policy, StoreRoot};
 use anyhow::Context;
-use chrono::{TimeDelta, Utc};
+use chrono::TimeDelta;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::exit::{ExitCode, UsageError};
 use crate::input;
+use crate::rejects::RejectLines;
+use crate::store_args::StoreArgs;
 
 /// Flags of `aitrail load`.
 #[derive(Args)]
 pub struct LoadArgs {
-    /// Store root: a directory or s3://bucket/prefix.
-    #[arg(long)]
-    store: String,
-    /// Retention policy (TOML); without it every event is `standard`, kept 730 days.
-    #[arg(long)]
-    policy: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreArgs,
     /// Where rejected lines go, as JSON lines; stdout when absent.
     #[arg(long)]
     rejects: Option<PathBuf>,
@@ -44,40 +40,18 @@ pub struct LoadArgs {
     file: Option<PathBuf>,
 }
 
-/// Writes reject records as JSON lines, counting them by reason.
-struct Rejects {
-    out: Box<dyn Write + Send>,
-    file: String,
-    counts: BTreeMap<RejectReason, u64>,
-}
-
-impl Rejects {
-    fn record(&mut self, rejection: Rejection, line: u64) -> io::Result<()> {
-        *self.counts.entry(rejection.reason).or_default() += 1;
-        let source = RejectSource::File {
-            file: self.file.clone(),
-            line,
-        };
-        let record = RejectRecord::new(rejection, source, Utc::now());
-        serde_json::to_writer(&mut self.out, &record)?;
-        self.out.write_all(b"\n")
+/// The duplicates a commit dropped, as rejected lines of the input.
+fn record_duplicates(rejects: &mut RejectLines, duplicates: Vec<Duplicate>) -> io::Result<()> {
+    for duplicate in duplicates {
+        rejects.record(duplicate.rejection(), duplicate.position.offset as u64)?;
     }
-
-    fn duplicates(&mut self, duplicates: Vec<Duplicate>) -> io::Result<()> {
-        for duplicate in duplicates {
-            self.record(duplicate.rejection(), duplicate.position.offset as u64)?;
-        }
-        Ok(())
-    }
+    Ok(())
 }
 
 /// Loads the file, prints a summary, and exits 1 if anything was rejected.
 pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
-    let policy = match &args.policy {
-        Some(path) => Policy::load(path).map_err(|err| UsageError(err.to_string()))?,
-        None => Policy::default(),
-    };
-    let root = StoreRoot::parse(&args.store).map_err(|err| UsageError(err.to_string()))?;
+    let policy = args.store.policy()?;
+    let root = args.store.root()?;
     let mut source = input::open(args.file.as_ref())?;
     let out: Box<dyn Write + Send> = match &args.rejects {
         Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|err| {
@@ -85,11 +59,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         })?)),
         None => Box::new(BufWriter::new(io::stdout())),
     };
-    let rejects = Arc::new(Mutex::new(Rejects {
-        out,
-        file: source.name.clone(),
-        counts: BTreeMap::new(),
-    }));
+    let rejects = Arc::new(Mutex::new(RejectLines::new(out, source.name.clone())));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -104,7 +74,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
         while let Some(batch) = pending.recv().await {
             let outcome = writer.commit(batch, &[]).await?;
             committed += outcome.rows;
-            lock(&committer_rejects).duplicates(outcome.duplicates)?;
+            record_duplicates(&mut lock(&committer_rejects), outcome.duplicates)?;
         }
         anyhow::Ok(committed)
     });
@@ -148,21 +118,12 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     progress.finish_and_clear();
 
     let mut rejects = lock(&rejects);
-    rejects.out.flush()?;
+    rejects.flush()?;
     let elapsed = started.elapsed().as_secs_f64();
-    let rejected: u64 = rejects.counts.values().sum();
-    let by_reason: Vec<String> = rejects
-        .counts
-        .iter()
-        .map(|(reason, n)| format!("{reason}: {n}"))
-        .collect();
+    let rejected = rejects.total();
     eprintln!(
         "loaded {loaded} events, rejected {rejected}{} in {elapsed:.1} s ({:.0} events/s)",
-        if by_reason.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", by_reason.join(", "))
-        },
+        rejects.by_reason(),
         number as f64 / elapsed.max(1e-9),
     );
     Ok(if rejected == 0 {
@@ -172,7 +133,7 @@ pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn lock(rejects: &Mutex<Rejects>) -> std::sync::MutexGuard<'_, Rejects> {
+fn lock(rejects: &Mutex<RejectLines>) -> std::sync::MutexGuard<'_, RejectLines> {
     rejects
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

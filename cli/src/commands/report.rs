@@ -14,6 +14,7 @@ use clap::{Args, ValueEnum};
 use super::sql::OutputFormat;
 use crate::config::ConfigFile;
 use crate::exit::{ExitCode, UsageError};
+use crate::store_args::parse_root;
 
 /// The reports.
 #[derive(Clone, Copy, ValueEnum)]
@@ -116,7 +117,7 @@ fn store_and_prices(args: &ReportArgs) -> Result<(StoreRoot, Prices), UsageError
         None => Prices::default(),
     };
     let root = match (&args.store, &file) {
-        (Some(store), _) => StoreRoot::parse(store).map_err(|err| UsageError(err.to_string()))?,
+        (Some(store), _) => parse_root(store)?,
         (None, Some(file)) => file.store()?,
         (None, None) => {
             return Err(UsageError(

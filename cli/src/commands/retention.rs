@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use aitrail_store::lifecycle::run_on_schedule;
 use aitrail_store::retention::plan::{Partition, Plan};
 use aitrail_store::retention::{self, RunReport};
-use aitrail_store::{Policy, StoreRoot};
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
@@ -15,6 +14,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use crate::config::ConfigFile;
 use crate::exit::{ExitCode, UsageError};
 use crate::service::{LogFormat, run_service};
+use crate::store_args::StoreArgs;
 
 /// Subcommands of `aitrail retention`.
 #[derive(Subcommand)]
@@ -27,15 +27,12 @@ pub enum RetentionCommand {
     Daemon(DaemonArgs),
 }
 
-/// Flags of `retention plan` and `retention run`.
+/// Flags of `retention plan` and `retention run`; `--policy` is required:
+/// a purge never guesses the tiers.
 #[derive(Args)]
 pub struct OnceArgs {
-    /// Store root: a directory or s3://bucket/prefix.
-    #[arg(long)]
-    store: String,
-    /// Retention policy (TOML, DESIGN §5).
-    #[arg(long)]
-    policy: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
     /// The day expiry is judged on (YYYY-MM-DD); today (UTC) when absent.
     #[arg(long)]
     now: Option<NaiveDate>,
@@ -74,8 +71,10 @@ pub fn run(command: RetentionCommand) -> anyhow::Result<ExitCode> {
 }
 
 fn once(args: OnceArgs, purge: bool) -> anyhow::Result<ExitCode> {
-    let policy = Policy::load(&args.policy).map_err(|err| UsageError(err.to_string()))?;
-    let root = StoreRoot::parse(&args.store).map_err(|err| UsageError(err.to_string()))?;
+    let policy = args
+        .store
+        .required_policy("retention purges by the policy's tiers and expiry")?;
+    let root = args.store.root()?;
     let as_of = args.now.unwrap_or_else(|| Utc::now().date_naive());
     let runtime = tokio::runtime::Runtime::new()?;
     let text = if purge {

@@ -4,10 +4,10 @@ use std::io::Write;
 
 use aitrail_query::output::{Format, render};
 use aitrail_query::{Prices, StoreSession};
-use aitrail_store::StoreRoot;
 use clap::{Args, ValueEnum};
 
 use crate::exit::{ExitCode, UsageError};
+use crate::store_args::parse_root;
 
 /// Output formats of `aitrail sql` and `aitrail report`.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -46,7 +46,7 @@ pub struct SqlArgs {
 
 /// Runs the query and prints its result.
 pub fn run(args: SqlArgs) -> anyhow::Result<ExitCode> {
-    let root = StoreRoot::parse(&args.store).map_err(|err| UsageError(err.to_string()))?;
+    let root = parse_root(&args.store)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let answer = runtime.block_on(async {
         let session = StoreSession::open(&root, Prices::default()).await?;

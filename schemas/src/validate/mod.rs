@@ -1,7 +1,7 @@
 //! The metadata-only validator (DESIGN §3).
 //!
-//! Valid events, by far the common case, take a fast path: the compact
-//! reader (`crate::compact`) reads plain input straight into the typed
+//! Valid events, by far the common case, take a fast path: the fast
+//! reader (`crate::fast_reader`) reads plain input straight into the typed
 //! structs, borrowing its strings where they have no escapes and decoding
 //! the others, screening free text for credential assignments, and one SIMD
 //! pass over the raw bytes screens for credentials of a fixed form (the

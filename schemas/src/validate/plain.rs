@@ -1,5 +1,5 @@
 //! The fast path's read of an input: the event type it names, then the
-//! compact reader of that type, once.
+//! fast reader of that type, once.
 //!
 //! Reading the input as each type in turn cost little while `event_type` was
 //! the third key, as the types declare it; producers that order keys their
@@ -9,8 +9,8 @@
 //! checks the tag where it belongs, so a wrong hint makes the input unusual
 //! and leaves the verdict to the thorough path.
 
-use crate::compact::{CompactReader, Plain, Unusual};
 use crate::event::{AiUsage, CodeChange, Event, Incident, ReadEvent};
+use crate::fast_reader::{FastReader, Plain, Unusual};
 use crate::validate::secrets::FixedFormScreen;
 use crate::vocab::EventType;
 
@@ -42,7 +42,7 @@ pub fn read_plain<'a>(input: &'a [u8], screen: &FixedFormScreen) -> Plain<Event<
 /// keys its own way a comparison per field for nothing.
 #[inline(always)]
 fn read_as<'a, T: ReadEvent<'a>>(input: &'a [u8], screen: &FixedFormScreen) -> Plain<Event<'a>> {
-    let mut reader = CompactReader::new(input, screen);
+    let mut reader = FastReader::new(input, screen);
     if input.starts_with(FIRST_KEY) {
         T::read_event::<true>(&mut reader)
     } else {

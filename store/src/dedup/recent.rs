@@ -23,13 +23,12 @@ use deltalake::{DeltaTable, DeltaTableError};
 use foldhash::{HashMap, HashSet, HashSetExt};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
-use object_store::path::Path;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 
 use crate::compact::Merged;
 use crate::file_reader::DataFileReader;
-use crate::retention::plan::partition_of;
+use crate::table::{DataFile, data_files};
 
 /// How many ids the index of one table holds at most by default: about
 /// 20–40 MiB. A day of a large organisation's stream, and its neighbours
@@ -71,14 +70,6 @@ struct DateIds {
     ids: HashSet<u64>,
     checked_at: Option<Version>,
     last_used: u64,
-}
-
-/// A data file of the table, as the index reads it.
-struct StoredFile {
-    path: String,
-    location: Path,
-    size: u64,
-    rows: usize,
 }
 
 impl RecentIds {
@@ -229,7 +220,7 @@ impl RecentIds {
         &mut self,
         store: &Arc<dyn ObjectStore>,
         day: i32,
-        files: Vec<StoredFile>,
+        files: Vec<DataFile>,
         version: Option<Version>,
     ) -> Result<(), DeltaTableError> {
         let held = self.dates.entry(day).or_insert_with(|| DateIds {
@@ -262,28 +253,17 @@ impl RecentIds {
 fn files_of(
     table: &DeltaTable,
     days: &[i32],
-) -> Result<HashMap<i32, Vec<StoredFile>>, DeltaTableError> {
-    let mut found: HashMap<i32, Vec<StoredFile>> = HashMap::default();
+) -> Result<HashMap<i32, Vec<DataFile>>, DeltaTableError> {
+    let mut found: HashMap<i32, Vec<DataFile>> = HashMap::default();
     if days.is_empty() {
         return Ok(found);
     }
     for day in days {
         found.insert(*day, Vec::new());
     }
-    for file in table.snapshot()?.log_data().iter() {
-        let Some((_, date)) = partition_of(&file.partition_values_map()) else {
-            return Err(DeltaTableError::Generic(format!(
-                "file {} has no valid tier and date partition values",
-                file.path()
-            )));
-        };
-        if let Some(files) = found.get_mut(&date.to_epoch_days()) {
-            files.push(StoredFile {
-                path: file.path().into_owned(),
-                location: file.object_store_path(),
-                size: file.size().unsigned_abs(),
-                rows: file.num_records().unwrap_or(0),
-            });
+    for file in data_files(table)? {
+        if let Some(files) = found.get_mut(&file.partition.date.to_epoch_days()) {
+            files.push(file);
         }
     }
     Ok(found)
@@ -292,7 +272,7 @@ fn files_of(
 /// Adds the [`id_hash`] of every `event_id` in `file` to `into`.
 async fn read_ids(
     store: &Arc<dyn ObjectStore>,
-    file: &StoredFile,
+    file: &DataFile,
     into: &mut HashSet<u64>,
 ) -> Result<(), DeltaTableError> {
     let reader = DataFileReader::new(Arc::clone(store), file.location.clone(), file.size);

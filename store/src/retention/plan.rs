@@ -3,8 +3,6 @@
 //! and `numRecords` statistics) judged against the policy on one day. `plan`
 //! and `run` both call [`plan`], so they see the same set.
 
-use std::collections::BTreeMap;
-
 use chrono::NaiveDate;
 use deltalake::{DeltaTable, DeltaTableError};
 use serde::Serialize;
@@ -57,40 +55,19 @@ pub struct Plan {
     pub kept: Vec<Kept>,
 }
 
-/// The partitions of `table`, ordered by tier and date.
+/// The partitions of `table` (named `name`), ordered by tier and date.
 pub fn partitions(table: &DeltaTable, name: &str) -> Result<Vec<Partition>, DeltaTableError> {
-    let mut found: BTreeMap<(String, NaiveDate), Partition> = BTreeMap::new();
-    for file in table.snapshot()?.log_data().iter() {
-        let (tier, date) = partition_of(&file.partition_values_map()).ok_or_else(|| {
-            DeltaTableError::Generic(format!(
-                "{name}: file {} has no valid tier and date partition values",
-                file.path()
-            ))
-        })?;
-        let entry = found
-            .entry((tier.clone(), date))
-            .or_insert_with(|| Partition {
-                table: name.to_string(),
-                tier,
-                date,
-                files: 0,
-                rows: 0,
-                bytes: 0,
-            });
-        entry.files += 1;
-        entry.rows += file.num_records().unwrap_or(0) as i64;
-        entry.bytes += file.size();
-    }
-    Ok(found.into_values().collect())
-}
-
-/// The (tier, date) of a file from its partition values.
-pub fn partition_of(
-    values: &std::collections::HashMap<String, Option<String>>,
-) -> Option<(String, NaiveDate)> {
-    let tier = values.get("tier")?.clone()?;
-    let date = values.get("date")?.as_deref()?.parse().ok()?;
-    Some((tier, date))
+    Ok(crate::table::partitions(table)?
+        .into_iter()
+        .map(|(key, size)| Partition {
+            table: name.to_string(),
+            tier: key.tier,
+            date: key.date,
+            files: size.files,
+            rows: size.rows,
+            bytes: size.bytes,
+        })
+        .collect())
 }
 
 /// Sorts `partitions` into `plan`: expired ones (`date` before the tier's

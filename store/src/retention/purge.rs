@@ -14,8 +14,7 @@ use deltalake::protocol::DeltaOperation;
 use deltalake::{DeltaTable, DeltaTableError, Path};
 use futures::TryStreamExt;
 
-use super::plan::partition_of;
-use crate::table::commit_on_held_version;
+use crate::table::{commit_on_held_version, data_files, recorded_version};
 
 /// The application id under which each table records the last retention
 /// run whose purge it committed.
@@ -23,9 +22,7 @@ pub const RETENTION_APP_ID: &str = "aitrail-retention";
 
 /// The last run whose purge `table` committed (0 if none).
 pub async fn last_purged_run(table: &DeltaTable) -> Result<i64, DeltaTableError> {
-    Ok(table
-        .snapshot()?
-        .transaction_version(table.log_store().as_ref(), RETENTION_APP_ID)
+    Ok(recorded_version(table, RETENTION_APP_ID)
         .await?
         .unwrap_or(0))
 }
@@ -52,14 +49,9 @@ pub async fn remove_partitions(
         .collect();
     loop {
         table.update_state().await?;
-        let removes: Vec<Action> = table
-            .snapshot()?
-            .log_data()
+        let removes: Vec<Action> = data_files(table)?
             .iter()
-            .filter(|file| {
-                partition_of(&file.partition_values_map())
-                    .is_some_and(|(tier, date)| wanted.contains(&(tier.as_str(), date)))
-            })
+            .filter(|file| wanted.contains(&(file.partition.tier.as_str(), file.partition.date)))
             .map(|file| Action::Remove(file.remove_action(true)))
             .collect();
         let operation = DeltaOperation::Delete {

@@ -5,7 +5,7 @@
 //! the tables as they are now, so a partition moving between instances
 //! resumes exactly where the last commit of any instance left it. The
 //! consumer loop learns of assignments and revocations from
-//! [`IngestContext::take_changes`].
+//! [`ConsumerCallbacks::take_changes`].
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -34,8 +34,8 @@ pub enum AssignmentChange {
     Revoked(Vec<i32>),
 }
 
-/// The consumer context of the ingest.
-pub struct IngestContext {
+/// The ingest consumer's callbacks (what librdkafka calls its context).
+pub struct ConsumerCallbacks {
     root: StoreRoot,
     group: String,
     partitions: Partitions,
@@ -46,8 +46,8 @@ pub struct IngestContext {
     shutdown: CancellationToken,
 }
 
-impl IngestContext {
-    /// A context reading recorded offsets of consumer group `group` from the
+impl ConsumerCallbacks {
+    /// Callbacks reading recorded offsets of consumer group `group` from the
     /// store at `root`; a revocation waits for the commit `gate` tells of;
     /// `shutdown` ends a wait for an unreachable store.
     pub fn new(
@@ -59,7 +59,7 @@ impl IngestContext {
         gate: CommitGate,
         shutdown: CancellationToken,
     ) -> Self {
-        IngestContext {
+        ConsumerCallbacks {
             root,
             group: group.to_string(),
             partitions,
@@ -198,7 +198,7 @@ impl IngestContext {
     }
 }
 
-impl ClientContext for IngestContext {
+impl ClientContext for ConsumerCallbacks {
     /// Readiness and lag come from librdkafka's statistics: a broker is
     /// reachable when one is `UP`, and each partition reports its lag
     /// behind the consumer group's committed offset.
@@ -232,7 +232,7 @@ impl ClientContext for IngestContext {
     }
 }
 
-impl ConsumerContext for IngestContext {
+impl ConsumerContext for ConsumerCallbacks {
     fn rebalance(
         &self,
         consumer: &BaseConsumer<Self>,

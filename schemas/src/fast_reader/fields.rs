@@ -2,15 +2,15 @@
 //! deserializer in `crate::fields` (each calls the one function that states
 //! the rule), so the two readers cannot drift apart on what is valid.
 
-use super::{CompactReader, Plain, ReadCompact, Unusual};
+use super::{FastReader, Plain, ReadFast, Unusual};
 use crate::fields::{
     AttributeKey, AttributeValue, Attributes, BoundedText, EventId, List, MAX_ATTRIBUTES,
     MAX_LIST_ITEMS, Repository, SCHEMA_VERSION, SchemaVersion, Timestamp, Usd,
 };
 use crate::validate::secrets::{may_hold_assignment, may_name_credential};
 
-impl<'a, const MIN: usize, const MAX: usize> ReadCompact<'a> for BoundedText<'a, MIN, MAX> {
-    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
+impl<'a, const MIN: usize, const MAX: usize> ReadFast<'a> for BoundedText<'a, MIN, MAX> {
+    fn read(reader: &mut FastReader<'a, '_>) -> Plain<Self> {
         let text = reader.free_text()?;
         BoundedText::<MIN, MAX>::check(&text)
             .map(|()| BoundedText(text))
@@ -18,8 +18,8 @@ impl<'a, const MIN: usize, const MAX: usize> ReadCompact<'a> for BoundedText<'a,
     }
 }
 
-impl<'a> ReadCompact<'a> for EventId<'a> {
-    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
+impl<'a> ReadFast<'a> for EventId<'a> {
+    fn read(reader: &mut FastReader<'a, '_>) -> Plain<Self> {
         let id = reader.free_text()?;
         EventId::check(&id)
             .map(|()| EventId(id))
@@ -27,8 +27,8 @@ impl<'a> ReadCompact<'a> for EventId<'a> {
     }
 }
 
-impl<'a> ReadCompact<'a> for Repository<'a> {
-    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
+impl<'a> ReadFast<'a> for Repository<'a> {
+    fn read(reader: &mut FastReader<'a, '_>) -> Plain<Self> {
         let repository = reader.free_text()?;
         Repository::check(&repository)
             .map(|()| Repository(repository))
@@ -39,21 +39,21 @@ impl<'a> ReadCompact<'a> for Repository<'a> {
 /// Timestamps are not screened for secrets: RFC 3339 leaves room only for
 /// digits, `-`, `:`, `.`, `+`, `T`/`t`, `Z`/`z` and a space, which spell no
 /// credential (`validate::secrets` tests it).
-impl ReadCompact<'_> for Timestamp {
-    fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
+impl ReadFast<'_> for Timestamp {
+    fn read(reader: &mut FastReader<'_, '_>) -> Plain<Self> {
         Timestamp::parse(&reader.string()?).map_err(|_| Unusual)
     }
 }
 
-impl ReadCompact<'_> for Usd {
+impl ReadFast<'_> for Usd {
     /// Floats are handed to serde_json, so that both paths round alike.
-    fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
+    fn read(reader: &mut FastReader<'_, '_>) -> Plain<Self> {
         serde_json::from_str(reader.number_text()?).map_err(|_| Unusual)
     }
 }
 
-impl ReadCompact<'_> for SchemaVersion {
-    fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
+impl ReadFast<'_> for SchemaVersion {
+    fn read(reader: &mut FastReader<'_, '_>) -> Plain<Self> {
         match reader.unsigned(1)? {
             1 => Ok(SchemaVersion(SCHEMA_VERSION)),
             _ => Err(Unusual),
@@ -61,8 +61,8 @@ impl ReadCompact<'_> for SchemaVersion {
     }
 }
 
-impl<'a, T: ReadCompact<'a>, const MIN: usize> ReadCompact<'a> for List<T, MIN> {
-    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
+impl<'a, T: ReadFast<'a>, const MIN: usize> ReadFast<'a> for List<T, MIN> {
+    fn read(reader: &mut FastReader<'a, '_>) -> Plain<Self> {
         let mut items = Vec::new();
         reader.array(|reader| {
             if items.len() == MAX_LIST_ITEMS {
@@ -78,8 +78,8 @@ impl<'a, T: ReadCompact<'a>, const MIN: usize> ReadCompact<'a> for List<T, MIN> 
     }
 }
 
-impl<'a> ReadCompact<'a> for Attributes<'a> {
-    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
+impl<'a> ReadFast<'a> for Attributes<'a> {
+    fn read(reader: &mut FastReader<'a, '_>) -> Plain<Self> {
         let mut entries: Vec<(AttributeKey<'a>, AttributeValue<'a>)> = Vec::new();
         reader.object(|reader, key, has_assignment_mark| {
             let duplicate = entries.iter().any(|(k, _)| *k.as_str() == *key);

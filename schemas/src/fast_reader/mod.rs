@@ -37,9 +37,9 @@ pub struct Unusual;
 pub type Plain<T> = Result<T, Unusual>;
 
 /// A value the fast reader can read: every field type of an event.
-pub trait ReadCompact<'a>: Sized {
+pub trait ReadFast<'a>: Sized {
     /// Reads one value at the reader's position.
-    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self>;
+    fn read(reader: &mut FastReader<'a, '_>) -> Plain<Self>;
 
     /// The value of the field when it is absent from the event, as serde
     /// gives it: `None` (the default) means the field is required.
@@ -56,17 +56,17 @@ pub trait ReadCompact<'a>: Sized {
 /// construction, and inside strings [`scan_plain`] notes any such byte, in
 /// which case the string alone is checked. serde_json refuses input that is
 /// not UTF-8 too, inside strings or outside them.
-pub struct CompactReader<'a, 's> {
+pub struct FastReader<'a, 's> {
     input: &'a [u8],
     position: usize,
     /// The screen that each decoded string must pass.
     screen: &'s FixedFormScreen,
 }
 
-impl<'a, 's> CompactReader<'a, 's> {
+impl<'a, 's> FastReader<'a, 's> {
     /// A reader of `input` that screens the strings it decodes with `screen`.
     pub fn new(input: &'a [u8], screen: &'s FixedFormScreen) -> Self {
-        CompactReader {
+        FastReader {
             input,
             position: 0,
             screen,
@@ -354,8 +354,8 @@ impl<'a, 's> CompactReader<'a, 's> {
 }
 
 /// A name as the fast reader matches it right after its opening quote: a
-/// struct's field key ([`CompactReader::key_is`], [`FieldKeys`]) or a
-/// vocabulary's term ([`CompactReader::one_of`]). The name and its closing
+/// struct's field key ([`FastReader::key_is`], [`FieldKeys`]) or a
+/// vocabulary's term ([`FastReader::one_of`]). The name and its closing
 /// quote are kept as three little-endian words too, the bytes after them
 /// zero, compared with the input a word at a time rather than byte by byte.
 pub struct QuotedName {
@@ -431,8 +431,8 @@ fn ascii_str(bytes: &[u8]) -> &str {
     unsafe { std::str::from_utf8_unchecked(bytes) }
 }
 
-impl<'a, T: ReadCompact<'a>> ReadCompact<'a> for Option<T> {
-    fn read(reader: &mut CompactReader<'a, '_>) -> Plain<Self> {
+impl<'a, T: ReadFast<'a>> ReadFast<'a> for Option<T> {
+    fn read(reader: &mut FastReader<'a, '_>) -> Plain<Self> {
         if reader.null() {
             Ok(None)
         } else {
@@ -445,8 +445,8 @@ impl<'a, T: ReadCompact<'a>> ReadCompact<'a> for Option<T> {
     }
 }
 
-impl ReadCompact<'_> for bool {
-    fn read(reader: &mut CompactReader<'_, '_>) -> Plain<Self> {
+impl ReadFast<'_> for bool {
+    fn read(reader: &mut FastReader<'_, '_>) -> Plain<Self> {
         reader.boolean()
     }
 }
@@ -459,12 +459,12 @@ mod tests {
 
     static SCREEN: LazyLock<FixedFormScreen> = LazyLock::new(FixedFormScreen::new);
 
-    fn reader_of(input: &[u8]) -> CompactReader<'_, 'static> {
-        CompactReader::new(input, &SCREEN)
+    fn reader_of(input: &[u8]) -> FastReader<'_, 'static> {
+        FastReader::new(input, &SCREEN)
     }
 
     /// Reads a whole input holding one value of type `T`.
-    fn read_compact<'a, T: ReadCompact<'a>>(input: &'a [u8]) -> Plain<T> {
+    fn read_fast<'a, T: ReadFast<'a>>(input: &'a [u8]) -> Plain<T> {
         let mut reader = reader_of(input);
         let value = T::read(&mut reader)?;
         reader.finish().map(|()| value)
@@ -472,7 +472,7 @@ mod tests {
 
     #[test]
     fn strings_without_escapes_are_borrowed_and_with_them_owned() {
-        assert_eq!(read_compact::<bool>(b" true "), Ok(true));
+        assert_eq!(read_fast::<bool>(b" true "), Ok(true));
         for input in [&b"\"a\tb\""[..], b"\"a", b"\"a\\"] {
             assert_eq!(reader_of(input).string(), Err(Unusual), "{input:?}");
         }
@@ -517,8 +517,8 @@ mod tests {
     fn bytes_that_are_not_utf8_are_unusual_inside_strings_and_out() {
         assert_eq!(reader_of(b"\"a\xff\xfeb\"").string(), Err(Unusual));
         assert_eq!(reader_of(b"\"\\n\xff\"").string(), Err(Unusual));
-        assert_eq!(read_compact::<bool>(b"true\xc3"), Err(Unusual));
-        assert_eq!(read_compact::<Option<bool>>(b"\xc3\xa9null"), Err(Unusual));
+        assert_eq!(read_fast::<bool>(b"true\xc3"), Err(Unusual));
+        assert_eq!(read_fast::<Option<bool>>(b"\xc3\xa9null"), Err(Unusual));
     }
 
     #[test]
@@ -542,7 +542,7 @@ mod tests {
 
     #[test]
     fn trailing_input_and_trailing_commas_are_unusual() {
-        assert_eq!(read_compact::<bool>(b"true x"), Err(Unusual));
+        assert_eq!(read_fast::<bool>(b"true x"), Err(Unusual));
         let mut object = reader_of(br#"{"a":true,}"#);
         assert_eq!(object.object(|r, _, _| r.boolean().map(drop)), Err(Unusual));
         let mut array = reader_of(b"[true,]");
