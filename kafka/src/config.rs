@@ -135,7 +135,7 @@ impl KafkaConfig {
     }
 
     /// Every property as given.
-    pub fn client(&self) -> ClientConfig {
+    fn client(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         for (key, value) in &self.properties {
             config.set(key, value);

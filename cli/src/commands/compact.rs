@@ -2,7 +2,6 @@
 //! complete (Delta optimize), leaving every query result as it was.
 
 use aitrail_store::compact::compact;
-
 use anyhow::Context;
 use chrono::{NaiveDate, Utc};
 use clap::Args;
