@@ -147,3 +147,65 @@ async fn a_file_that_could_not_be_read_is_read_on_the_next_batch() {
     assert_eq!(duplicates_of(&mut this, &theirs).await, ["theirs"]);
     assert_eq!(count(&dir, "ai_usage").await, 3);
 }
+
+#[tokio::test]
+async fn a_date_that_outgrows_its_filter_still_knows_every_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = open(&dir).await;
+    let batches: Vec<Vec<String>> = (0..4)
+        .map(|b| {
+            (0..3_000)
+                .map(|n| usage(&format!("b{b}-{n}"), "2026-02-10T12:00:00Z", "web", 1))
+                .collect()
+        })
+        .collect();
+    for lines in &batches {
+        assert!(duplicates_of(&mut writer, lines).await.is_empty());
+    }
+    let again = [
+        batches[0][17].clone(),
+        usage("fresh", "2026-02-10T12:00:00Z", "web", 1),
+        batches[3][2_999].clone(),
+        batches[1][0].clone(),
+    ];
+    assert_eq!(
+        duplicates_of(&mut writer, &again).await,
+        ["b0-17", "b3-2999", "b1-0"]
+    );
+    assert_eq!(count(&dir, "ai_usage").await, 12_001);
+}
+
+#[tokio::test]
+async fn every_data_file_carries_a_bloom_filter_of_its_event_ids() {
+    use parquet::file::reader::FileReader;
+    use parquet::file::serialized_reader::{ReadOptionsBuilder, SerializedFileReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut writer = open(&dir).await;
+    let lines: Vec<String> = (0..500)
+        .map(|n| usage(&format!("id-{n}"), "2026-02-10T12:00:00Z", "web", 1))
+        .collect();
+    duplicates_of(&mut writer, &lines).await;
+    let files = parquet_files(dir.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    let options = ReadOptionsBuilder::new().with_reader_properties(
+        parquet::file::properties::ReaderProperties::builder()
+            .set_read_bloom_filter(true)
+            .build(),
+    );
+    let reader = SerializedFileReader::new_with_options(
+        std::fs::File::open(&files[0]).unwrap(),
+        options.build(),
+    )
+    .unwrap();
+    let row_group = reader.get_row_group(0).unwrap();
+    let id_column = (0..row_group.num_columns())
+        .find(|i| row_group.metadata().column(*i).column_path().string() == "event_id")
+        .unwrap();
+    let filter = row_group.get_column_bloom_filter(id_column).unwrap();
+    assert!((0..500).all(|n| filter.check(&format!("id-{n}").as_str())));
+    let strangers = (0..10_000)
+        .filter(|n| filter.check(&format!("stranger-{n}").as_str()))
+        .count();
+    assert!(strangers < 500, "{strangers} of 10,000 absent ids pass");
+}

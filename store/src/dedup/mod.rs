@@ -1,26 +1,36 @@
 //! The `duplicate` rule: an event whose `event_id` is already stored, or
 //! earlier in the same batch, with an `occurred_at` within the dedup window
 //! of its own adds nothing (DESIGN §3).
+//!
+//! Two filters keep the check from reading what a batch cannot collide
+//! with: the writer's in-memory index of recent dates ([`RecentIds`])
+//! rules out nearly every row, and the Parquet Bloom filter on `event_id`
+//! in each row group of the table (written by the store's writer) rules
+//! out nearly every row group when the few remaining rows are looked up.
 
 mod recent;
 
 use std::collections::hash_map::Entry;
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt, HashSet};
 
 use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
-use arrow::datatypes::{DataType, TimeUnit};
+use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use chrono::TimeDelta;
-use datafusion::prelude::{SessionContext, col, lit};
-use datafusion::scalar::ScalarValue;
 use deltalake::{DeltaTable, DeltaTableError};
 use futures::TryStreamExt;
+use object_store::ObjectStore;
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 
-pub use recent::{AddedIds, DEFAULT_RECENT_IDS, RecentIds, id_hash};
+pub use recent::{AddedIds, DEFAULT_RECENT_IDS, FALSE_POSITIVE_RATE, RecentIds};
 
+use crate::file_reader::DataFileReader;
 use crate::rows::{TableBatch, epoch_day};
+use crate::table::{DataFile, data_files};
 
 /// Marks, per row of `batch`, whether it duplicates a stored row or an
 /// earlier row of the batch. `recent` rules out most rows without reading
@@ -43,7 +53,7 @@ pub async fn find_duplicates(
         .await?
     {
         rows.clone()
-            .filter(|row| recent.may_hold(reach(*row), id_hash(ids.value(*row))))
+            .filter(|row| recent.may_hold(reach(*row), ids.value(*row)))
             .collect()
     } else {
         rows.clone().collect()
@@ -136,26 +146,69 @@ async fn stored_times(
     wanted: &HashSet<&str>,
 ) -> Result<HashMap<String, Vec<i64>>, DeltaTableError> {
     let mut stored: HashMap<String, Vec<i64>> = HashMap::default();
-    let dates = days
-        .iter()
-        .map(|d| lit(ScalarValue::Date32(Some(*d))))
-        .collect();
-    let ctx = SessionContext::new();
-    table.update_datafusion_session(&ctx.state())?;
-    let provider = table.table_provider().await?;
-    let frame = ctx
-        .read_table(provider)?
-        .filter(col("date").in_list(dates, false))?
-        .select_columns(&["event_id", "occurred_at"])?;
-    let mut stream = frame.execute_stream().await?;
-    while let Some(chunk) = stream.try_next().await? {
-        let ids = cast(chunk.column(0), &DataType::Utf8)?;
+    let store = table.log_store().object_store(None);
+    for file in data_files(table)? {
+        if days
+            .binary_search(&file.partition.date.to_epoch_days())
+            .is_ok()
+        {
+            read_times(&store, &file, wanted, &mut stored).await?;
+        }
+    }
+    Ok(stored)
+}
+
+/// Adds to `stored` the `occurred_at` values of the ids in `wanted` that
+/// `file` holds, reading only the row groups whose `event_id` Bloom filter
+/// may hold one of them (every row group of a file written without one).
+async fn read_times(
+    store: &Arc<dyn ObjectStore>,
+    file: &DataFile,
+    wanted: &HashSet<&str>,
+    stored: &mut HashMap<String, Vec<i64>>,
+) -> Result<(), DeltaTableError> {
+    let reader = DataFileReader::new(Arc::clone(store), file.location.clone(), file.size);
+    let mut builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
+    let schema = builder.parquet_schema();
+    let id_column = (0..schema.num_columns())
+        .find(|i| schema.column(*i).name() == "event_id")
+        .ok_or_else(|| {
+            DeltaTableError::Generic(format!("data file {} has no event_id column", file.path))
+        })?;
+    let mut row_groups = Vec::new();
+    for row_group in 0..builder.metadata().num_row_groups() {
+        let may_hold = match builder
+            .get_row_group_column_bloom_filter(row_group, id_column)
+            .await?
+        {
+            Some(filter) => wanted.iter().any(|id| filter.check(*id)),
+            None => true,
+        };
+        if may_hold {
+            row_groups.push(row_group);
+        }
+    }
+    if row_groups.is_empty() {
+        return Ok(());
+    }
+    let columns = ProjectionMask::columns(builder.parquet_schema(), ["event_id", "occurred_at"]);
+    let mut chunks = builder
+        .with_row_groups(row_groups)
+        .with_projection(columns)
+        .build()?;
+    while let Some(chunk) = chunks.try_next().await? {
+        let column = |name: &str| {
+            chunk.column_by_name(name).ok_or_else(|| {
+                DeltaTableError::Generic(format!("data file {} has no {name} column", file.path))
+            })
+        };
+        let ids = cast(column("event_id")?, &DataType::Utf8)?;
         let ids = ids.as_string::<i32>();
         let times = cast(
-            chunk.column(1),
+            column("occurred_at")?,
             &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
         )?;
-        let times = times.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+        let times = times.as_primitive::<TimestampMicrosecondType>();
         for row in 0..chunk.num_rows() {
             if ids.is_valid(row) && times.is_valid(row) && wanted.contains(ids.value(row)) {
                 stored
@@ -165,5 +218,5 @@ async fn stored_times(
             }
         }
     }
-    Ok(stored)
+    Ok(())
 }

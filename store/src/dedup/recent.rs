@@ -3,19 +3,22 @@
 //! to what its dates already hold. Without it, each batch of a live stream
 //! would read back every id of the day so far.
 //!
-//! It keeps 64-bit hashes, not the ids, so it answers "certainly not
-//! stored" or "maybe stored"; a maybe is confirmed against the table (see
-//! [`super::find_duplicates`]). It must never miss a stored id: each date
-//! remembers the files it was read from and the table version it was
-//! checked at, and before it is consulted at another version it reads the
-//! files added since, or is read afresh when one of its files went away
-//! (a compaction or a purge).
+//! Each date keeps a split-block Bloom filter of its ids (the one Parquet
+//! writes into files, [`Sbbf`]), about 2.6 bytes an id, so it answers
+//! "certainly not stored" or "maybe stored" (wrongly about once in
+//! [`1 / FALSE_POSITIVE_RATE`](FALSE_POSITIVE_RATE)); a maybe is confirmed
+//! against the table (see [`super::find_duplicates`]). A date's filter is
+//! sized for twice the ids it holds and built again, from its files, when
+//! they outgrow it, so memory follows the data held and not the clock. It
+//! must never miss a stored id: each date remembers the files it was read
+//! from and the table version it was checked at, and before it is
+//! consulted at another version it reads the files added since, or is read
+//! afresh when one of its files went away (a compaction or a purge).
 
-use std::hash::BuildHasher;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
-use arrow::array::AsArray;
+use arrow::array::{Array, AsArray, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use deltalake::kernel::Version;
@@ -25,27 +28,30 @@ use futures::TryStreamExt;
 use object_store::ObjectStore;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
+use parquet::bloom_filter::Sbbf;
 
 use crate::compact::Merged;
 use crate::file_reader::DataFileReader;
 use crate::table::{DataFile, data_files};
 
-/// How many ids the index of one table holds at most by default: about
-/// 20–40 MiB. A day of a large organisation's stream, and its neighbours
-/// for the 24-hour window, fit; a batch whose dates hold more is checked
-/// by reading the table instead.
-pub const DEFAULT_RECENT_IDS: usize = 2_000_000;
+/// How many ids the index of one table holds at most by default: 16M ids,
+/// 40–80 MiB of filters when full. A day of a large organisation's stream,
+/// and its neighbours for the 24-hour window, fit; a batch whose dates
+/// hold more is checked against the table instead.
+pub const DEFAULT_RECENT_IDS: usize = 16_000_000;
+
+/// How often a filter sized for the ids it holds says "maybe" of an id it
+/// does not hold: one row in 10,000 is looked up in the table for nothing.
+pub const FALSE_POSITIVE_RATE: f64 = 1e-4;
+
+/// The fewest ids a date's filter is sized for, so that a date filling up
+/// from nothing is not built again after each of its first batches.
+const SMALLEST_FILTER: usize = 4_096;
 
 /// Batches after which a date no batch needed is forgotten even when
 /// there is room: a backlog's dates pass by and are not needed again,
 /// while a live stream's today and yesterday are needed by every batch.
 const IDLE_BATCHES: u64 = 8;
-
-/// The hash under which an `event_id` is indexed: fixed, so that the ids
-/// the writer records and the ids read back from files agree.
-pub fn id_hash(id: &str) -> u64 {
-    foldhash::quality::FixedState::default().hash_one(id)
-}
 
 /// The ids a commit of this writer added to one date.
 #[derive(Debug)]
@@ -54,8 +60,8 @@ pub struct AddedIds {
     pub day: i32,
     /// The data files written for it.
     pub paths: Vec<String>,
-    /// The [`id_hash`] of each row in them.
-    pub hashes: Vec<u64>,
+    /// The `event_id` of each row in them.
+    pub ids: StringArray,
 }
 
 /// The stored ids of recently used dates of one table.
@@ -65,11 +71,45 @@ pub struct RecentIds {
     clock: u64,
 }
 
+/// One date's filter, the files it was built from and how many ids they
+/// hold.
 struct DateIds {
     files: HashSet<String>,
-    ids: HashSet<u64>,
+    filter: Sbbf,
+    capacity: usize,
+    held: usize,
     checked_at: Option<Version>,
     last_used: u64,
+}
+
+impl DateIds {
+    /// An empty filter sized for `capacity` ids (at least
+    /// [`SMALLEST_FILTER`]).
+    fn sized_for(capacity: usize) -> Self {
+        let capacity = capacity.max(SMALLEST_FILTER);
+        DateIds {
+            files: HashSet::new(),
+            filter: Sbbf::new_with_ndv_fpp(capacity as u64, FALSE_POSITIVE_RATE)
+                .expect("the false-positive rate is within (0, 1)"),
+            capacity,
+            held: 0,
+            checked_at: None,
+            last_used: 0,
+        }
+    }
+
+    fn insert_all(&mut self, ids: &StringArray) {
+        for id in ids.iter().flatten() {
+            self.filter.insert(id);
+        }
+        self.held += ids.len() - ids.null_count();
+    }
+
+    /// Whether the ids it holds passed what its filter was sized for, so
+    /// that its false positives would exceed [`FALSE_POSITIVE_RATE`].
+    fn outgrown(&self) -> bool {
+        self.held > self.capacity
+    }
 }
 
 impl RecentIds {
@@ -100,7 +140,7 @@ impl RecentIds {
             .filter(|day| {
                 self.dates
                     .get(day)
-                    .is_none_or(|held| held.checked_at != version)
+                    .is_none_or(|held| held.checked_at != version || held.outgrown())
             })
             .collect();
         let mut listed = files_of(table, &stale)?;
@@ -108,7 +148,7 @@ impl RecentIds {
             .iter()
             .map(|day| match listed.get(day) {
                 Some(files) => files.iter().map(|f| f.rows).sum(),
-                None => self.dates.get(day).map_or(0, |held| held.ids.len()),
+                None => self.dates.get(day).map_or(0, |held| held.held),
             })
             .sum();
         if wanted > self.limit {
@@ -128,12 +168,12 @@ impl RecentIds {
         Ok(true)
     }
 
-    /// Whether an id of hash `hash` may be stored on one of `days`.
-    pub fn may_hold(&self, days: RangeInclusive<i32>, hash: u64) -> bool {
+    /// Whether `id` may be stored on one of `days`.
+    pub fn may_hold(&self, days: RangeInclusive<i32>, id: &str) -> bool {
         days.into_iter().any(|day| {
             self.dates
                 .get(&day)
-                .is_some_and(|held| held.ids.contains(&hash))
+                .is_some_and(|held| held.filter.check(id))
         })
     }
 
@@ -157,7 +197,7 @@ impl RecentIds {
                 .get_mut(&added.day)
                 .filter(|held| held.checked_at == before)
             {
-                held.ids.extend(added.hashes);
+                held.insert_all(&added.ids);
                 held.files.extend(added.paths);
             }
         }
@@ -200,7 +240,7 @@ impl RecentIds {
             .dates
             .iter()
             .filter(|(day, _)| days.binary_search(day).is_err())
-            .map(|(day, held)| (held.last_used, *day, held.ids.len()))
+            .map(|(day, held)| (held.last_used, *day, held.held))
             .collect();
         others.sort_unstable();
         let mut beside: usize = others.iter().map(|(_, _, ids)| ids).sum();
@@ -214,8 +254,9 @@ impl RecentIds {
         }
     }
 
-    /// Reads the files of `day` that the index has not read; starts the
-    /// date afresh if a file it read is no longer in the table.
+    /// Reads the files of `day` that the index has not read. Starts the
+    /// date afresh, sized for twice its ids, when a file it read is no
+    /// longer in the table or its ids would outgrow its filter.
     async fn bring_up_to_date(
         &mut self,
         store: &Arc<dyn ObjectStore>,
@@ -223,24 +264,29 @@ impl RecentIds {
         files: Vec<DataFile>,
         version: Option<Version>,
     ) -> Result<(), DeltaTableError> {
-        let held = self.dates.entry(day).or_insert_with(|| DateIds {
-            files: HashSet::new(),
-            ids: HashSet::new(),
-            checked_at: None,
-            last_used: 0,
-        });
+        let rows: usize = files.iter().map(|f| f.rows).sum();
         let current: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
-        if held
+        let held = self
+            .dates
+            .entry(day)
+            .or_insert_with(|| DateIds::sized_for(rows.saturating_mul(2)));
+        let unread: usize = files
+            .iter()
+            .filter(|f| !held.files.contains(&f.path))
+            .map(|f| f.rows)
+            .sum();
+        let gone = held
             .files
             .iter()
-            .any(|path| !current.contains(path.as_str()))
-        {
-            held.files.clear();
-            held.ids = HashSet::new();
+            .any(|path| !current.contains(path.as_str()));
+        if gone || held.held + unread > held.capacity {
+            let last_used = held.last_used;
+            *held = DateIds::sized_for(rows.max(held.held).saturating_mul(2));
+            held.last_used = last_used;
         }
         for file in files {
             if !held.files.contains(&file.path) {
-                read_ids(store, &file, &mut held.ids).await?;
+                read_ids(store, &file, held).await?;
                 held.files.insert(file.path);
             }
         }
@@ -269,20 +315,19 @@ fn files_of(
     Ok(found)
 }
 
-/// Adds the [`id_hash`] of every `event_id` in `file` to `into`.
+/// Adds every `event_id` in `file` to `into`.
 async fn read_ids(
     store: &Arc<dyn ObjectStore>,
     file: &DataFile,
-    into: &mut HashSet<u64>,
+    into: &mut DateIds,
 ) -> Result<(), DeltaTableError> {
     let reader = DataFileReader::new(Arc::clone(store), file.location.clone(), file.size);
     let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
     let only_ids = ProjectionMask::columns(builder.parquet_schema(), ["event_id"]);
     let mut batches = builder.with_projection(only_ids).build()?;
-    into.reserve(file.rows);
     while let Some(batch) = batches.try_next().await? {
         let ids = cast(batch.column(0), &DataType::Utf8)?;
-        into.extend(ids.as_string::<i32>().iter().flatten().map(id_hash));
+        into.insert_all(ids.as_string::<i32>());
     }
     Ok(())
 }
