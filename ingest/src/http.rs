@@ -1,15 +1,11 @@
-//! The operations endpoints: `/metrics`, `/healthz` and `/readyz`.
+//! What the ingest's operations endpoints (`/metrics`, `/healthz`,
+//! `/readyz`, served by [`aitrail_ops`]) read: its metrics, and whether
+//! the broker and the store are reachable.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
-use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
+use aitrail_ops::Observed;
 
 use crate::metrics::Metrics;
 
@@ -43,7 +39,7 @@ impl Health {
     }
 }
 
-/// What the endpoints read.
+/// What the operations endpoints read.
 pub struct Operations {
     /// Served at `/metrics`.
     pub metrics: Arc<Metrics>,
@@ -51,42 +47,18 @@ pub struct Operations {
     pub health: Arc<Health>,
 }
 
-/// Serves the endpoints on `listener` until `shutdown` is cancelled.
-pub async fn serve(
-    listener: TcpListener,
-    operations: Arc<Operations>,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/metrics", get(metrics))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .with_state(operations);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-}
+impl Observed for Operations {
+    fn readiness(&self) -> Result<(), String> {
+        if self.health.ready() {
+            Ok(())
+        } else if !self.health.broker.load(Ordering::Relaxed) {
+            Err("broker unreachable".to_string())
+        } else {
+            Err("store unreachable".to_string())
+        }
+    }
 
-async fn metrics(State(operations): State<Arc<Operations>>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        operations.metrics.encode(),
-    )
-}
-
-async fn healthz() -> &'static str {
-    "ok\n"
-}
-
-async fn readyz(State(operations): State<Arc<Operations>>) -> (StatusCode, &'static str) {
-    if operations.health.ready() {
-        (StatusCode::OK, "ready\n")
-    } else if !operations.health.broker.load(Ordering::Relaxed) {
-        (StatusCode::SERVICE_UNAVAILABLE, "broker unreachable\n")
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n")
+    fn metrics(&self) -> String {
+        self.metrics.encode()
     }
 }

@@ -119,12 +119,13 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<Summ
             })?;
     tracing::info!(listen = %listener.local_addr().unwrap_or(ingest.listen), "serving /metrics, /healthz, /readyz");
     let stop_serving = CancellationToken::new();
-    let server = tokio::spawn(http::serve(
+    let operations = aitrail_ops::router(Arc::new(Operations {
+        metrics: Arc::clone(&metrics),
+        health: Arc::clone(&health),
+    }));
+    let server = tokio::spawn(aitrail_ops::serve(
         listener,
-        Arc::new(Operations {
-            metrics: Arc::clone(&metrics),
-            health: Arc::clone(&health),
-        }),
+        operations,
         stop_serving.clone(),
     ));
 

@@ -109,10 +109,7 @@ impl Prices {
 
     /// The table registered as `model_prices`.
     pub fn table(&self) -> datafusion::error::Result<MemTable> {
-        let day = |date: NaiveDate| {
-            (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("the epoch is a date")).num_days()
-                as i32
-        };
+        let day = |date: NaiveDate| date.to_epoch_days();
         let until: Vec<Option<i32>> = self
             .entries
             .iter()

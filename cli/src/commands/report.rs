@@ -1,48 +1,43 @@
-//! `aitrail report adoption|token-spend|incidents`: the reports of the
-//! query service, from the command line, unrestricted (whoever can read
-//! the store's files sees everything anyway).
+//! `aitrail report NAME`: the reports of the query service, from the
+//! command line, unrestricted (whoever can read the store's files sees
+//! everything anyway). [`registry`] is where the binary says which reports
+//! there are, for this command and for `aitrail serve` alike.
 
 use std::io::Write;
 use std::path::PathBuf;
 
+use aitrail_query::Prices;
 use aitrail_query::output::render;
-use aitrail_query::reports::{self, ReportKind, ReportParams};
-use aitrail_query::{Prices, StoreSession};
+use aitrail_query::reports::{self, Reports, one_report_session};
 use aitrail_store::StoreRoot;
-use clap::{Args, ValueEnum};
+use clap::Args;
+use clap::builder::{PossibleValue, PossibleValuesParser};
 
 use super::sql::OutputFormat;
 use crate::config::ConfigFile;
 use crate::exit::{ExitCode, UsageError};
 use crate::store_args::parse_root;
 
-/// The reports.
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ReportName {
-    /// Active, engaged and new users, and adoption rate.
-    Adoption,
-    /// Token counts and cost, priced with `[[prices]]`.
-    TokenSpend,
-    /// Changes before each incident; change-failure rates.
-    Incidents,
+/// Every report the binary answers, by name.
+pub fn registry() -> Reports {
+    Reports::builtin()
 }
 
-impl From<ReportName> for ReportKind {
-    fn from(name: ReportName) -> Self {
-        match name {
-            ReportName::Adoption => ReportKind::Adoption,
-            ReportName::TokenSpend => ReportKind::TokenSpend,
-            ReportName::Incidents => ReportKind::Incidents,
-        }
-    }
+/// The names `aitrail report` accepts, each with what it answers.
+fn report_names() -> PossibleValuesParser {
+    let names: Vec<PossibleValue> = registry()
+        .iter()
+        .map(|report| PossibleValue::new(report.name()).help(report.about()))
+        .collect();
+    PossibleValuesParser::new(names)
 }
 
 /// Flags of `aitrail report`.
 #[derive(Args)]
 pub struct ReportArgs {
     /// Which report.
-    #[arg(value_enum)]
-    report: ReportName,
+    #[arg(value_parser = report_names())]
+    report: String,
     /// Store root; defaults to `[store] root` of --config.
     #[arg(long)]
     store: Option<String>,
@@ -83,7 +78,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .into_iter()
         .filter_map(|(name, value)| value.clone().map(|v| (name.to_string(), v)));
     let today = chrono::Utc::now().date_naive();
-    let params = ReportParams::parse(args.report.into(), pairs, today).map_err(|err| {
+    let reports = registry();
+    let report = reports
+        .named(&args.report)
+        .expect("clap accepts only the registered names");
+    let params = report.parse_params(pairs, today).map_err(|err| {
         UsageError(format!(
             "--{}: {}",
             err.param.replace('_', "-"),
@@ -93,8 +92,8 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new()?;
     let report = runtime
         .block_on(async {
-            let session = StoreSession::open_for_report(&root, prices, &params).await?;
-            reports::run(&session, &params, 0).await
+            let session = one_report_session(&root, prices, report.as_ref(), &params).await?;
+            reports::run(report.as_ref(), &session, &params, 0).await
         })
         .map_err(|err| UsageError(err.to_string()))?;
     let mut out = std::io::stdout().lock();

@@ -37,7 +37,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .map_err(|err| UsageError(format!("server.listen `{}`: {err}", server.listen)))?;
         let address = listener.local_addr()?;
         let lifecycle = spawn_lifecycle(schedule, root.clone(), policy, shutdown.clone());
-        let (app, background) = App::start(server, root, prices).await?;
+        let (app, background) = App::start(server, root, prices, super::report::registry()).await?;
         tracing::info!(%address, "serving");
         let served = serve(listener, app, shutdown).await;
         background.finish().await;

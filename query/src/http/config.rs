@@ -6,26 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::limits::Limits;
-
-/// What a token may do (DESIGN §6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// SQL over everything, and every report.
-    Compliance,
-    /// Reports only, never per user, k-anonymous.
-    Leadership,
-}
-
-impl Role {
-    /// The role's name in configuration and in the access log.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Compliance => "compliance",
-            Role::Leadership => "leadership",
-        }
-    }
-}
+pub use crate::role::Role;
 
 /// One `[[server.tokens]]` entry: the token itself is never configured,
 /// only its SHA-256, so the file is not a secret.

@@ -1,6 +1,7 @@
 //! Every failure of a `/v1` request as one status and a JSON body
 //! `{error, detail}`: `error` a stable code for programs, `detail` a
-//! sentence for people.
+//! sentence for people. The response carries the error in its
+//! extensions too, for the access log.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -8,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::auth::AuthError;
-use crate::context::QueryError;
+use crate::engine::QueryError;
 use crate::reports::ParamError;
 
 /// A refused or failed request.
@@ -36,7 +37,9 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = json!({"error": self.code, "detail": self.detail});
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        response.extensions_mut().insert(self);
+        response
     }
 }
 

@@ -11,7 +11,7 @@ use prometheus_client::registry::Registry;
 pub struct RequestLabels {
     /// The endpoint, e.g. `/v1/reports/adoption` (`other` for unknown
     /// paths, so a scanner cannot grow the label set).
-    pub endpoint: &'static str,
+    pub endpoint: String,
     /// The HTTP status answered.
     pub status: u16,
 }
@@ -20,7 +20,7 @@ pub struct RequestLabels {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub struct EndpointLabel {
     /// The endpoint.
-    pub endpoint: &'static str,
+    pub endpoint: String,
 }
 
 type LatencyFamily = Family<EndpointLabel, Histogram, fn() -> Histogram>;
@@ -73,20 +73,20 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts one answered request and its latency.
-    pub fn observe(&self, endpoint: &'static str, status: u16, seconds: f64) {
+    pub fn observe(&self, endpoint: &str, status: u16, seconds: f64) {
+        let endpoint = endpoint.to_string();
+        self.seconds
+            .get_or_create(&EndpointLabel {
+                endpoint: endpoint.clone(),
+            })
+            .observe(seconds);
         self.requests
             .get_or_create(&RequestLabels { endpoint, status })
             .inc();
-        self.seconds
-            .get_or_create(&EndpointLabel { endpoint })
-            .observe(seconds);
     }
 
     /// The metrics in the Prometheus text format.
     pub fn encode(&self) -> String {
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry)
-            .expect("writing to a String cannot fail");
-        text
+        aitrail_ops::encode(&self.registry)
     }
 }

@@ -6,7 +6,7 @@
 //! change-failure rate of AI-assisted and other changes made in the range,
 //! a change having failed when some incident names it as its cause.
 //!
-//! Both read sums (see [`crate::daily_sums`]): each incident's window per
+//! Both read sums (see [`super::daily_sums`]): each incident's window per
 //! user (`incident_windows`, for the lookback asked for), and the changes
 //! per day, author and AI assistance, the failed ones each on a row of
 //! their own (`change_outcomes`).
@@ -15,14 +15,55 @@
 //! its tokens; an incident with fewer than k of them is suppressed, and so
 //! is a summary side with fewer than k authors (it is then `null`).
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::{ReportParams, range_params};
-use crate::context::{Answer, QueryError, StoreSession};
+use super::daily_sums::Kind;
+use super::params::ReportParams;
+use super::report::{PlanOutput, Report, range_params};
+use crate::engine::{Answer, QueryError, StoreSession};
 use crate::output::json_rows;
 
+/// The incidents report.
+pub struct Incidents;
+
+impl Report for Incidents {
+    fn name(&self) -> &'static str {
+        "incidents"
+    }
+
+    fn about(&self) -> &'static str {
+        "Changes before each incident; change-failure rates"
+    }
+
+    fn parameters(&self) -> &'static [&'static str] {
+        &["from", "to", "lookback_hours"]
+    }
+
+    fn sums(&self, params: &ReportParams) -> Vec<Kind> {
+        vec![
+            Kind::CHANGE_OUTCOMES,
+            Kind::incident_windows(params.lookback_hours),
+        ]
+    }
+
+    fn plan<'a>(
+        &'a self,
+        session: &'a StoreSession,
+        params: &'a ReportParams,
+        k: i64,
+    ) -> BoxFuture<'a, Result<PlanOutput, QueryError>> {
+        async move {
+            let (rows, summary) = run(session, params, k).await?;
+            Ok((rows, Some(summary)))
+        }
+        .boxed()
+    }
+}
+
 /// Runs the report and its summary; `k` is the k-anonymity threshold.
-pub async fn run(
+async fn run(
     session: &StoreSession,
     params: &ReportParams,
     k: i64,

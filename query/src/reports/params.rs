@@ -5,47 +5,6 @@
 use chrono::{Days, NaiveDate};
 use serde_json::{Value, json};
 
-/// The three reports of DESIGN §6.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReportKind {
-    /// Who uses AI tools, per bucket and group.
-    Adoption,
-    /// Tokens and their cost, per bucket and group.
-    TokenSpend,
-    /// The changes preceding each incident, and change-failure rates.
-    Incidents,
-}
-
-impl ReportKind {
-    /// Every report, in the order the documentation lists them.
-    pub const ALL: [ReportKind; 3] = [
-        ReportKind::Adoption,
-        ReportKind::TokenSpend,
-        ReportKind::Incidents,
-    ];
-
-    /// The report's name in URLs, on the command line and in its output.
-    pub fn name(self) -> &'static str {
-        match self {
-            ReportKind::Adoption => "adoption",
-            ReportKind::TokenSpend => "token-spend",
-            ReportKind::Incidents => "incidents",
-        }
-    }
-
-    /// The report named `name`, if there is one.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|kind| kind.name() == name)
-    }
-
-    fn parameters(self) -> &'static [&'static str] {
-        match self {
-            ReportKind::Adoption | ReportKind::TokenSpend => &["from", "to", "bucket", "by"],
-            ReportKind::Incidents => &["from", "to", "lookback_hours"],
-        }
-    }
-}
-
 /// The length of a report's time buckets, all UTC.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Bucket {
@@ -118,11 +77,13 @@ pub struct ParamError {
     pub problem: String,
 }
 
-/// A report and its validated parameters.
+/// A report's name and its validated parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReportParams {
     /// Which report.
-    pub kind: ReportKind,
+    pub report: &'static str,
+    /// The parameters it takes (echoed in its answer).
+    pub parameters: &'static [&'static str],
     /// First date included.
     pub from: NaiveDate,
     /// First date excluded.
@@ -141,12 +102,14 @@ const DEFAULT_DAYS: u64 = 90;
 const MAX_LOOKBACK_HOURS: u32 = 8760;
 
 impl ReportParams {
-    /// Parses the `pairs` of a query string or of command-line flags.
+    /// Parses the `pairs` of a query string or of command-line flags for
+    /// the report named `report`, which takes `parameters`.
     /// Defaults: `to` is tomorrow (today included), `from` 90 days before
     /// `to`, `bucket=week`, `by=none`, `lookback_hours=72`. An unknown or
     /// repeated parameter is refused.
     pub fn parse(
-        kind: ReportKind,
+        report: &'static str,
+        parameters: &'static [&'static str],
         pairs: impl IntoIterator<Item = (String, String)>,
         today: NaiveDate,
     ) -> Result<Self, ParamError> {
@@ -156,13 +119,12 @@ impl ReportParams {
         };
         let mut given: Vec<(String, String)> = Vec::new();
         for (name, value) in pairs {
-            if !kind.parameters().contains(&name.as_str()) {
+            if !parameters.contains(&name.as_str()) {
                 return Err(error(
                     &name,
                     format!(
-                        "not a parameter of the {} report (parameters: {})",
-                        kind.name(),
-                        kind.parameters().join(", ")
+                        "not a parameter of the {report} report (parameters: {})",
+                        parameters.join(", ")
                     ),
                 ));
             }
@@ -242,7 +204,8 @@ impl ReportParams {
             },
         };
         Ok(ReportParams {
-            kind,
+            report,
+            parameters,
             from,
             to,
             bucket,
@@ -255,12 +218,15 @@ impl ReportParams {
     /// them): only those of this report, defaults filled in.
     pub fn to_json(&self) -> Value {
         let mut params = json!({"from": self.from.to_string(), "to": self.to.to_string()});
-        match self.kind {
-            ReportKind::Adoption | ReportKind::TokenSpend => {
-                params["bucket"] = json!(self.bucket.unit());
-                params["by"] = json!(self.by.name());
-            }
-            ReportKind::Incidents => params["lookback_hours"] = json!(self.lookback_hours),
+        let takes = |name: &str| self.parameters.contains(&name);
+        if takes("bucket") {
+            params["bucket"] = json!(self.bucket.unit());
+        }
+        if takes("by") {
+            params["by"] = json!(self.by.name());
+        }
+        if takes("lookback_hours") {
+            params["lookback_hours"] = json!(self.lookback_hours);
         }
         params
     }
@@ -270,9 +236,16 @@ impl ReportParams {
 mod tests {
     use super::*;
 
-    fn parse(kind: ReportKind, pairs: &[(&str, &str)]) -> Result<ReportParams, ParamError> {
+    /// A report's name and parameters.
+    type Takes = (&'static str, &'static [&'static str]);
+    const ADOPTION: Takes = ("adoption", &["from", "to", "bucket", "by"]);
+    const TOKEN_SPEND: Takes = ("token-spend", &["from", "to", "bucket", "by"]);
+    const INCIDENTS: Takes = ("incidents", &["from", "to", "lookback_hours"]);
+
+    fn parse(report: Takes, pairs: &[(&str, &str)]) -> Result<ReportParams, ParamError> {
         ReportParams::parse(
-            kind,
+            report.0,
+            report.1,
             pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())),
             NaiveDate::from_ymd_opt(2026, 3, 10).unwrap(),
         )
@@ -280,7 +253,7 @@ mod tests {
 
     #[test]
     fn defaults_cover_the_last_ninety_days_by_week() {
-        let params = parse(ReportKind::Adoption, &[]).unwrap();
+        let params = parse(ADOPTION, &[]).unwrap();
         assert_eq!(params.to.to_string(), "2026-03-11");
         assert_eq!(params.from.to_string(), "2025-12-11");
         assert_eq!(params.bucket, Bucket::Week);
@@ -289,33 +262,29 @@ mod tests {
 
     #[test]
     fn mistakes_name_the_parameter() {
-        type Case<'a> = (ReportKind, &'a [(&'a str, &'a str)], &'a str);
+        type Case<'a> = (Takes, &'a [(&'a str, &'a str)], &'a str);
         let cases: [Case; 7] = [
-            (ReportKind::Adoption, &[("from", "2026-13-01")], "from"),
+            (ADOPTION, &[("from", "2026-13-01")], "from"),
             (
-                ReportKind::Adoption,
+                ADOPTION,
                 &[("from", "2026-01-02'; DROP TABLE x; --")],
                 "from",
             ),
             (
-                ReportKind::Adoption,
+                ADOPTION,
                 &[("from", "2026-02-01"), ("to", "2026-01-01")],
                 "from",
             ),
-            (ReportKind::TokenSpend, &[("by", "tool; DELETE")], "by"),
-            (ReportKind::TokenSpend, &[("bucket", "year")], "bucket"),
-            (ReportKind::Incidents, &[("by", "tool")], "by"),
-            (
-                ReportKind::Incidents,
-                &[("lookback_hours", "-1")],
-                "lookback_hours",
-            ),
+            (TOKEN_SPEND, &[("by", "tool; DELETE")], "by"),
+            (TOKEN_SPEND, &[("bucket", "year")], "bucket"),
+            (INCIDENTS, &[("by", "tool")], "by"),
+            (INCIDENTS, &[("lookback_hours", "-1")], "lookback_hours"),
         ];
-        for (kind, pairs, param) in cases {
-            let err = parse(kind, pairs).unwrap_err();
+        for (report, pairs, param) in cases {
+            let err = parse(report, pairs).unwrap_err();
             assert_eq!(err.param, param, "{pairs:?}: {err}");
         }
-        let twice = parse(ReportKind::Adoption, &[("by", "tool"), ("by", "team")]).unwrap_err();
+        let twice = parse(ADOPTION, &[("by", "tool"), ("by", "team")]).unwrap_err();
         assert_eq!(twice.param, "by");
     }
 }

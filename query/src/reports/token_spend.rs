@@ -4,16 +4,57 @@
 //! tokens with neither are counted as `unpriced_tokens` (and cost nothing),
 //! so a gap in the price table shows instead of hiding in a low total.
 //!
-//! The per-day sums of `ai_usage` (see [`crate::daily_sums`]) are summed
+//! The per-day sums of `ai_usage` (see [`super::daily_sums`]) are summed
 //! per day, model and user first, and the prices joined to those sums: the
 //! price of a model is the same all day.
 
-use super::{ReportParams, bucket_of};
-use crate::reports::GroupBy;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::daily_sums::Kind;
+use super::params::{GroupBy, ReportParams};
+use super::report::{PlanOutput, Report, bucket_of, range_params};
+use crate::engine::{QueryError, StoreSession};
+
+/// The token-spend report.
+pub struct TokenSpend;
+
+impl Report for TokenSpend {
+    fn name(&self) -> &'static str {
+        "token-spend"
+    }
+
+    fn about(&self) -> &'static str {
+        "Token counts and cost, priced with `[[prices]]`"
+    }
+
+    fn parameters(&self) -> &'static [&'static str] {
+        &["from", "to", "bucket", "by"]
+    }
+
+    fn sums(&self, _: &ReportParams) -> Vec<Kind> {
+        vec![Kind::AI_USAGE, Kind::CODE_CHANGES]
+    }
+
+    fn plan<'a>(
+        &'a self,
+        session: &'a StoreSession,
+        params: &'a ReportParams,
+        k: i64,
+    ) -> BoxFuture<'a, Result<PlanOutput, QueryError>> {
+        async move {
+            let rows = session
+                .query_with_params(&sql(params), range_params(params, k))
+                .await?;
+            Ok((rows, None))
+        }
+        .boxed()
+    }
+}
 
 /// The report as one SQL statement; `$k` is the k-anonymity threshold on
 /// distinct users.
-pub(super) fn sql(params: &ReportParams) -> String {
+fn sql(params: &ReportParams) -> String {
     let bucket = bucket_of(params.bucket, "d.date");
     let group = params.by.column().unwrap_or("''");
     let group_column = if params.by == GroupBy::None {

@@ -9,7 +9,7 @@ use datafusion::common::ScalarValue;
 /// The files a day's sums are made from, besides that day's files of the
 /// table whose days they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Reach {
+pub(crate) enum Reach {
     /// Nothing else.
     OwnDay,
     /// The `ai_usage` and `code_changes` files of the day and of the days
@@ -19,16 +19,17 @@ pub(super) enum Reach {
     AllIncidents,
 }
 
-/// One kind of sums.
+/// One kind of sums: what a report says it reads
+/// ([`crate::reports::Report::sums`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Kind {
+pub struct Kind {
     /// The table whose days are summed.
-    pub source: EventType,
+    pub(crate) source: EventType,
     /// The name report sessions register the sums under.
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// The aggregation.
-    pub sql: &'static str,
-    pub reach: Reach,
+    pub(crate) sql: &'static str,
+    pub(crate) reach: Reach,
 }
 
 const MICROS_PER_HOUR: i64 = 3_600_000_000;
@@ -74,7 +75,7 @@ impl Kind {
 
     /// The values of the aggregation's placeholders for the days `from`
     /// (included) to `to` (excluded), as `Date32` days.
-    pub fn params(&self, from: i32, to: i32) -> Vec<(&'static str, ScalarValue)> {
+    pub(crate) fn params(&self, from: i32, to: i32) -> Vec<(&'static str, ScalarValue)> {
         let mut params = vec![
             ("from", ScalarValue::Date32(Some(from))),
             ("to", ScalarValue::Date32(Some(to))),

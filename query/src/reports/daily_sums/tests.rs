@@ -7,10 +7,12 @@ use aitrail_store::writer::StoreWriter;
 use aitrail_store::{StoreRoot, table::open_existing};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-use crate::context::StoreTables;
+use crate::engine::StoreTables;
 use crate::limits::Limits;
 use crate::output::json_rows;
 use crate::prices::Prices;
+use crate::reports::adoption::Adoption;
+use crate::reports::{Report, ReportSums};
 
 use super::*;
 
@@ -64,11 +66,13 @@ async fn purge(root: &StoreRoot, day: &str) {
 
 /// Events, sessions and unpaid tokens per day, and changes per day and
 /// author, as the reports' sums give them.
-async fn per_day(tables: &StoreTables) -> serde_json::Value {
-    let params =
-        ReportParams::parse(ReportKind::Adoption, [], "2026-11-24".parse().unwrap()).unwrap();
-    let session = tables
-        .session_for_report(Limits::NONE, &params)
+async fn per_day(tables: &StoreTables, sums: &ReportSums) -> serde_json::Value {
+    let report: &dyn Report = &Adoption;
+    let params = report
+        .parse_params([], "2026-11-24".parse().unwrap())
+        .unwrap();
+    let session = sums
+        .session(tables, Limits::NONE, &Adoption, &params)
         .await
         .unwrap();
     let mut answers = Vec::new();
@@ -92,8 +96,9 @@ async fn only_the_days_whose_files_changed_are_summed_again() {
     let dir = tempfile::tempdir().unwrap();
     let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
     let tables = StoreTables::new(root.clone(), Prices::default()).unwrap();
+    let sums = ReportSums::default();
     assert_eq!(
-        per_day(&tables).await,
+        per_day(&tables, &sums).await,
         serde_json::json!({"usage": [], "changes": []})
     );
 
@@ -108,7 +113,7 @@ async fn only_the_days_whose_files_changed_are_summed_again() {
     )
     .await;
     assert_eq!(
-        per_day(&tables).await,
+        per_day(&tables, &sums).await,
         serde_json::json!({
             "usage": [
                 {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
@@ -131,7 +136,7 @@ async fn only_the_days_whose_files_changed_are_summed_again() {
     )
     .await;
     assert_eq!(
-        per_day(&tables).await,
+        per_day(&tables, &sums).await,
         serde_json::json!({
             "usage": [
                 {"day": "2026-11-10", "events": 1, "sessions": 1, "unpaid": 10},
@@ -143,7 +148,7 @@ async fn only_the_days_whose_files_changed_are_summed_again() {
 
     purge(&root, "2026-11-10").await;
     assert_eq!(
-        per_day(&tables).await,
+        per_day(&tables, &sums).await,
         serde_json::json!({
             "usage": [{"day": "2026-11-20", "events": 3, "sessions": 2, "unpaid": 30}],
             "changes": [{"day": "2026-11-20", "team": "web", "user_id": "u2", "changes": 2}],

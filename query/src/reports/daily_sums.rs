@@ -32,16 +32,17 @@ use arrow::array::AsArray;
 use arrow::compute::{concat_batches, partition, sort_to_indices, take, take_record_batch};
 use arrow::datatypes::{Date32Type, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use chrono::NaiveDate;
 use datafusion::catalog::TableProvider;
 use datafusion::common::{Result, ScalarValue};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::{col, lit};
 
-use crate::context::{QueryError, StoreSession};
-use crate::reports::{ReportKind, ReportParams, day_number};
+use crate::engine::{QueryError, StoreSession};
 use crate::snapshot_scan::{DayFiles, SnapshotScan};
-use kinds::{Kind, Reach, lookback_days};
+pub use kinds::Kind;
+use kinds::{Reach, lookback_days};
 
 /// Events summed by one aggregation at most (unless one day holds more):
 /// ≈ 90k sums on generated data, well within a query's memory limit and
@@ -76,7 +77,8 @@ struct Day {
 }
 
 impl DailySums {
-    fn of(kind: Kind) -> Self {
+    /// No sums yet of `kind`.
+    pub fn of(kind: Kind) -> Self {
         DailySums {
             kind,
             days: BTreeMap::new(),
@@ -85,21 +87,8 @@ impl DailySums {
         }
     }
 
-    /// The sums the report `params` asks for reads.
-    pub fn read_by(params: &ReportParams) -> Vec<DailySums> {
-        let kinds = match params.kind {
-            ReportKind::Adoption | ReportKind::TokenSpend => {
-                vec![Kind::AI_USAGE, Kind::CODE_CHANGES]
-            }
-            ReportKind::Incidents => vec![
-                Kind::CHANGE_OUTCOMES,
-                Kind::incident_windows(params.lookback_hours),
-            ],
-        };
-        kinds.into_iter().map(DailySums::of).collect()
-    }
-
-    /// Registers the sums in `session` for the one report `params`, for a
+    /// Registers the sums in `session` for one report of the dates
+    /// `report_from` (included) to `report_to` (excluded), for a
     /// process that makes one report, where keeping sums would cost a
     /// whole pass over the tables first. The adoption and token-spend
     /// sums as a view: worked out by each query that reads them, over the
@@ -112,13 +101,14 @@ impl DailySums {
     pub async fn register_for_one_report(
         &self,
         session: &StoreSession,
-        params: &ReportParams,
+        report_from: NaiveDate,
+        report_to: NaiveDate,
     ) -> Result<(), QueryError> {
         let (from, to) = EVERY_DAY;
         let table: Arc<dyn TableProvider> = match self.kind.reach {
             Reach::OwnDay => self.aggregation(session, from, to).await?.into_view(),
             Reach::Lookback(_) => {
-                let (from, to) = (day_number(params.from), day_number(params.to));
+                let (from, to) = (report_from.to_epoch_days(), report_to.to_epoch_days());
                 collected(self.aggregation(session, from, to).await?).await?
             }
             Reach::AllIncidents => collected(self.aggregation(session, from, to).await?).await?,
@@ -288,17 +278,17 @@ pub struct KeptSums {
 }
 
 impl KeptSums {
-    /// Brings the sums the report `params` reads up to date with the
-    /// tables `session` reads and registers them in it.
+    /// Brings the sums of `kinds` up to date with the tables `session`
+    /// reads and registers them in it.
     pub async fn register(
         &mut self,
         session: &StoreSession,
-        params: &ReportParams,
+        kinds: &[Kind],
     ) -> Result<(), QueryError> {
-        for wanted in DailySums::read_by(params) {
-            let sums = match self.sums.iter().position(|kept| kept.kind == wanted.kind) {
+        for wanted in kinds {
+            let sums = match self.sums.iter().position(|kept| kept.kind == *wanted) {
                 Some(index) => self.sums.remove(index),
-                None => wanted,
+                None => DailySums::of(*wanted),
             };
             self.sums.push(sums);
             let sums = self.sums.last_mut().expect("just kept");

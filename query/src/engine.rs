@@ -1,7 +1,8 @@
-//! The DataFusion sessions over the store's tables: one per query, each
-//! with its own memory pool, over table snapshots refreshed when the query
-//! starts, so that a long-running server sees every commit without a
-//! restart.
+//! The query engine: DataFusion sessions over the store's tables, one per
+//! query, each with its own memory pool, over table snapshots refreshed
+//! when the query starts, so that a long-running server sees every commit
+//! without a restart. It knows nothing of reports: they register what
+//! they read in a session of their own (the `reports` module).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,11 +29,9 @@ use deltalake::{DeltaTable, DeltaTableError};
 use futures::StreamExt;
 use tokio::sync::Mutex;
 
-use crate::daily_sums::{DailySums, KeptSums};
 use crate::date_cast::DateCast;
 use crate::limits::Limits;
 use crate::prices::{MODEL_PRICES_TABLE, Prices};
-use crate::reports::ReportParams;
 use crate::run_date_trunc;
 use crate::snapshot_scan::SnapshotScan;
 
@@ -174,8 +173,6 @@ pub struct StoreTables {
     /// Parquet footers, shared by every query's session: reading them again
     /// for each query would cost more than many queries themselves.
     footers: Arc<FileMetadataCache>,
-    /// The reports' per-day sums, kept between reports.
-    report_sums: Mutex<KeptSums>,
 }
 
 impl StoreTables {
@@ -191,7 +188,6 @@ impl StoreTables {
             prices,
             open: Mutex::new(HashMap::new()),
             footers,
-            report_sums: Mutex::new(KeptSums::default()),
         })
     }
 
@@ -258,24 +254,6 @@ impl StoreTables {
             started: Instant::now(),
         })
     }
-
-    /// [`StoreTables::session`] with the per-day sums the report `params`
-    /// reads brought up to date and registered, within the session's
-    /// timeout.
-    pub async fn session_for_report(
-        &self,
-        limits: Limits,
-        params: &ReportParams,
-    ) -> Result<StoreSession, QueryError> {
-        let session = self.session(limits).await?;
-        session
-            .within_time(async {
-                let mut kept = self.report_sums.lock().await;
-                kept.register(&session, params).await
-            })
-            .await?;
-        Ok(session)
-    }
 }
 
 /// A session in which the store's tables are registered under their names
@@ -297,20 +275,6 @@ impl StoreSession {
         StoreTables::new(root.clone(), prices)?
             .session(Limits::NONE)
             .await
-    }
-
-    /// [`StoreSession::open`] for the report `params`, with the per-day
-    /// sums it reads (see [`DailySums::register_for_one_report`]).
-    pub async fn open_for_report(
-        root: &StoreRoot,
-        prices: Prices,
-        params: &ReportParams,
-    ) -> Result<Self, QueryError> {
-        let session = StoreSession::open(root, prices).await?;
-        for sums in DailySums::read_by(params) {
-            sums.register_for_one_report(&session, params).await?;
-        }
-        Ok(session)
     }
 
     /// Runs one read-only statement. DDL, DML (`INSERT`, `COPY`), `SET` and
@@ -377,8 +341,9 @@ impl StoreSession {
             })
     }
 
-    /// Runs `work` within what is left of the session's timeout.
-    pub(crate) async fn within_time<T>(
+    /// Runs `work` within what is left of the session's timeout, so that
+    /// all a request does in the session shares one budget.
+    pub async fn within_time<T>(
         &self,
         work: impl Future<Output = Result<T, QueryError>>,
     ) -> Result<T, QueryError> {

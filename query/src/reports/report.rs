@@ -1,0 +1,133 @@
+//! What a report is ([`Report`]), what it answers ([`ReportAnswer`]) and
+//! the helpers its plans share.
+
+use arrow::error::ArrowError;
+use chrono::NaiveDate;
+use datafusion::common::ScalarValue;
+use futures::future::BoxFuture;
+use serde_json::{Value, json};
+
+use super::daily_sums::Kind;
+use super::params::{Bucket, GroupBy, ParamError, ReportParams};
+use crate::engine::{Answer, QueryError, StoreSession};
+use crate::output::json_rows;
+use crate::role::Role;
+
+/// What a plan returns: the rows and, for a report that has one, a
+/// summary beside them (the incidents report's change-failure rates).
+pub type PlanOutput = (Answer, Option<Value>);
+
+/// One report: its name, the parameters it takes, what each role may ask
+/// of it, the per-day sums it reads and its plan.
+pub trait Report: Send + Sync {
+    /// Its name in URLs (`/v1/reports/{name}`), on the command line and in
+    /// its output.
+    fn name(&self) -> &'static str;
+
+    /// One line on what it answers, for help texts.
+    fn about(&self) -> &'static str;
+
+    /// The parameters it takes, of `from`, `to`, `bucket`, `by` and
+    /// `lookback_hours` (see [`ReportParams::parse`]).
+    fn parameters(&self) -> &'static [&'static str];
+
+    /// Whether `role` may have it with `params`; the reason when not. By
+    /// default leadership may have any report but never per user.
+    fn allows(&self, role: Role, params: &ReportParams) -> Result<(), String> {
+        if role == Role::Leadership && params.by == GroupBy::User {
+            return Err("leadership reports are never grouped by user".to_string());
+        }
+        Ok(())
+    }
+
+    /// The per-day sums its plan reads, registered in its session under
+    /// their names before the plan runs.
+    fn sums(&self, params: &ReportParams) -> Vec<Kind>;
+
+    /// Runs it in `session`, suppressing every group with fewer than `k`
+    /// distinct users.
+    fn plan<'a>(
+        &'a self,
+        session: &'a StoreSession,
+        params: &'a ReportParams,
+        k: i64,
+    ) -> BoxFuture<'a, Result<PlanOutput, QueryError>>;
+}
+
+impl dyn Report {
+    /// The `pairs` of a query string or of command-line flags as this
+    /// report's parameters (see [`ReportParams::parse`]).
+    pub fn parse_params(
+        &self,
+        pairs: impl IntoIterator<Item = (String, String)>,
+        today: NaiveDate,
+    ) -> Result<ReportParams, ParamError> {
+        ReportParams::parse(self.name(), self.parameters(), pairs, today)
+    }
+}
+
+/// A report's result.
+#[derive(Debug, Clone)]
+pub struct ReportAnswer {
+    /// The parameters, defaults filled in.
+    pub params: ReportParams,
+    /// The rows, columns in the order DESIGN §6 lists them.
+    pub rows: Answer,
+    /// The summary some reports give beside their rows.
+    pub summary: Option<Value>,
+}
+
+impl ReportAnswer {
+    /// The JSON answer: `{report, params, rows}` and, for a report with
+    /// one, `summary`.
+    pub fn to_json(&self) -> Result<Value, ArrowError> {
+        let mut out = json!({
+            "report": self.params.report,
+            "params": self.params.to_json(),
+            "rows": json_rows(&self.rows.batches)?,
+        });
+        if let Some(summary) = &self.summary {
+            out["summary"] = summary.clone();
+        }
+        Ok(out)
+    }
+}
+
+/// Runs `report` with `params` in `session`, which has the per-day sums it
+/// reads registered ([`super::ReportSums::session`] or
+/// [`super::one_report_session`]),
+/// suppressing every group with fewer than `k_anonymity` distinct users
+/// (0: suppress nothing).
+pub async fn run(
+    report: &dyn Report,
+    session: &StoreSession,
+    params: &ReportParams,
+    k_anonymity: u32,
+) -> Result<ReportAnswer, QueryError> {
+    session.broadcast_joins();
+    let (rows, summary) = report.plan(session, params, i64::from(k_anonymity)).await?;
+    Ok(ReportAnswer {
+        params: params.clone(),
+        rows,
+        summary,
+    })
+}
+
+/// A date as the `Date32` value the `date` partition column holds.
+pub(super) fn date_value(date: NaiveDate) -> ScalarValue {
+    ScalarValue::Date32(Some(date.to_epoch_days()))
+}
+
+/// The bound values every report uses: the range and k.
+pub(super) fn range_params(params: &ReportParams, k: i64) -> Vec<(&'static str, ScalarValue)> {
+    vec![
+        ("from", date_value(params.from)),
+        ("to", date_value(params.to)),
+        ("k", ScalarValue::Int64(Some(k))),
+    ]
+}
+
+/// The bucket a `date` column falls in, as a date.
+pub(super) fn bucket_of(bucket: Bucket, column: &str) -> String {
+    format!("CAST(date_trunc('{}', {column}) AS DATE)", bucket.unit())
+}
