@@ -23,8 +23,7 @@ use aitrail_kafka::backoff::Backoff;
 use aitrail_schemas::ValidatorConfig;
 use aitrail_store::sink::{BatchLimits, EventSink};
 use aitrail_store::writer::StoreWriter;
-use aitrail_store::{Policy, StoreRoot};
-use deltalake::DeltaTableError;
+use aitrail_store::{Policy, StoreError, StoreRoot};
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::error::KafkaError;
@@ -62,7 +61,7 @@ pub enum IngestError {
     Kafka(#[from] KafkaError),
     /// The store failed, and the ingest was stopping so did not retry.
     #[error("store: {0}")]
-    Store(#[from] DeltaTableError),
+    Store(#[from] StoreError),
 }
 
 /// Everything the ingest needs, from `aitrail.toml`.

@@ -11,10 +11,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aitrail_schemas::EventType;
+use aitrail_store::StoreError;
 use aitrail_store::StoreRoot;
 use aitrail_store::rows::TableBatch;
 use aitrail_store::table::{open_or_create, recorded_version};
-use deltalake::DeltaTableError;
 use rdkafka::Offset;
 
 use crate::partitions::TopicPartition;
@@ -51,7 +51,7 @@ pub async fn read_recorded(
     root: &StoreRoot,
     group: &str,
     partitions: &[TopicPartition],
-) -> Result<Vec<PartitionOffsets>, DeltaTableError> {
+) -> Result<Vec<PartitionOffsets>, StoreError> {
     let mut recorded = vec![
         PartitionOffsets {
             tables: Vec::with_capacity(EventType::ALL.len())

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aitrail_schemas::EventType;
+use aitrail_store::StoreError;
 use aitrail_store::StoreRoot;
 use aitrail_store::access_log::{ACCESS_LOG_TABLE, access_log_schema};
 use aitrail_store::retention::log::{RETENTION_LOG, retention_log_schema};
@@ -60,7 +61,7 @@ pub enum QueryError {
     Timeout(Duration),
     /// The store could not be read.
     #[error("store: {0}")]
-    Store(#[from] DeltaTableError),
+    Store(#[from] StoreError),
     /// The query failed while running.
     #[error("{0}")]
     Engine(DataFusionError),
@@ -80,6 +81,12 @@ impl QueryError {
             | DataFusionError::NotImplemented(_) => QueryError::Invalid(err.to_string()),
             _ => QueryError::Engine(err),
         }
+    }
+}
+
+impl From<DeltaTableError> for QueryError {
+    fn from(err: DeltaTableError) -> Self {
+        QueryError::Store(StoreError::Delta(err))
     }
 }
 

@@ -12,12 +12,13 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
+use deltalake::DeltaTable;
 use deltalake::kernel::Action;
 use deltalake::kernel::transaction::CommitBuilder;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
-use deltalake::{DeltaTable, DeltaTableError};
 
+use crate::error::StoreError;
 use crate::location::StoreRoot;
 use crate::rows::epoch_day;
 use crate::table::{adopt_commit, open_or_create_named};
@@ -76,7 +77,7 @@ pub struct AccessLogWriter {
 
 impl AccessLogWriter {
     /// Opens the table under `root`, creating it if it does not exist.
-    pub async fn open(root: &StoreRoot) -> Result<Self, DeltaTableError> {
+    pub async fn open(root: &StoreRoot) -> Result<Self, StoreError> {
         let table =
             open_or_create_named(root, ACCESS_LOG_TABLE, &access_log_schema(), &["date"]).await?;
         Ok(AccessLogWriter { table })
@@ -85,7 +86,7 @@ impl AccessLogWriter {
     /// Commits `records` as one new table version. Nothing is written for
     /// an empty slice; on error nothing is committed and the caller may
     /// retry with the same records.
-    pub async fn append(&mut self, records: &[AccessRecord]) -> Result<(), DeltaTableError> {
+    pub async fn append(&mut self, records: &[AccessRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
         }
@@ -109,7 +110,7 @@ impl AccessLogWriter {
     }
 }
 
-fn record_batch(records: &[AccessRecord]) -> Result<RecordBatch, DeltaTableError> {
+fn record_batch(records: &[AccessRecord]) -> Result<RecordBatch, StoreError> {
     let n = records.len();
     let mut time = TimestampMicrosecondBuilder::with_capacity(n).with_timezone("UTC");
     let mut token = StringBuilder::new();

@@ -9,6 +9,7 @@
 pub mod access_log;
 pub mod compact;
 pub mod dedup;
+pub mod error;
 mod file_reader;
 pub mod lifecycle;
 pub mod location;
@@ -21,5 +22,6 @@ pub mod sink;
 pub mod table;
 pub mod writer;
 
+pub use error::StoreError;
 pub use location::StoreRoot;
 pub use policy::Policy;

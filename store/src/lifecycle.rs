@@ -5,9 +5,9 @@
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use deltalake::DeltaTableError;
 
 use crate::compact::{Compacted, compact};
+use crate::error::StoreError;
 use crate::location::StoreRoot;
 use crate::policy::Policy;
 use crate::retention::{self, RunReport};
@@ -28,7 +28,7 @@ pub async fn run_lifecycle(
     root: &StoreRoot,
     policy: &Policy,
     at: DateTime<Utc>,
-) -> Result<LifecycleReport, DeltaTableError> {
+) -> Result<LifecycleReport, StoreError> {
     let today = at.date_naive();
     let retention = retention::run(root, policy, today).await?;
     let compacted = compact(root, policy, today).await?;

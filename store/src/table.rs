@@ -21,6 +21,7 @@ use deltalake::{
 };
 use object_store::ObjectStoreExt;
 
+use crate::error::StoreError;
 use crate::location::StoreRoot;
 
 /// How long the log remembers a removed file (`delta.deletedFileRetentionDuration`
@@ -51,10 +52,7 @@ pub fn table_schema(event_type: EventType) -> SchemaRef {
 
 /// Opens the table named `name` under `root`, or `None` if it has not been
 /// created yet.
-pub async fn open_existing(
-    root: &StoreRoot,
-    name: &str,
-) -> Result<Option<DeltaTable>, DeltaTableError> {
+pub async fn open_existing(root: &StoreRoot, name: &str) -> Result<Option<DeltaTable>, StoreError> {
     let url = root.table_url(name);
     if let Ok(dir) = url.to_file_path()
         && !dir.exists()
@@ -73,7 +71,7 @@ pub async fn open_existing(
 pub async fn open_or_create(
     root: &StoreRoot,
     event_type: EventType,
-) -> Result<DeltaTable, DeltaTableError> {
+) -> Result<DeltaTable, StoreError> {
     open_or_create_named(
         root,
         event_type.table_name(),
@@ -91,14 +89,15 @@ pub async fn open_or_create_named(
     name: &str,
     schema: &Schema,
     partition_columns: &[&str],
-) -> Result<DeltaTable, DeltaTableError> {
+) -> Result<DeltaTable, StoreError> {
     if let Some(table) = open_existing(root, name).await? {
         return Ok(table);
     }
     let url = root.table_url(name);
     if let Ok(dir) = url.to_file_path() {
-        std::fs::create_dir_all(&dir).map_err(|err| {
-            DeltaTableError::Generic(format!("cannot create {}: {err}", dir.display()))
+        std::fs::create_dir_all(&dir).map_err(|err| StoreError::CreateDir {
+            path: dir.display().to_string(),
+            source: err,
         })?;
     }
     let schema: StructType = schema.try_into_kernel()?;
@@ -118,7 +117,7 @@ pub async fn open_or_create_named(
         Ok(table) => Ok(table),
         // Another writer created it first (its version 0 won the conditional
         // put): use theirs.
-        Err(err) => open_existing(root, name).await?.ok_or(err),
+        Err(err) => open_existing(root, name).await?.ok_or(err.into()),
     }
 }
 
@@ -173,7 +172,7 @@ impl DataFile {
 /// The active data files of `table` as of its loaded version. A file
 /// without valid `tier` and `date` partition values is an error: no writer
 /// of aitrail makes one.
-pub fn data_files(table: &DeltaTable) -> Result<Vec<DataFile>, DeltaTableError> {
+pub fn data_files(table: &DeltaTable) -> Result<Vec<DataFile>, StoreError> {
     table
         .snapshot()?
         .log_data()
@@ -185,10 +184,9 @@ pub fn data_files(table: &DeltaTable) -> Result<Vec<DataFile>, DeltaTableError> 
                 .get("date")
                 .and_then(|date| date.as_deref()?.parse().ok());
             let (Some(tier), Some(date)) = (tier, date) else {
-                return Err(DeltaTableError::Generic(format!(
-                    "file {} has no valid tier and date partition values",
-                    view.path()
-                )));
+                return Err(StoreError::BadPartitionValues {
+                    file: view.path().into_owned(),
+                });
             };
             Ok(DataFile {
                 partition: PartitionKey { tier, date },
@@ -215,9 +213,7 @@ pub struct PartitionSize {
 
 /// The partitions of `table` as of its loaded version, ordered by tier and
 /// date, with what their active files hold: read from the Delta log alone.
-pub fn partitions(
-    table: &DeltaTable,
-) -> Result<BTreeMap<PartitionKey, PartitionSize>, DeltaTableError> {
+pub fn partitions(table: &DeltaTable) -> Result<BTreeMap<PartitionKey, PartitionSize>, StoreError> {
     let mut found: BTreeMap<PartitionKey, PartitionSize> = BTreeMap::new();
     for file in data_files(table)? {
         let size = found.entry(file.partition).or_default();
@@ -232,14 +228,11 @@ pub fn partitions(
 /// application transaction, `None` if it never did: for the ingest, the
 /// last offset it committed of a topic-partition (DESIGN §4); for
 /// retention, its last run whose purge the table committed.
-pub async fn recorded_version(
-    table: &DeltaTable,
-    app_id: &str,
-) -> Result<Option<i64>, DeltaTableError> {
-    table
+pub async fn recorded_version(table: &DeltaTable, app_id: &str) -> Result<Option<i64>, StoreError> {
+    Ok(table
         .snapshot()?
         .transaction_version(table.log_store().as_ref(), app_id)
-        .await
+        .await?)
 }
 
 /// Commits `actions` on exactly the version `table` holds, never rebased
@@ -253,7 +246,7 @@ pub async fn commit_on_held_version(
     properties: CommitProperties,
     actions: Vec<Action>,
     operation: DeltaOperation,
-) -> Result<Option<Version>, DeltaTableError> {
+) -> Result<Option<Version>, StoreError> {
     let committed = CommitBuilder::from(properties)
         .with_max_retries(0)
         .with_actions(actions)
@@ -268,7 +261,7 @@ pub async fn commit_on_held_version(
         Err(DeltaTableError::Transaction {
             source: TransactionError::MaxCommitAttempts(_),
         }) => Ok(None),
-        Err(error) => Err(error),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -284,7 +277,7 @@ pub async fn commit_on_held_version(
 pub async fn adopt_commit(
     table: &mut DeltaTable,
     committed: FinalizedCommit,
-) -> Result<(), DeltaTableError> {
+) -> Result<(), StoreError> {
     table.state = Some(if committed.metrics.new_checkpoint_created {
         DeltaTableState::try_new(table.log_store().as_ref(), Some(committed.version())).await?
     } else {
@@ -312,7 +305,7 @@ pub enum Newer {
 /// commit files before the newest checkpoint once they are older than the
 /// log retention (30 days by default), so a reader idle that long may find
 /// no next commit file although newer commits exist; the checkpoint tells.
-pub async fn newer_than(table: &DeltaTable, version: Version) -> Result<Newer, DeltaTableError> {
+pub async fn newer_than(table: &DeltaTable, version: Version) -> Result<Newer, StoreError> {
     let store = table.log_store().object_store(None);
     let next = Path::from(format!("_delta_log/{:020}.json", version + 1));
     let has_next = match store.head(&next).await {
@@ -334,7 +327,7 @@ pub async fn newer_than(table: &DeltaTable, version: Version) -> Result<Newer, D
 }
 
 /// The version of the table's newest checkpoint, from `_last_checkpoint`.
-async fn last_checkpoint(store: &dyn ObjectStore) -> Result<Option<Version>, DeltaTableError> {
+async fn last_checkpoint(store: &dyn ObjectStore) -> Result<Option<Version>, StoreError> {
     #[derive(serde::Deserialize)]
     struct LastCheckpoint {
         version: Version,
@@ -345,7 +338,7 @@ async fn last_checkpoint(store: &dyn ObjectStore) -> Result<Option<Version>, Del
         Err(ObjectStoreError::NotFound { .. }) => return Ok(None),
         Err(err) => return Err(err.into()),
     };
-    let last: LastCheckpoint = serde_json::from_slice(&bytes)
-        .map_err(|err| DeltaTableError::Generic(format!("_delta_log/_last_checkpoint: {err}")))?;
+    let last: LastCheckpoint =
+        serde_json::from_slice(&bytes).map_err(StoreError::LastCheckpoint)?;
     Ok(Some(last.version))
 }

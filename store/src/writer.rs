@@ -16,6 +16,7 @@ use arrow::datatypes::{DataType, Date32Type};
 use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 use chrono::{NaiveDate, TimeDelta};
+use deltalake::DeltaTable;
 use deltalake::kernel::scalars::ScalarExt;
 use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::kernel::{Action, Add, Transaction};
@@ -24,7 +25,6 @@ use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use deltalake::parquet::schema::types::ColumnPath;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
-use deltalake::{DeltaTable, DeltaTableError};
 use foldhash::HashMap;
 use futures::{StreamExt, TryStreamExt};
 use indexmap::IndexMap;
@@ -32,6 +32,7 @@ use serde_json::Value;
 
 use crate::compact::{MergePolicy, merge_files};
 use crate::dedup::{AddedIds, DEFAULT_RECENT_IDS, RecentIds, find_duplicates};
+use crate::error::StoreError;
 use crate::location::StoreRoot;
 use crate::rows::{Position, TableBatch, event_id_column};
 use crate::table::{
@@ -101,7 +102,7 @@ pub struct StagedFiles {
 
 impl StoreWriter {
     /// Opens (creating if needed) every event table under `root`.
-    pub async fn open(root: &StoreRoot, dedup_window: TimeDelta) -> Result<Self, DeltaTableError> {
+    pub async fn open(root: &StoreRoot, dedup_window: TimeDelta) -> Result<Self, StoreError> {
         let mut tables = Vec::new();
         for event_type in EventType::ALL {
             tables.push(OpenTable {
@@ -178,7 +179,7 @@ impl StoreWriter {
         &mut self,
         mut batches: Vec<TableBatch>,
         transactions: &[Transaction],
-    ) -> Result<CommitOutcome, DeltaTableError> {
+    ) -> Result<CommitOutcome, StoreError> {
         let mut duplicates = Vec::new();
         for batch in &mut batches {
             duplicates.extend(self.take_duplicates(batch).await?);
@@ -198,14 +199,12 @@ impl StoreWriter {
     pub async fn take_duplicates(
         &mut self,
         batch: &mut TableBatch,
-    ) -> Result<Vec<Duplicate>, DeltaTableError> {
+    ) -> Result<Vec<Duplicate>, StoreError> {
         let window = self.dedup_window;
         let open = self.open_table_mut(batch.event_type);
         let duplicate = find_duplicates(&open.table, &mut open.recent, batch, window).await?;
         let rows: Vec<usize> = (0..duplicate.len()).filter(|row| duplicate[*row]).collect();
-        let events = batch
-            .events_as_json(&rows)
-            .map_err(|err| DeltaTableError::Generic(format!("duplicate rows as JSON: {err}")))?;
+        let events = batch.events_as_json(&rows)?;
         let ids = batch.event_ids();
         let mut found: Vec<Duplicate> = rows
             .iter()
@@ -234,7 +233,7 @@ impl StoreWriter {
         &mut self,
         batches: &[TableBatch],
         transactions_of: impl Fn(EventType) -> Vec<Transaction>,
-    ) -> Result<usize, DeltaTableError> {
+    ) -> Result<usize, StoreError> {
         let mut staged = Vec::new();
         for batch in batches {
             staged.push(self.stage(batch).await?);
@@ -264,20 +263,14 @@ impl StoreWriter {
     /// time, so that encoding uses the cores the caller leaves idle while
     /// only that many Parquet writers' buffers are in memory, however many
     /// dates a batch spans (a backlog replayed after an outage).
-    pub async fn stage(&mut self, batch: &TableBatch) -> Result<StagedFiles, DeltaTableError> {
+    pub async fn stage(&mut self, batch: &TableBatch) -> Result<StagedFiles, StoreError> {
         let event_type = batch.event_type;
         let table = self.table(event_type);
         let mut written = futures::stream::iter(split_by_partition(&batch.batch)?)
             .map(|partition| {
                 let writer = RecordBatchWriter::for_table(table)
                     .map(|writer| writer.with_writer_properties(writer_properties()));
-                async move {
-                    tokio::spawn(write_partition(writer?, partition))
-                        .await
-                        .map_err(|err| {
-                            DeltaTableError::Generic(format!("a partition's writer failed: {err}"))
-                        })?
-                }
+                async move { tokio::spawn(write_partition(writer?, partition)).await? }
             })
             .buffered(PARALLEL_ENCODERS);
         let mut adds = Vec::new();
@@ -302,7 +295,7 @@ impl StoreWriter {
         &mut self,
         files: StagedFiles,
         transactions: &[Transaction],
-    ) -> Result<(), DeltaTableError> {
+    ) -> Result<(), StoreError> {
         if files.adds.is_empty() && transactions.is_empty() {
             return Ok(());
         }
@@ -379,7 +372,7 @@ impl StoreWriter {
         &self,
         event_type: EventType,
         app_id: &str,
-    ) -> Result<Option<i64>, DeltaTableError> {
+    ) -> Result<Option<i64>, StoreError> {
         recorded_version(self.table(event_type), app_id).await
     }
 }
@@ -438,18 +431,20 @@ const PARALLEL_ENCODERS: usize = 2;
 async fn write_partition(
     mut writer: RecordBatchWriter,
     partition: PartitionRows,
-) -> Result<(PartitionKey, Vec<Add>, AddedIds), DeltaTableError> {
+) -> Result<(PartitionKey, Vec<Add>, AddedIds), StoreError> {
     let values = partition_values(&partition.rows)?;
     writer
         .write_partition(partition.rows.clone(), &values, WriteMode::Default)
         .await?;
     let written = writer.flush().await?;
     let ids = ids_of_partition(&partition, &written);
+    let date = NaiveDate::from_epoch_days(partition.day).ok_or_else(|| StoreError::NotADate {
+        what: format!("a partition of tier {}", partition.tier),
+        day: i64::from(partition.day),
+    })?;
     let key = PartitionKey {
         tier: partition.tier,
-        date: NaiveDate::from_epoch_days(partition.day).ok_or_else(|| {
-            DeltaTableError::Generic(format!("day {} is not a date", partition.day))
-        })?,
+        date,
     };
     Ok((key, written, ids))
 }
@@ -460,7 +455,7 @@ async fn write_partition(
 /// already grouped by [`split_by_partition`].
 pub(crate) fn partition_values<S: ScalarExt>(
     partition: &RecordBatch,
-) -> Result<IndexMap<String, S>, DeltaTableError> {
+) -> Result<IndexMap<String, S>, StoreError> {
     PARTITION_COLUMNS
         .iter()
         .map(|name| {
@@ -469,9 +464,7 @@ pub(crate) fn partition_values<S: ScalarExt>(
                 .expect("every table has the partition columns");
             S::from_array(column.as_ref(), 0)
                 .map(|value| (name.to_string(), value))
-                .ok_or_else(|| {
-                    DeltaTableError::Generic(format!("partition column `{name}` has no value"))
-                })
+                .ok_or_else(|| StoreError::NoPartitionValue(name.to_string()))
         })
         .collect()
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use aitrail_store::StoreError;
 use aitrail_store::StoreRoot;
 use aitrail_store::access_log::{AccessLogWriter, AccessRecord};
-use deltalake::DeltaTableError;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -43,7 +43,7 @@ impl AccessLog {
         root: &StoreRoot,
         metrics: Arc<Metrics>,
         healthy: Arc<AtomicBool>,
-    ) -> Result<(AccessLog, AccessLogTask), DeltaTableError> {
+    ) -> Result<(AccessLog, AccessLogTask), StoreError> {
         let writer = AccessLogWriter::open(root).await?;
         let (sender, receiver) = mpsc::channel(QUEUE);
         let stop = CancellationToken::new();

@@ -4,8 +4,8 @@
 //! against its token's role, answered, and appended to `access_log`,
 //! refused ones too (see [`v1`]).
 
-mod app;
 pub mod access;
+mod app;
 pub mod auth;
 pub mod config;
 pub mod dashboard;
@@ -16,10 +16,19 @@ mod v1;
 
 use std::sync::Arc;
 
+use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use self::app::{App, BackgroundTasks};
+
+/// Every route of the service: the operations endpoints, `/v1` and the
+/// dashboard.
+pub fn router(app: Arc<App>) -> Router {
+    aitrail_ops::router(Arc::clone(&app))
+        .merge(v1::routes(app))
+        .merge(dashboard::routes())
+}
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then lets the
 /// requests in flight finish.
@@ -28,9 +37,5 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let router = aitrail_ops::router(Arc::clone(&app))
-        .merge(v1::routes(app))
-        .merge(dashboard::routes());
-    aitrail_ops::serve(listener, router, shutdown).await
+    aitrail_ops::serve(listener, router(app), shutdown).await
 }
-

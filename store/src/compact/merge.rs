@@ -14,17 +14,18 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, RecordBatch, StringArray};
+use deltalake::DeltaTable;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{Action, Add, Version};
 use deltalake::protocol::DeltaOperation;
 use deltalake::writer::{DeltaWriter, RecordBatchWriter, WriteMode};
-use deltalake::{DeltaTable, DeltaTableError};
 use futures::TryStreamExt;
 use object_store::ObjectStoreExt;
 use object_store::path::Path;
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use serde::Deserialize;
 
+use crate::error::StoreError;
 use crate::file_reader::DataFileReader;
 use crate::table::{DataFile, PartitionKey, commit_on_held_version, data_files};
 use crate::writer::{partition_values, writer_properties};
@@ -59,16 +60,18 @@ pub async fn merge_files(
     partition: &PartitionKey,
     inputs: &[DataFile],
     target_bytes: u64,
-) -> Result<Option<Merged>, DeltaTableError> {
+) -> Result<Option<Merged>, StoreError> {
     let rows_in: u64 = inputs.iter().map(|file| file.rows as u64).sum();
     let mut adds = write_merged(table, partition, inputs, target_bytes).await?;
     let rows_out: u64 = adds.iter().map(rows_of).sum::<Result<u64, _>>()?;
     if rows_out != rows_in {
         discard(table, &adds).await;
-        return Err(DeltaTableError::Generic(format!(
-            "merging {} files of {partition}: {rows_in} rows in, {rows_out} out",
-            inputs.len()
-        )));
+        return Err(StoreError::MergeLostRows {
+            partition: partition.to_string(),
+            files: inputs.len(),
+            rows_in,
+            rows_out,
+        });
     }
     for add in &mut adds {
         add.data_change = false;
@@ -102,7 +105,7 @@ async fn write_merged(
     partition: &PartitionKey,
     inputs: &[DataFile],
     target_bytes: u64,
-) -> Result<Vec<Add>, DeltaTableError> {
+) -> Result<Vec<Add>, StoreError> {
     let values = partition_values(&partition_columns(partition)?)?;
     let mut writer = RecordBatchWriter::for_table(table)?
         .with_writer_properties(writer_properties())
@@ -119,12 +122,12 @@ async fn write_merged(
                 .await?;
         }
     }
-    writer.flush().await
+    Ok(writer.flush().await?)
 }
 
 /// The partition columns of `partition` as a one-row batch, from which the
 /// writer's partition values are read the same way as for new rows.
-fn partition_columns(partition: &PartitionKey) -> Result<RecordBatch, DeltaTableError> {
+fn partition_columns(partition: &PartitionKey) -> Result<RecordBatch, StoreError> {
     let day = partition.date.to_epoch_days();
     let columns: Vec<(&str, ArrayRef)> = vec![
         (
@@ -148,7 +151,7 @@ async fn commit_if_inputs_active(
     inputs: &[DataFile],
     adds: &[Add],
     target_bytes: u64,
-) -> Result<Option<Version>, DeltaTableError> {
+) -> Result<Option<Version>, StoreError> {
     for attempt in 0..COMMIT_ATTEMPTS {
         if attempt > 0 {
             table.update_incremental(None).await?;
@@ -183,17 +186,21 @@ async fn commit_if_inputs_active(
 }
 
 /// The `numRecords` of an added file's statistics.
-fn rows_of(add: &Add) -> Result<u64, DeltaTableError> {
+fn rows_of(add: &Add) -> Result<u64, StoreError> {
     #[derive(Deserialize)]
     struct Stats {
         #[serde(rename = "numRecords")]
         num_records: u64,
     }
-    let stats = add.stats.as_deref().ok_or_else(|| {
-        DeltaTableError::Generic(format!("merged file {} has no statistics", add.path))
-    })?;
-    let stats: Stats = serde_json::from_str(stats)
-        .map_err(|err| DeltaTableError::Generic(format!("merged file {}: {err}", add.path)))?;
+    let no_row_count = |reason: String| StoreError::NoRowCount {
+        file: add.path.clone(),
+        reason,
+    };
+    let stats = add
+        .stats
+        .as_deref()
+        .ok_or_else(|| no_row_count("no statistics".to_string()))?;
+    let stats: Stats = serde_json::from_str(stats).map_err(|err| no_row_count(err.to_string()))?;
     Ok(stats.num_records)
 }
 

@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 
 use aitrail_schemas::EventType;
 use chrono::{Days, NaiveDate};
-use deltalake::DeltaTableError;
 use serde::Serialize;
 
 use super::continuous::DEFAULT_TARGET_BYTES;
 use super::merge::merge_files;
+use crate::error::StoreError;
 use crate::location::StoreRoot;
 use crate::policy::Policy;
 use crate::table::{DataFile, PartitionKey, data_files, open_existing};
@@ -44,7 +44,7 @@ pub async fn compact(
     root: &StoreRoot,
     policy: &Policy,
     as_of: NaiveDate,
-) -> Result<Vec<Compacted>, DeltaTableError> {
+) -> Result<Vec<Compacted>, StoreError> {
     let mut done = Vec::new();
     for event_type in EventType::ALL {
         let name = event_type.table_name();

@@ -20,7 +20,7 @@ use arrow::array::{Array, AsArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use chrono::TimeDelta;
-use deltalake::{DeltaTable, DeltaTableError};
+use deltalake::DeltaTable;
 use futures::TryStreamExt;
 use object_store::ObjectStore;
 use parquet::arrow::ProjectionMask;
@@ -28,6 +28,7 @@ use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 
 pub use recent::{AddedIds, DEFAULT_RECENT_IDS, FALSE_POSITIVE_RATE, RecentIds};
 
+use crate::error::StoreError;
 use crate::file_reader::DataFileReader;
 use crate::rows::{TableBatch, epoch_day};
 use crate::table::{DataFile, data_files};
@@ -42,7 +43,7 @@ pub async fn find_duplicates(
     recent: &mut RecentIds,
     batch: &TableBatch,
     window: TimeDelta,
-) -> Result<Vec<bool>, DeltaTableError> {
+) -> Result<Vec<bool>, StoreError> {
     let window_micros = window.num_microseconds().unwrap_or(i64::MAX).unsigned_abs();
     let reach = |row: usize| days_within(batch.origins[row].occurred_at, window_micros);
     let ids = batch.event_ids();
@@ -144,7 +145,7 @@ async fn stored_times(
     table: &DeltaTable,
     days: &[i32],
     wanted: &HashSet<&str>,
-) -> Result<HashMap<String, Vec<i64>>, DeltaTableError> {
+) -> Result<HashMap<String, Vec<i64>>, StoreError> {
     let mut stored: HashMap<String, Vec<i64>> = HashMap::default();
     let store = table.log_store().object_store(None);
     for file in data_files(table)? {
@@ -166,14 +167,15 @@ async fn read_times(
     file: &DataFile,
     wanted: &HashSet<&str>,
     stored: &mut HashMap<String, Vec<i64>>,
-) -> Result<(), DeltaTableError> {
+) -> Result<(), StoreError> {
     let reader = DataFileReader::new(Arc::clone(store), file.location.clone(), file.size);
     let mut builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
     let schema = builder.parquet_schema();
     let id_column = (0..schema.num_columns())
         .find(|i| schema.column(*i).name() == "event_id")
-        .ok_or_else(|| {
-            DeltaTableError::Generic(format!("data file {} has no event_id column", file.path))
+        .ok_or_else(|| StoreError::MissingColumn {
+            file: file.path.clone(),
+            column: "event_id".to_string(),
         })?;
     let mut row_groups = Vec::new();
     for row_group in 0..builder.metadata().num_row_groups() {
@@ -198,9 +200,12 @@ async fn read_times(
         .build()?;
     while let Some(chunk) = chunks.try_next().await? {
         let column = |name: &str| {
-            chunk.column_by_name(name).ok_or_else(|| {
-                DeltaTableError::Generic(format!("data file {} has no {name} column", file.path))
-            })
+            chunk
+                .column_by_name(name)
+                .ok_or_else(|| StoreError::MissingColumn {
+                    file: file.path.clone(),
+                    column: name.to_string(),
+                })
         };
         let ids = cast(column("event_id")?, &DataType::Utf8)?;
         let ids = ids.as_string::<i32>();

@@ -21,8 +21,8 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
+use deltalake::DeltaTable;
 use deltalake::kernel::Version;
-use deltalake::{DeltaTable, DeltaTableError};
 use foldhash::{HashMap, HashSet, HashSetExt};
 use futures::TryStreamExt;
 use object_store::ObjectStore;
@@ -31,6 +31,7 @@ use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 use parquet::bloom_filter::Sbbf;
 
 use crate::compact::Merged;
+use crate::error::StoreError;
 use crate::file_reader::DataFileReader;
 use crate::table::{DataFile, data_files};
 
@@ -127,11 +128,7 @@ impl RecentIds {
     /// makes room for them by forgetting the dates used least recently.
     /// Returns false, and reads nothing, when they alone would hold more
     /// than the limit: the caller then checks against the table itself.
-    pub async fn prepare(
-        &mut self,
-        table: &DeltaTable,
-        days: &[i32],
-    ) -> Result<bool, DeltaTableError> {
+    pub async fn prepare(&mut self, table: &DeltaTable, days: &[i32]) -> Result<bool, StoreError> {
         self.clock += 1;
         let version = table.version();
         let stale: Vec<i32> = days
@@ -263,7 +260,7 @@ impl RecentIds {
         day: i32,
         files: Vec<DataFile>,
         version: Option<Version>,
-    ) -> Result<(), DeltaTableError> {
+    ) -> Result<(), StoreError> {
         let rows: usize = files.iter().map(|f| f.rows).sum();
         let current: HashSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
         let held = self
@@ -296,10 +293,7 @@ impl RecentIds {
 }
 
 /// The active files of `table` on each of `days`.
-fn files_of(
-    table: &DeltaTable,
-    days: &[i32],
-) -> Result<HashMap<i32, Vec<DataFile>>, DeltaTableError> {
+fn files_of(table: &DeltaTable, days: &[i32]) -> Result<HashMap<i32, Vec<DataFile>>, StoreError> {
     let mut found: HashMap<i32, Vec<DataFile>> = HashMap::default();
     if days.is_empty() {
         return Ok(found);
@@ -320,7 +314,7 @@ async fn read_ids(
     store: &Arc<dyn ObjectStore>,
     file: &DataFile,
     into: &mut DateIds,
-) -> Result<(), DeltaTableError> {
+) -> Result<(), StoreError> {
     let reader = DataFileReader::new(Arc::clone(store), file.location.clone(), file.size);
     let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
     let only_ids = ProjectionMask::columns(builder.parquet_schema(), ["event_id"]);

@@ -18,10 +18,10 @@ use arrow::datatypes::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::prelude::SessionContext;
-use deltalake::DeltaTableError;
 use deltalake::protocol::SaveMode;
 use serde::Serialize;
 
+use crate::error::StoreError;
 use crate::location::StoreRoot;
 use crate::table::{open_existing, open_or_create_named};
 
@@ -76,7 +76,7 @@ pub fn retention_log_schema() -> SchemaRef {
 }
 
 /// Every row of the log at `root`; none when the log does not exist yet.
-pub async fn read_log(root: &StoreRoot) -> Result<Vec<LogRow>, DeltaTableError> {
+pub async fn read_log(root: &StoreRoot) -> Result<Vec<LogRow>, StoreError> {
     let Some(table) = open_existing(root, RETENTION_LOG).await? else {
         return Ok(Vec::new());
     };
@@ -101,7 +101,7 @@ pub async fn read_log(root: &StoreRoot) -> Result<Vec<LogRow>, DeltaTableError> 
 
 /// Appends `rows` to the log at `root` in one commit, creating the log if
 /// missing.
-pub async fn append_log(root: &StoreRoot, rows: &[LogRow]) -> Result<(), DeltaTableError> {
+pub async fn append_log(root: &StoreRoot, rows: &[LogRow]) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -113,7 +113,7 @@ pub async fn append_log(root: &StoreRoot, rows: &[LogRow]) -> Result<(), DeltaTa
     Ok(())
 }
 
-fn batch_of(rows: &[LogRow]) -> Result<RecordBatch, DeltaTableError> {
+fn batch_of(rows: &[LogRow]) -> Result<RecordBatch, StoreError> {
     let ints = |f: fn(&LogRow) -> i64| -> ArrayRef {
         Arc::new(Int64Array::from_iter_values(rows.iter().map(f)))
     };
@@ -148,35 +148,37 @@ fn batch_of(rows: &[LogRow]) -> Result<RecordBatch, DeltaTableError> {
 
 /// Reads the rows of one batch of the log, whatever string and timestamp
 /// encodings the reader chose.
-fn rows_of(batch: &RecordBatch) -> Result<Vec<LogRow>, DeltaTableError> {
-    let column = |name: &str, to: &DataType| -> Result<ArrayRef, DeltaTableError> {
-        let array = batch.column_by_name(name).ok_or_else(|| {
-            DeltaTableError::Generic(format!("{RETENTION_LOG} has no column `{name}`"))
-        })?;
+fn rows_of(batch: &RecordBatch) -> Result<Vec<LogRow>, StoreError> {
+    let column = |name: &str, to: &DataType| -> Result<ArrayRef, StoreError> {
+        let array = batch
+            .column_by_name(name)
+            .ok_or_else(|| StoreError::MissingColumn {
+                file: RETENTION_LOG.to_string(),
+                column: name.to_string(),
+            })?;
         Ok(cast(array, to)?)
     };
-    let int = |name: &str| -> Result<Vec<i64>, DeltaTableError> {
+    let int = |name: &str| -> Result<Vec<i64>, StoreError> {
         let array = column(name, &DataType::Int64)?;
         Ok(array.as_primitive::<Int64Type>().values().to_vec())
     };
-    let text = |name: &str| -> Result<Vec<String>, DeltaTableError> {
+    let text = |name: &str| -> Result<Vec<String>, StoreError> {
         let array = column(name, &DataType::Utf8)?;
         let strings = array.as_string::<i32>();
         Ok((0..strings.len())
             .map(|i| strings.value(i).to_string())
             .collect())
     };
-    let date = |name: &str| -> Result<Vec<NaiveDate>, DeltaTableError> {
+    let date = |name: &str| -> Result<Vec<NaiveDate>, StoreError> {
         let array = column(name, &DataType::Date32)?;
         array
             .as_primitive::<Date32Type>()
             .values()
             .iter()
             .map(|day| {
-                NaiveDate::from_epoch_days(*day).ok_or_else(|| {
-                    DeltaTableError::Generic(format!(
-                        "{RETENTION_LOG}.{name}: day {day} is out of range"
-                    ))
+                NaiveDate::from_epoch_days(*day).ok_or_else(|| StoreError::NotADate {
+                    what: format!("{RETENTION_LOG}.{name}"),
+                    day: i64::from(*day),
                 })
             })
             .collect()

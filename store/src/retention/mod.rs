@@ -23,12 +23,13 @@ use std::collections::BTreeMap;
 
 use aitrail_schemas::EventType;
 use chrono::{NaiveDate, Utc};
-use deltalake::{DeltaTable, DeltaTableError};
+use deltalake::DeltaTable;
 use serde::Serialize;
 
 use self::log::{LogRow, append_log, read_log};
 use self::plan::{Plan, judge, partitions};
 use self::purge::{last_purged_run, remove_partitions, vacuum_removed};
+use crate::error::StoreError;
 use crate::location::StoreRoot;
 use crate::policy::Policy;
 use crate::table::open_existing;
@@ -45,11 +46,7 @@ pub struct RunReport {
 }
 
 /// What [`run`] would do on `as_of`, without changing anything.
-pub async fn plan(
-    root: &StoreRoot,
-    policy: &Policy,
-    as_of: NaiveDate,
-) -> Result<Plan, DeltaTableError> {
+pub async fn plan(root: &StoreRoot, policy: &Policy, as_of: NaiveDate) -> Result<Plan, StoreError> {
     let logged = read_log(root).await?;
     let mut plan = Plan {
         as_of,
@@ -83,7 +80,7 @@ pub async fn run(
     root: &StoreRoot,
     policy: &Policy,
     as_of: NaiveDate,
-) -> Result<RunReport, DeltaTableError> {
+) -> Result<RunReport, StoreError> {
     let plan = plan(root, policy, as_of).await?;
     let mut unfinished: BTreeMap<(String, i64), Vec<(String, NaiveDate)>> = BTreeMap::new();
     for row in &plan.unfinished {
@@ -155,8 +152,8 @@ pub async fn run(
     })
 }
 
-async fn open(root: &StoreRoot, name: &str) -> Result<DeltaTable, DeltaTableError> {
+async fn open(root: &StoreRoot, name: &str) -> Result<DeltaTable, StoreError> {
     open_existing(root, name)
         .await?
-        .ok_or_else(|| DeltaTableError::Generic(format!("table `{name}` is missing")))
+        .ok_or_else(|| StoreError::MissingTable(name.to_string()))
 }

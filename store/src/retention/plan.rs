@@ -4,10 +4,11 @@
 //! and `run` both call [`plan`], so they see the same set.
 
 use chrono::NaiveDate;
-use deltalake::{DeltaTable, DeltaTableError};
+use deltalake::DeltaTable;
 use serde::Serialize;
 
 use super::log::LogRow;
+use crate::error::StoreError;
 use crate::policy::Policy;
 
 /// One (tier, date) partition of a table, as its active files describe it.
@@ -56,7 +57,7 @@ pub struct Plan {
 }
 
 /// The partitions of `table` (named `name`), ordered by tier and date.
-pub fn partitions(table: &DeltaTable, name: &str) -> Result<Vec<Partition>, DeltaTableError> {
+pub fn partitions(table: &DeltaTable, name: &str) -> Result<Vec<Partition>, StoreError> {
     Ok(crate::table::partitions(table)?
         .into_iter()
         .map(|(key, size)| Partition {

@@ -11,9 +11,10 @@ use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{Action, Transaction};
 use deltalake::operations::vacuum::Clock;
 use deltalake::protocol::DeltaOperation;
-use deltalake::{DeltaTable, DeltaTableError, Path};
+use deltalake::{DeltaTable, Path};
 use futures::TryStreamExt;
 
+use crate::error::StoreError;
 use crate::table::{commit_on_held_version, data_files, recorded_version};
 
 /// The application id under which each table records the last retention
@@ -21,7 +22,7 @@ use crate::table::{commit_on_held_version, data_files, recorded_version};
 pub const RETENTION_APP_ID: &str = "aitrail-retention";
 
 /// The last run whose purge `table` committed (0 if none).
-pub async fn last_purged_run(table: &DeltaTable) -> Result<i64, DeltaTableError> {
+pub async fn last_purged_run(table: &DeltaTable) -> Result<i64, StoreError> {
     Ok(recorded_version(table, RETENTION_APP_ID)
         .await?
         .unwrap_or(0))
@@ -42,7 +43,7 @@ pub async fn remove_partitions(
     table: &mut DeltaTable,
     partitions: &[(String, NaiveDate)],
     run_id: i64,
-) -> Result<(), DeltaTableError> {
+) -> Result<(), StoreError> {
     let wanted: HashSet<(&str, NaiveDate)> = partitions
         .iter()
         .map(|(tier, date)| (tier.as_str(), *date))
@@ -78,7 +79,7 @@ pub async fn remove_partitions(
 /// other removed file (e.g. compaction's inputs). On a local store the
 /// partition directories this leaves empty go too. Returns the number of
 /// files deleted.
-pub async fn vacuum_removed(table: &mut DeltaTable) -> Result<usize, DeltaTableError> {
+pub async fn vacuum_removed(table: &mut DeltaTable) -> Result<usize, StoreError> {
     table.update_state().await?;
     let vacuum = |dry_run: bool| {
         table
@@ -106,7 +107,7 @@ pub async fn vacuum_removed(table: &mut DeltaTable) -> Result<usize, DeltaTableE
 
 /// How many of `paths` (relative to the table root) exist in storage: one
 /// listing per directory they are in, not one request per file.
-async fn still_stored(table: &DeltaTable, paths: &[String]) -> Result<usize, DeltaTableError> {
+async fn still_stored(table: &DeltaTable, paths: &[String]) -> Result<usize, StoreError> {
     let mut by_dir: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
     for path in paths {
         let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
