@@ -8,7 +8,9 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+pub mod deploy;
 pub mod dev;
+pub mod e2e;
 pub mod http;
 pub mod serve;
 
