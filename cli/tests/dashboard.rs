@@ -11,11 +11,11 @@ use serde_json::json;
 
 mod common;
 use common::dev::Dev;
+use common::golden::GOLDEN;
 use common::http::{authorization, bearer, post_sql, request};
 use common::serve::Serve;
 use common::{aitrail, python_reader, stderr};
 
-const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
 const COMPLIANCE: &str = "compliance-token-1";
 const LEADERSHIP: &str = "leadership-token-1";
 /// The charts of the page, by the id of their container.

@@ -1,7 +1,8 @@
 //! Golden results as data: every `golden/*.slt` file is a list of
 //! queries and reports with the rows they must give (sqllogictest's
 //! format, as DataFusion keeps its own), run against a store that
-//! `aitrail load` builds from `data/golden.jsonl` with the prices below.
+//! `aitrail load` builds from `data/golden.jsonl`, priced with
+//! `common::golden::PRICES`.
 //!
 //! Beside SQL, a record may run a report of the registry, as the command
 //! line and the HTTP service run it:
@@ -47,32 +48,7 @@ use serde::Deserialize;
 use sqllogictest::{AsyncDB, DBOutput, DefaultColumnType, Runner};
 
 mod common;
-use common::{aitrail, stderr};
-
-const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
-
-/// Keeps everything for a century, so that the fixed dates never expire.
-const POLICY: &str =
-    "default_tier = \"standard\"\n[[tiers]]\nname = \"standard\"\nkeep_days = 36500\n";
-
-/// Two prices of m-priced: from 2025-01-01, and cheaper from 2025-03-10.
-const PRICES: &str = r#"
-[[prices]]
-model = "m-priced"
-valid_from = "2025-01-01"
-input = 3.0
-output = 15.0
-cache_read = 0.3
-cache_write = 3.75
-
-[[prices]]
-model = "m-priced"
-valid_from = "2025-03-10"
-input = 1.0
-output = 5.0
-cache_read = 0.1
-cache_write = 1.0
-"#;
+use common::golden::{GOLDEN, PRICES, load_for_a_century};
 
 /// Why a record could not be answered; `statement error` records match
 /// its text.
@@ -218,20 +194,8 @@ fn prices() -> Prices {
 
 /// A store holding `data/golden.jsonl`, loaded by `aitrail load`.
 fn golden_store(dir: &Path) -> StoreRoot {
-    let policy = dir.join("retention.toml");
-    std::fs::write(&policy, POLICY).unwrap();
     let store = dir.join("store");
-    let out = aitrail(
-        &[
-            "load",
-            "--store",
-            store.to_str().unwrap(),
-            "--policy",
-            policy.to_str().unwrap(),
-        ],
-        GOLDEN,
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    load_for_a_century(&store, GOLDEN);
     StoreRoot::parse(store.to_str().unwrap()).unwrap()
 }
 

@@ -8,13 +8,11 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod common;
+use common::golden::{GOLDEN, load_for_a_century};
 use common::http::{Reply, bearer, request};
 use common::serve::Serve;
 use common::{aitrail, sql};
 
-const GOLDEN: &[u8] = include_bytes!("data/golden.jsonl");
-const POLICY: &str =
-    "default_tier = \"standard\"\n[[tiers]]\nname = \"standard\"\nkeep_days = 36500\n";
 const COMPLIANCE: &str = "compliance-token-1";
 const LEADERSHIP: &str = "leadership-token-1";
 
@@ -24,34 +22,13 @@ struct Server {
     dir: PathBuf,
 }
 
-fn load(store: &Path, events: &[u8]) {
-    let policy = store.with_file_name("retention.toml");
-    std::fs::write(&policy, POLICY).unwrap();
-    let out = aitrail(
-        &[
-            "load",
-            "--store",
-            store.to_str().unwrap(),
-            "--policy",
-            policy.to_str().unwrap(),
-        ],
-        events,
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 impl Server {
     /// Starts a server over a store holding the hand-built dataset, with
     /// `server` lines added to `[server]`.
     fn start(dir: &Path, server: &str) -> Server {
         let store = dir.join("store");
         if !store.exists() {
-            load(&store, GOLDEN);
+            load_for_a_century(&store, GOLDEN);
         }
         let tokens = [
             ("audit", "compliance", COMPLIANCE),
@@ -395,7 +372,7 @@ fn the_adoption_report_fits_a_small_memory_limit() {
         b"",
     );
     assert!(generated.status.success());
-    load(&dir.path().join("store"), &generated.stdout);
+    load_for_a_century(&dir.path().join("store"), &generated.stdout);
     let server = Server::start(dir.path(), "k_anonymity = 1\nmemory_limit_mb = 32");
     for by in ["tool", "team", "none"] {
         let reply = server.get(
@@ -503,7 +480,7 @@ fn new_commits_are_answered_without_a_restart() {
     let more = br#"{"schema_version":1,"event_id":"u9","event_type":"ai_usage","occurred_at":"2025-03-12T10:00:00Z","org_id":"acme","user_id":"u9","team":"b","tool":"cursor","model":"m-priced","input_tokens":5,"output_tokens":5}
 {"schema_version":1,"event_id":"u10","event_type":"ai_usage","occurred_at":"2025-03-10T10:00:00Z","org_id":"acme","user_id":"u2","team":"a","tool":"cursor","model":"m-priced","input_tokens":7,"output_tokens":3,"repository":"github.example.com/acme/r1"}
 {"schema_version":1,"event_id":"i3","event_type":"incident","occurred_at":"2025-03-13T00:00:00Z","org_id":"acme","incident_id":"INC-3","severity":"sev4","repositories":["github.example.com/acme/r9"],"caused_by_change_id":"acme/r1#1"}"#;
-    load(&server.dir.join("store"), more);
+    load_for_a_century(&server.dir.join("store"), more);
     let after = server.get(&adoption, Some(COMPLIANCE)).json();
     assert_eq!(after["rows"][1]["active_users"], 2);
     assert_eq!(after["rows"][1]["new_users"], 1);
@@ -550,7 +527,7 @@ fn commits_behind_a_cleaned_up_log_are_answered() {
         let event = format!(
             r#"{{"schema_version":1,"event_id":"{user}","event_type":"ai_usage","occurred_at":"2025-03-12T10:00:00Z","org_id":"acme","user_id":"{user}","tool":"cursor","model":"m","input_tokens":5,"output_tokens":5}}"#
         );
-        load(&store, event.as_bytes());
+        load_for_a_century(&store, event.as_bytes());
     }
     let removed = checkpoint_and_clean_log(&store.join("ai_usage"));
     assert!(

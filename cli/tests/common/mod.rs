@@ -11,6 +11,7 @@ use serde_json::Value;
 pub mod deploy;
 pub mod dev;
 pub mod e2e;
+pub mod golden;
 pub mod http;
 pub mod serve;
 

@@ -26,49 +26,15 @@
 //! them, so the per-query memory limit tripped on data a fraction that
 //! size.
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
-
-use super::daily_sums::Kind;
 use super::params::{GroupBy, ReportParams};
-use super::report::{PlanOutput, Report, bucket_of, range_params};
-use crate::engine::{QueryError, StoreSession};
+use super::report::{BucketReport, bucket_of};
 
 /// The adoption report.
-pub struct Adoption;
-
-impl Report for Adoption {
-    fn name(&self) -> &'static str {
-        "adoption"
-    }
-
-    fn about(&self) -> &'static str {
-        "Active, engaged and new users, and adoption rate"
-    }
-
-    fn parameters(&self) -> &'static [&'static str] {
-        &["from", "to", "bucket", "by"]
-    }
-
-    fn sums(&self, _: &ReportParams) -> Vec<Kind> {
-        vec![Kind::AI_USAGE, Kind::CODE_CHANGES]
-    }
-
-    fn plan<'a>(
-        &'a self,
-        session: &'a StoreSession,
-        params: &'a ReportParams,
-        k: i64,
-    ) -> BoxFuture<'a, Result<PlanOutput, QueryError>> {
-        async move {
-            let rows = session
-                .query_with_params(&sql(params), range_params(params, k))
-                .await?;
-            Ok((rows, None))
-        }
-        .boxed()
-    }
-}
+pub const ADOPTION: BucketReport = BucketReport {
+    name: "adoption",
+    about: "Active, engaged and new users, and adoption rate",
+    sql,
+};
 
 /// The report as one SQL statement; `$k` is the k-anonymity threshold on
 /// `active_users`.

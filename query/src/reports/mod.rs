@@ -1,9 +1,10 @@
 //! The reports of DESIGN §6, an open set: each is a [`Report`] in a file
 //! of its own, registered in [`Reports`] (`registry.rs`), where the
-//! command line and the HTTP service find it by name. A report is one SQL plan (or a few) run
-//! by DataFusion over per-day sums ([`daily_sums`]): its parameters are
-//! bound values (`$from`, `$to`, `$k`, …), and the only text a parameter
-//! chooses is one of a fixed set of bucket units and column names.
+//! command line and the HTTP service find it by name. A report is one
+//! SQL plan (or a few) run by DataFusion over per-day sums
+//! ([`daily_sums`]): its parameters are bound values (`$from`, `$to`,
+//! `$k`, …), and the only text a parameter chooses is one of a fixed set
+//! of bucket units and column names.
 //!
 //! k-anonymity is part of each plan: a row is kept only when at least `$k`
 //! distinct users stand behind it (`$k = 0` for compliance, who see
@@ -20,5 +21,5 @@ pub mod token_spend;
 
 pub use params::{Bucket, GroupBy, ParamError, ReportParams};
 pub use registry::Reports;
-pub use report::{PlanOutput, Report, ReportAnswer, run};
+pub use report::{BucketReport, PlanOutput, Report, ReportAnswer, run};
 pub use sessions::{ReportSums, one_report_session};

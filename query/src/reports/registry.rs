@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use super::adoption::Adoption;
+use super::adoption::ADOPTION;
 use super::incidents::Incidents;
 use super::report::Report;
-use super::token_spend::TokenSpend;
+use super::token_spend::TOKEN_SPEND;
 
 /// Every report the service answers, by name: the built-in ones, and any
 /// the binary registers (a report of a crate above this one).
@@ -21,8 +21,8 @@ impl Reports {
     pub fn builtin() -> Self {
         Reports {
             reports: vec![
-                Arc::new(Adoption),
-                Arc::new(TokenSpend),
+                Arc::new(ADOPTION),
+                Arc::new(TOKEN_SPEND),
                 Arc::new(Incidents),
             ],
         }

@@ -4,6 +4,7 @@
 use arrow::error::ArrowError;
 use chrono::NaiveDate;
 use datafusion::common::ScalarValue;
+use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
@@ -116,6 +117,52 @@ pub async fn run(
 /// A date as the `Date32` value the `date` partition column holds.
 pub(super) fn date_value(date: NaiveDate) -> ScalarValue {
     ScalarValue::Date32(Some(date.to_epoch_days()))
+}
+
+/// A report over the usage and change sums by bucket and group, that is
+/// one SQL statement bound to the range and k, with no summary: adoption
+/// and token spend.
+pub struct BucketReport {
+    /// Its name.
+    pub name: &'static str,
+    /// What it answers.
+    pub about: &'static str,
+    /// Its statement for the parameters.
+    pub sql: fn(&ReportParams) -> String,
+}
+
+impl Report for BucketReport {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn about(&self) -> &'static str {
+        self.about
+    }
+
+    fn parameters(&self) -> &'static [&'static str] {
+        &["from", "to", "bucket", "by"]
+    }
+
+    fn sums(&self, _: &ReportParams) -> Vec<Kind> {
+        vec![Kind::AI_USAGE, Kind::CODE_CHANGES]
+    }
+
+    fn plan<'a>(
+        &'a self,
+        session: &'a StoreSession,
+        params: &'a ReportParams,
+        k: i64,
+    ) -> BoxFuture<'a, Result<PlanOutput, QueryError>> {
+        async move {
+            let sql = (self.sql)(params);
+            let rows = session
+                .query_with_params(&sql, range_params(params, k))
+                .await?;
+            Ok((rows, None))
+        }
+        .boxed()
+    }
 }
 
 /// The bound values every report uses: the range and k.

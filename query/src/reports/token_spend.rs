@@ -8,49 +8,15 @@
 //! per day, model and user first, and the prices joined to those sums: the
 //! price of a model is the same all day.
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
-
-use super::daily_sums::Kind;
 use super::params::{GroupBy, ReportParams};
-use super::report::{PlanOutput, Report, bucket_of, range_params};
-use crate::engine::{QueryError, StoreSession};
+use super::report::{BucketReport, bucket_of};
 
 /// The token-spend report.
-pub struct TokenSpend;
-
-impl Report for TokenSpend {
-    fn name(&self) -> &'static str {
-        "token-spend"
-    }
-
-    fn about(&self) -> &'static str {
-        "Token counts and cost, priced with `[[prices]]`"
-    }
-
-    fn parameters(&self) -> &'static [&'static str] {
-        &["from", "to", "bucket", "by"]
-    }
-
-    fn sums(&self, _: &ReportParams) -> Vec<Kind> {
-        vec![Kind::AI_USAGE, Kind::CODE_CHANGES]
-    }
-
-    fn plan<'a>(
-        &'a self,
-        session: &'a StoreSession,
-        params: &'a ReportParams,
-        k: i64,
-    ) -> BoxFuture<'a, Result<PlanOutput, QueryError>> {
-        async move {
-            let rows = session
-                .query_with_params(&sql(params), range_params(params, k))
-                .await?;
-            Ok((rows, None))
-        }
-        .boxed()
-    }
-}
+pub const TOKEN_SPEND: BucketReport = BucketReport {
+    name: "token-spend",
+    about: "Token counts and cost, priced with `[[prices]]`",
+    sql,
+};
 
 /// The report as one SQL statement; `$k` is the k-anonymity threshold on
 /// distinct users.

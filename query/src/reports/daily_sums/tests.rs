@@ -11,7 +11,7 @@ use crate::engine::StoreTables;
 use crate::limits::Limits;
 use crate::output::json_rows;
 use crate::prices::Prices;
-use crate::reports::adoption::Adoption;
+use crate::reports::adoption::ADOPTION;
 use crate::reports::{Report, ReportSums};
 
 use super::*;
@@ -67,12 +67,12 @@ async fn purge(root: &StoreRoot, day: &str) {
 /// Events, sessions and unpaid tokens per day, and changes per day and
 /// author, as the reports' sums give them.
 async fn per_day(tables: &StoreTables, sums: &ReportSums) -> serde_json::Value {
-    let report: &dyn Report = &Adoption;
+    let report: &dyn Report = &ADOPTION;
     let params = report
         .parse_params([], "2026-11-24".parse().unwrap())
         .unwrap();
     let session = sums
-        .session(tables, Limits::NONE, &Adoption, &params)
+        .session(tables, Limits::NONE, report, &params)
         .await
         .unwrap();
     let mut answers = Vec::new();
