@@ -268,8 +268,9 @@ impl StoreWriter {
         let table = self.table(event_type);
         let mut written = futures::stream::iter(split_by_partition(&batch.batch)?)
             .map(|partition| {
-                let writer = RecordBatchWriter::for_table(table)
-                    .map(|writer| writer.with_writer_properties(writer_properties()));
+                let writer = RecordBatchWriter::for_table(table).map(|writer| {
+                    writer.with_writer_properties(writer_properties(partition.rows.num_rows()))
+                });
                 async move { tokio::spawn(write_partition(writer?, partition)).await? }
             })
             .buffered(PARALLEL_ENCODERS);
@@ -563,15 +564,24 @@ fn text_columns() -> Vec<ColumnPath> {
 /// instructions (benches/README.md). A Bloom filter on `event_id` in every
 /// row group, so that the duplicate check reads only the row groups that
 /// may hold an id it looks up (the writer folds it to the rows written:
-/// about 1–2 bytes a row). Built once: every batch of every table is
-/// written with the same settings.
-pub(crate) fn writer_properties() -> WriterProperties {
-    WRITER_PROPERTIES.clone()
+/// about 1–2 bytes a row), allocated for `rows` ids (at most a row
+/// group's): a filter sized for a whole row group would cost every
+/// partition written 2 MiB until it is folded at the flush.
+pub(crate) fn writer_properties(rows: usize) -> WriterProperties {
+    let ids = rows.clamp(1, ROW_GROUP_ROWS) as u64;
+    WRITER_PROPERTIES
+        .clone()
+        .into_builder()
+        .set_column_bloom_filter_max_ndv(ColumnPath::from("event_id"), ids)
+        .build()
 }
 
 /// How often a row group's `event_id` Bloom filter says "maybe" of an id
 /// it does not hold.
 const ROW_GROUP_ID_FALSE_POSITIVES: f64 = 0.01;
+
+/// The most rows a row group holds.
+const ROW_GROUP_ROWS: usize = 1 << 20;
 
 static WRITER_PROPERTIES: LazyLock<WriterProperties> = LazyLock::new(|| {
     let mut builder = WriterProperties::builder()
@@ -579,7 +589,7 @@ static WRITER_PROPERTIES: LazyLock<WriterProperties> = LazyLock::new(|| {
             ZstdLevel::try_new(2).expect("2 is a valid zstd level"),
         ))
         .set_dictionary_enabled(true)
-        .set_max_row_group_row_count(Some(1 << 20))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         .set_column_bloom_filter_enabled(ColumnPath::from("event_id"), true)
         .set_column_bloom_filter_fpp(ColumnPath::from("event_id"), ROW_GROUP_ID_FALSE_POSITIVES);
     for column in DISTINCT_VALUED_COLUMNS.into_iter().chain(MEASURE_COLUMNS) {

@@ -108,7 +108,7 @@ async fn write_merged(
 ) -> Result<Vec<Add>, StoreError> {
     let values = partition_values(&partition_columns(partition)?)?;
     let mut writer = RecordBatchWriter::for_table(table)?
-        .with_writer_properties(writer_properties())
+        .with_writer_properties(writer_properties(inputs.iter().map(|file| file.rows).sum()))
         .with_target_file_size(target_bytes);
     let store = table.log_store().object_store(None);
     for file in inputs {
