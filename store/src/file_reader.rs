@@ -15,6 +15,8 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
+use crate::table::DataFile;
+
 /// One data file: where it is and how large (from the Delta log, so that
 /// its footer is read without asking the store for its size).
 pub(crate) struct DataFileReader {
@@ -24,12 +26,12 @@ pub(crate) struct DataFileReader {
 }
 
 impl DataFileReader {
-    /// A reader of the file at `location` in `store`, `size` bytes long.
-    pub(crate) fn new(store: Arc<dyn ObjectStore>, location: Path, size: u64) -> Self {
+    /// A reader of the table's data file `file` in the table's `store`.
+    pub(crate) fn of(store: &Arc<dyn ObjectStore>, file: &DataFile) -> Self {
         DataFileReader {
-            store,
-            location,
-            size,
+            store: Arc::clone(store),
+            location: file.location.clone(),
+            size: file.size,
         }
     }
 }

@@ -112,8 +112,7 @@ async fn write_merged(
         .with_target_file_size(target_bytes);
     let store = table.log_store().object_store(None);
     for file in inputs {
-        let reader = DataFileReader::new(Arc::clone(&store), file.location.clone(), file.size);
-        let mut batches = ParquetRecordBatchStreamBuilder::new(reader)
+        let mut batches = ParquetRecordBatchStreamBuilder::new(DataFileReader::of(&store, file))
             .await?
             .build()?;
         while let Some(batch) = batches.try_next().await? {

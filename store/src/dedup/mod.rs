@@ -21,12 +21,12 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use chrono::TimeDelta;
 use deltalake::DeltaTable;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::ObjectStore;
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::async_reader::ParquetRecordBatchStreamBuilder;
 
-pub use recent::{AddedIds, DEFAULT_RECENT_IDS, FALSE_POSITIVE_RATE, RecentIds};
+pub use recent::{AddedIds, DEFAULT_RECENT_IDS, RecentIds};
 
 use crate::error::StoreError;
 use crate::file_reader::DataFileReader;
@@ -146,30 +146,42 @@ async fn stored_times(
     days: &[i32],
     wanted: &HashSet<&str>,
 ) -> Result<HashMap<String, Vec<i64>>, StoreError> {
-    let mut stored: HashMap<String, Vec<i64>> = HashMap::default();
     let store = table.log_store().object_store(None);
-    for file in data_files(table)? {
-        if days
-            .binary_search(&file.partition.date.to_epoch_days())
-            .is_ok()
-        {
-            read_times(&store, &file, wanted, &mut stored).await?;
+    let files: Vec<DataFile> = data_files(table)?
+        .into_iter()
+        .filter(|file| {
+            days.binary_search(&file.partition.date.to_epoch_days())
+                .is_ok()
+        })
+        .collect();
+    let reads: Vec<_> = files
+        .iter()
+        .map(|file| read_times(&store, file, wanted))
+        .collect();
+    let mut found = futures::stream::iter(reads).buffer_unordered(FILES_READ_AT_ONCE);
+    let mut stored: HashMap<String, Vec<i64>> = HashMap::default();
+    while let Some(times) = found.try_next().await? {
+        for (id, at) in times {
+            stored.entry(id).or_default().push(at);
         }
     }
     Ok(stored)
 }
 
-/// Adds to `stored` the `occurred_at` values of the ids in `wanted` that
-/// `file` holds, reading only the row groups whose `event_id` Bloom filter
-/// may hold one of them (every row group of a file written without one).
+/// Data files whose footers and filters are read at once: on an object
+/// store each is a round trip, and a day may hold a few hundred files.
+const FILES_READ_AT_ONCE: usize = 8;
+
+/// The `occurred_at` values of the ids in `wanted` that `file` holds,
+/// reading only the row groups whose `event_id` Bloom filter may hold one
+/// of them (every row group of a file written without one).
 async fn read_times(
     store: &Arc<dyn ObjectStore>,
     file: &DataFile,
     wanted: &HashSet<&str>,
-    stored: &mut HashMap<String, Vec<i64>>,
-) -> Result<(), StoreError> {
-    let reader = DataFileReader::new(Arc::clone(store), file.location.clone(), file.size);
-    let mut builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
+) -> Result<Vec<(String, i64)>, StoreError> {
+    let mut stored = Vec::new();
+    let mut builder = ParquetRecordBatchStreamBuilder::new(DataFileReader::of(store, file)).await?;
     let schema = builder.parquet_schema();
     let id_column = (0..schema.num_columns())
         .find(|i| schema.column(*i).name() == "event_id")
@@ -191,7 +203,7 @@ async fn read_times(
         }
     }
     if row_groups.is_empty() {
-        return Ok(());
+        return Ok(stored);
     }
     let columns = ProjectionMask::columns(builder.parquet_schema(), ["event_id", "occurred_at"]);
     let mut chunks = builder
@@ -216,12 +228,9 @@ async fn read_times(
         let times = times.as_primitive::<TimestampMicrosecondType>();
         for row in 0..chunk.num_rows() {
             if ids.is_valid(row) && times.is_valid(row) && wanted.contains(ids.value(row)) {
-                stored
-                    .entry(ids.value(row).to_string())
-                    .or_default()
-                    .push(times.value(row));
+                stored.push((ids.value(row).to_string(), times.value(row)));
             }
         }
     }
-    Ok(())
+    Ok(stored)
 }

@@ -315,8 +315,7 @@ async fn read_ids(
     file: &DataFile,
     into: &mut DateIds,
 ) -> Result<(), StoreError> {
-    let reader = DataFileReader::new(Arc::clone(store), file.location.clone(), file.size);
-    let builder = ParquetRecordBatchStreamBuilder::new(reader).await?;
+    let builder = ParquetRecordBatchStreamBuilder::new(DataFileReader::of(store, file)).await?;
     let only_ids = ProjectionMask::columns(builder.parquet_schema(), ["event_id"]);
     let mut batches = builder.with_projection(only_ids).build()?;
     while let Some(batch) = batches.try_next().await? {
