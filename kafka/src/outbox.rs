@@ -75,7 +75,7 @@ impl Outbox {
             self.settle_oldest().await?;
         }
         loop {
-            match self.producer.send_result(record(&self.topic, &message)) {
+            match self.producer.send_result(message.record(&self.topic)) {
                 Ok(delivery) => {
                     self.in_flight.push_back((message, delivery));
                     return Ok(());
@@ -146,7 +146,7 @@ impl Outbox {
             tracing::warn!(topic = %self.topic, %error, "delivery failed; sending again");
             let delivery = loop {
                 backoff.wait().await;
-                match self.producer.send_result(record(&self.topic, &message)) {
+                match self.producer.send_result(message.record(&self.topic)) {
                     Ok(delivery) => break delivery,
                     Err((error, _)) => {
                         tracing::warn!(topic = %self.topic, %error, "cannot queue a message; retrying");
@@ -170,21 +170,26 @@ fn failure(outcome: <DeliveryFuture as Future>::Output) -> Option<KafkaError> {
     }
 }
 
-fn record<'a>(topic: &'a str, message: &'a Outgoing) -> FutureRecord<'a, [u8], [u8]> {
-    let mut headers = OwnedHeaders::new_with_capacity(message.headers.len());
-    for (key, value) in &message.headers {
-        headers = headers.insert(Header {
-            key,
-            value: Some(value.as_bytes()),
-        });
+impl Outgoing {
+    /// The message as librdkafka's record to `topic`, for a producer that
+    /// waits on its own deliveries (the collector answers a request only
+    /// once all of its events are acknowledged).
+    pub fn record<'a>(&'a self, topic: &'a str) -> FutureRecord<'a, [u8], [u8]> {
+        let mut headers = OwnedHeaders::new_with_capacity(self.headers.len());
+        for (key, value) in &self.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value.as_bytes()),
+            });
+        }
+        let mut record = FutureRecord::to(topic)
+            .payload(self.payload.as_slice())
+            .headers(headers);
+        if let Some(key) = &self.key {
+            record = record.key(key.as_slice());
+        }
+        record
     }
-    let mut record = FutureRecord::to(topic)
-        .payload(message.payload.as_slice())
-        .headers(headers);
-    if let Some(key) = &message.key {
-        record = record.key(key.as_slice());
-    }
-    record
 }
 
 #[cfg(test)]

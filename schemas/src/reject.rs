@@ -117,6 +117,15 @@ pub enum RejectSource {
         /// The 1-based line number.
         line: u64,
     },
+    /// A record mapped by the collector (DESIGN §9).
+    Collector {
+        /// The receiving endpoint, e.g. `/v1/logs` or `/v1/webhooks/github`.
+        endpoint: String,
+        /// The name of the client's token, or the webhook's source.
+        client: String,
+        /// The record's derived event id.
+        record: String,
+    },
 }
 
 /// One line of the dead-letter topic or a rejects file (DESIGN §3).

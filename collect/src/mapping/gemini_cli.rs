@@ -1,0 +1,40 @@
+//! Gemini CLI: its `gemini_cli.api_response` log record, whose input
+//! includes cached tokens and whose thoughts are output aitrail counts.
+
+use super::usage::{less, plus};
+use super::{Record, Tokens, ToolUsage};
+
+/// Gemini CLI's `service.name`.
+pub(super) fn is_service(service: &str) -> bool {
+    service == "gemini-cli"
+}
+
+/// Whether a log record is Gemini CLI's usage record.
+pub(super) fn is_usage(event: &str) -> bool {
+    event == "gemini_cli.api_response"
+}
+
+/// The usage of an `api_response` record.
+pub(super) fn read(record: &Record) -> ToolUsage {
+    let attributes = record.attributes;
+    let cached = attributes.number("cached_content_token_count");
+    let thoughts = attributes.number("thoughts_token_count");
+    ToolUsage {
+        tool: "gemini-cli".to_string(),
+        tool_version: record.text("service.version"),
+        provider: Some("google".to_string()),
+        model: attributes.text("model"),
+        operation: Some("agent"),
+        session_id: record.text("session.id"),
+        client: Some("cli"),
+        tokens: Tokens {
+            input: less(attributes.number("input_token_count"), cached.as_ref()),
+            output: plus(attributes.number("output_token_count"), thoughts.clone()),
+            cache_read: cached,
+            cache_write: None,
+            reasoning: thoughts,
+        },
+        cost_usd: None,
+        duration_ms: attributes.number("duration_ms"),
+    }
+}
