@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use aitrail_collect::CollectConfig;
 use aitrail_ingest::IngestConfig;
 use aitrail_ingest::config::check_kafka;
 use aitrail_kafka::KafkaConfig;
@@ -20,7 +21,15 @@ use toml::{Table, Value};
 use crate::exit::UsageError;
 
 /// The sections of DESIGN §8.
-const SECTIONS: [&str; 6] = ["store", "kafka", "ingest", "retention", "server", "prices"];
+const SECTIONS: [&str; 7] = [
+    "store",
+    "kafka",
+    "ingest",
+    "retention",
+    "server",
+    "prices",
+    "collect",
+];
 
 /// The parsed file, with environment overrides applied.
 pub struct ConfigFile {
@@ -125,6 +134,20 @@ impl ConfigFile {
         let ingest: IngestConfig = self.section("ingest")?;
         ingest.validate().map_err(|err| self.named(&err))?;
         Ok(ingest)
+    }
+
+    /// `[kafka]` for a producer: only the brokers are required.
+    pub fn kafka_producer(&self) -> Result<KafkaConfig, UsageError> {
+        let kafka: KafkaConfig = self.section("kafka")?;
+        kafka.brokers().map_err(|err| self.named(&err))?;
+        Ok(kafka)
+    }
+
+    /// `[collect]`, refused when the collector could not run with it.
+    pub fn collect(&self) -> Result<CollectConfig, UsageError> {
+        let collect: CollectConfig = self.section("collect")?;
+        collect.validate().map_err(|err| self.named(&err))?;
+        Ok(collect)
     }
 
     /// `[server]`, refused when the query service could not run with it.

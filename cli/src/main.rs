@@ -55,6 +55,10 @@ enum Command {
     Report(commands::report::ReportArgs),
     /// Serve SQL and reports over HTTP until SIGTERM or SIGINT.
     Serve(commands::serve::ServeArgs),
+    /// Receive OpenTelemetry from AI tools and produce metadata-only events to Kafka.
+    Collect(commands::collect::CollectArgs),
+    /// Print the pseudonymous user_id the collector stores for an identity.
+    Pseudonym(commands::pseudonym::PseudonymArgs),
     /// Load aitrail.toml as ingest, serve and the retention daemon do; exit 2 naming a wrong key.
     CheckConfig(commands::check_config::CheckConfigArgs),
 }
@@ -73,6 +77,8 @@ fn main() -> std::process::ExitCode {
         Command::Compact(args) => commands::compact::run(args),
         Command::Report(args) => commands::report::run(args),
         Command::Serve(args) => commands::serve::run(args),
+        Command::Collect(args) => commands::collect::run(args),
+        Command::Pseudonym(args) => commands::pseudonym::run(args),
         Command::CheckConfig(args) => commands::check_config::run(args),
     };
     match outcome {

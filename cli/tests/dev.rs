@@ -54,6 +54,33 @@ fn produce_own_event(kafka: &str, event_id: &str) {
         .expect("the embedded broker takes the event");
 }
 
+/// Claude Code's `api_request` log record of `session`, in OTLP/JSON.
+fn claude_code_record(session: &str) -> String {
+    let attribute = |key: &str, value: Value| serde_json::json!({ "key": key, "value": value });
+    serde_json::json!({
+        "resourceLogs": [{
+            "resource": { "attributes": [
+                attribute("service.name", serde_json::json!({ "stringValue": "claude-code" })),
+            ]},
+            "scopeLogs": [{ "logRecords": [{
+                "timeUnixNano": (Utc::now().timestamp_micros() * 1000).to_string(),
+                "body": { "stringValue": "claude_code.api_request" },
+                "attributes": [
+                    attribute("event.name", serde_json::json!({ "stringValue": "api_request" })),
+                    attribute("session.id", serde_json::json!({ "stringValue": session })),
+                    attribute("user.email", serde_json::json!({ "stringValue": "me@example.com" })),
+                    attribute("model", serde_json::json!({ "stringValue": "claude-sonnet-4-5" })),
+                    attribute("input_tokens", serde_json::json!({ "intValue": "12" })),
+                    attribute("output_tokens", serde_json::json!({ "intValue": 345 })),
+                    attribute("cache_read_tokens", serde_json::json!({ "intValue": 3400 })),
+                    attribute("cost_usd", serde_json::json!({ "doubleValue": 0.0121 })),
+                ],
+            }]}],
+        }]
+    })
+    .to_string()
+}
+
 #[test]
 fn dev_runs_the_pipeline_from_backfill_to_a_clean_stop_and_resumes_its_store() {
     let dir = tempfile::tempdir().unwrap();
@@ -122,6 +149,30 @@ fn dev_runs_the_pipeline_from_backfill_to_a_clean_stop_and_resumes_its_store() {
         &format!("SELECT count(*) AS n FROM ai_usage WHERE event_id = '{own}'"),
         |rows| count(rows) == 1,
     );
+
+    // A Claude Code usage record sent to the printed collector, as Claude
+    // Code's OTLP/HTTP JSON exporter sends it, is in SQL a moment later.
+    let session = format!("tour-{}", Utc::now().timestamp_micros());
+    let otlp: std::net::SocketAddr = dev.otlp.strip_prefix("http://").unwrap().parse().unwrap();
+    let sent = request(
+        otlp,
+        "POST",
+        "/v1/logs",
+        &[("Authorization", &bearer(&dev.collector))],
+        Some(&claude_code_record(&session)),
+    )
+    .expect("the collector answers");
+    assert_eq!(sent.status, 200, "{}", sent.text());
+    let usage = dev.poll_sql(
+        &format!(
+            "SELECT tool, model, input_tokens, cache_read_tokens FROM ai_usage \
+             WHERE session_id = '{session}'"
+        ),
+        |rows| rows.len() == 1,
+    );
+    assert_eq!(usage[0]["tool"], "claude-code");
+    assert_eq!(usage[0]["input_tokens"], 12);
+    assert_eq!(usage[0]["cache_read_tokens"], 3400);
 
     // The live stream keeps arriving, stamped with the time it is sent.
     let live = |rows: &[Value]| count(rows);

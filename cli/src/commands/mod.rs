@@ -1,12 +1,14 @@
 //! One module per subcommand.
 
 pub mod check_config;
+pub mod collect;
 pub mod compact;
 pub mod dev;
 pub mod generate;
 pub mod ingest;
 pub mod load;
 pub mod produce;
+pub mod pseudonym;
 pub mod report;
 pub mod retention;
 pub mod serve;

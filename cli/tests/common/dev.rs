@@ -30,16 +30,24 @@ pub struct Dev {
     pub compliance: String,
     /// The leadership role's token.
     pub leadership: String,
+    /// Base address of the collector's OTLP/HTTP endpoints.
+    pub otlp: String,
+    /// The collector's bearer token.
+    pub collector: String,
 }
 
 impl Dev {
     /// Starts `aitrail dev` on `data_dir`, on a free port, with the further
-    /// flags `flags`, and waits for its four lines.
+    /// flags `flags`, and waits for its six lines.
     pub fn start(data_dir: &Path, flags: &[&str]) -> Dev {
         let mut child = Command::new(env!("CARGO_BIN_EXE_aitrail"))
             .args([
                 "dev",
                 "--listen",
+                "127.0.0.1:0",
+                "--otlp-listen",
+                "127.0.0.1:0",
+                "--otlp-grpc-listen",
                 "127.0.0.1:0",
                 "--data-dir",
                 data_dir.to_str().unwrap(),
@@ -70,12 +78,12 @@ impl Dev {
         });
         let mut printed = std::collections::BTreeMap::new();
         let deadline = Instant::now() + DEADLINE;
-        while printed.len() < 4 {
+        while printed.len() < 6 {
             let left = deadline.saturating_duration_since(Instant::now());
             let Ok(line) = lines_rx.recv_timeout(left) else {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("aitrail dev did not print its four lines in time");
+                panic!("aitrail dev did not print its six lines in time");
             };
             let (key, value) = line.split_once(": ").expect("`key: value` lines");
             printed.insert(key.to_string(), value.to_string());
@@ -93,6 +101,8 @@ impl Dev {
             dashboard,
             compliance: printed["compliance token"].clone(),
             leadership: printed["leadership token"].clone(),
+            otlp: printed["otlp"].clone(),
+            collector: printed["collector token"].clone(),
         }
     }
 

@@ -1,8 +1,9 @@
 //! `aitrail dev`: the whole pipeline in one process, with no outside
 //! service (DESIGN §7): an embedded Kafka-protocol broker, a backfill of
 //! generated history and then a live stream produced to it, the ingest, the
-//! retention schedule, and the query service with the dashboard. It prints
-//! where everything is and a token per role once the backfill is stored,
+//! retention schedule, the query service with the dashboard, and the
+//! collector on loopback (OTLP/HTTP and OTLP/gRPC). It prints where
+//! everything is and a token per role once the backfill is stored,
 //! and stops cleanly on Ctrl-C (or SIGTERM), committing what it holds.
 
 mod broker;
@@ -13,6 +14,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use aitrail_collect::Pseudonyms;
+use aitrail_collect::config::{CollectConfig, CollectorToken};
 use aitrail_ingest::{IngestConfig, Settings};
 use aitrail_kafka::KafkaConfig;
 use aitrail_query::http::config::{Role, ServerConfig, TokenConfig};
@@ -42,6 +45,12 @@ pub struct DevArgs {
     /// Address of the query service and the dashboard (port 0: any free port).
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Address of the OTLP/HTTP collector (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:4318")]
+    otlp_listen: String,
+    /// Address of the OTLP/gRPC collector (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:4317")]
+    otlp_grpc_listen: String,
     /// Where the store lives.
     #[arg(long, default_value = "./aitrail-data")]
     data_dir: PathBuf,
@@ -98,6 +107,9 @@ struct Setup {
     policy: Policy,
     server: ServerConfig,
     tokens: [(Role, String); 2],
+    collect: CollectConfig,
+    collector_token: String,
+    pseudonyms: Pseudonyms,
     prices: aitrail_query::Prices,
     schedule: Option<aitrail_store::schedule::Schedule>,
 }
@@ -135,6 +147,22 @@ impl Setup {
         server
             .validate()
             .map_err(|err| UsageError(format!("aitrail dev: {err}")))?;
+        let collector_token = new_token();
+        let collect = CollectConfig {
+            listen: args.otlp_listen.clone(),
+            grpc_listen: args.otlp_grpc_listen.clone(),
+            default_org: "acme".to_string(),
+            tokens: vec![CollectorToken {
+                name: "dev-collector".to_string(),
+                sha256: hex::encode(Sha256::digest(collector_token.as_bytes())),
+                org_id: None,
+            }],
+            ..CollectConfig::default()
+        };
+        collect
+            .validate()
+            .map_err(|err| UsageError(format!("aitrail dev: {err}")))?;
+        let pseudonyms = dev_pseudonyms(&args.data_dir)?;
         let policy = defaults.policy()?;
         // Older history would be rejected as `expired` and never stored,
         // which the backfill waits for.
@@ -152,10 +180,34 @@ impl Setup {
             policy,
             server,
             tokens,
+            collect,
+            collector_token,
+            pseudonyms,
             prices: defaults.prices()?,
             schedule: defaults.retention_schedule()?,
         })
     }
+}
+
+/// The pseudonyms of `AITRAIL_IDENTITY_KEY` when it is set; otherwise of
+/// a key kept in the data directory, made on its first run, so that one
+/// person keeps one pseudonym across runs of the same store.
+fn dev_pseudonyms(data_dir: &Path) -> anyhow::Result<Pseudonyms> {
+    if let Ok(pseudonyms) = Pseudonyms::from_environment() {
+        return Ok(pseudonyms);
+    }
+    let path = data_dir.join("dev-identity.key");
+    let key = match std::fs::read_to_string(&path) {
+        Ok(key) => key,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            let key = new_token();
+            std::fs::write(&path, &key)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            key
+        }
+        Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
+    };
+    Ok(Pseudonyms::new(key.trim().as_bytes()))
 }
 
 /// A fresh random bearer token.
@@ -170,6 +222,9 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
         policy,
         server,
         tokens,
+        collect,
+        collector_token,
+        pseudonyms,
         prices,
         schedule,
     } = setup;
@@ -200,6 +255,11 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
     let serving = tokio::spawn(serve(listener, app, shutdown.clone()));
     let mut ingesting = tokio::spawn(aitrail_ingest::run(settings, shutdown.clone()));
     let lifecycle = spawn_lifecycle(schedule, root.clone(), policy, shutdown.clone());
+    let producer = KafkaConfig::new([("bootstrap.servers", bootstrap.as_str())]);
+    let collecting = aitrail_collect::start(&collect, &producer, pseudonyms, shutdown.clone())
+        .await
+        .map_err(|err| UsageError(format!("--otlp-listen: {err}")))?;
+    let otlp = collecting.http;
 
     let now = Utc::now();
     let history = GenConfig {
@@ -223,7 +283,7 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
         tokio::spawn(async move { feed.live(rate, &run, shutdown).await })
     });
     if !shutdown.is_cancelled() {
-        print_ready(&bootstrap, address, &tokens)?;
+        print_ready(&bootstrap, address, &tokens, otlp, &collector_token)?;
     }
 
     // An ingest that fails stops everything rather than leave a dashboard
@@ -252,6 +312,9 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
     }
     if let Err(err) = serving.await? {
         failures.push(anyhow::Error::from(err).context("query service"));
+    }
+    if let Err(err) = collecting.finished().await {
+        failures.push(anyhow::Error::from(err).context("collector"));
     }
     background.finish().await;
     if let Some(lifecycle) = lifecycle {
@@ -346,6 +409,8 @@ fn print_ready(
     bootstrap: &str,
     address: SocketAddr,
     tokens: &[(Role, String); 2],
+    otlp: SocketAddr,
+    collector_token: &str,
 ) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "kafka: {bootstrap}")?;
@@ -353,5 +418,7 @@ fn print_ready(
     for (role, token) in tokens {
         writeln!(out, "{} token: {token}", role.name())?;
     }
+    writeln!(out, "otlp: http://{otlp}")?;
+    writeln!(out, "collector token: {collector_token}")?;
     out.flush()
 }
