@@ -10,9 +10,13 @@ use aitrail_ops::Observed;
 use aitrail_schemas::kafka_key::kafka_key_of_value;
 use aitrail_schemas::{RejectRecord, RejectSource, Validator, ValidatorConfig};
 use chrono::{DateTime, Utc};
-use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 
 use crate::auth::{Client, Tokens};
 use crate::delivery::{Delivery, Unavailable};
@@ -27,6 +31,28 @@ pub struct Outcome {
     pub rejected: i64,
     /// Why, naming the first refused record's field; empty when none was.
     pub message: String,
+}
+
+impl Outcome {
+    /// The OTLP answer to a logs export.
+    pub fn logs_response(self) -> ExportLogsServiceResponse {
+        ExportLogsServiceResponse {
+            partial_success: (self.rejected > 0).then_some(ExportLogsPartialSuccess {
+                rejected_log_records: self.rejected,
+                error_message: self.message,
+            }),
+        }
+    }
+
+    /// The OTLP answer to a traces export.
+    pub fn traces_response(self) -> ExportTraceServiceResponse {
+        ExportTraceServiceResponse {
+            partial_success: (self.rejected > 0).then_some(ExportTracePartialSuccess {
+                rejected_spans: self.rejected,
+                error_message: self.message,
+            }),
+        }
+    }
 }
 
 /// The collector's shared state.

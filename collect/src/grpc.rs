@@ -8,7 +8,7 @@ use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
 };
 use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+    ExportLogsServiceRequest, ExportLogsServiceResponse,
 };
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
@@ -20,7 +20,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -82,12 +82,7 @@ impl LogsService for Grpc {
                 .logs(request.get_ref(), &client, "grpc/logs")
                 .await
                 .map_err(unavailable)?;
-            Ok(Response::new(ExportLogsServiceResponse {
-                partial_success: (outcome.rejected > 0).then(|| ExportLogsPartialSuccess {
-                    rejected_log_records: outcome.rejected,
-                    error_message: outcome.message,
-                }),
-            }))
+            Ok(Response::new(outcome.logs_response()))
         }
         .await;
         self.answered("logs", &result);
@@ -108,12 +103,7 @@ impl TraceService for Grpc {
                 .traces(request.get_ref(), &client, "grpc/traces")
                 .await
                 .map_err(unavailable)?;
-            Ok(Response::new(ExportTraceServiceResponse {
-                partial_success: (outcome.rejected > 0).then(|| ExportTracePartialSuccess {
-                    rejected_spans: outcome.rejected,
-                    error_message: outcome.message,
-                }),
-            }))
+            Ok(Response::new(outcome.traces_response()))
         }
         .await;
         self.answered("traces", &result);

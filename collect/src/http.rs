@@ -11,15 +11,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use http_body_util::{BodyExt, Limited};
-use opentelemetry_proto::tonic::collector::logs::v1::{
-    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
-};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 use crate::auth::Client;
 use crate::collector::Collector;
@@ -46,12 +42,7 @@ async fn logs(State(collector): State<Arc<Collector>>, headers: HeaderMap, body:
             .logs(&request, &client, "/v1/logs")
             .await
             .map_err(|e| unavailable(&e, format))?;
-        let response = ExportLogsServiceResponse {
-            partial_success: (outcome.rejected > 0).then(|| ExportLogsPartialSuccess {
-                rejected_log_records: outcome.rejected,
-                error_message: outcome.message,
-            }),
-        };
+        let response = outcome.logs_response();
         Ok::<_, Response>(encoded(format, &response))
     };
     counted(&collector, "logs", answer.await)
@@ -69,12 +60,7 @@ async fn traces(
             .traces(&request, &client, "/v1/traces")
             .await
             .map_err(|e| unavailable(&e, format))?;
-        let response = ExportTraceServiceResponse {
-            partial_success: (outcome.rejected > 0).then(|| ExportTracePartialSuccess {
-                rejected_spans: outcome.rejected,
-                error_message: outcome.message,
-            }),
-        };
+        let response = outcome.traces_response();
         Ok::<_, Response>(encoded(format, &response))
     };
     counted(&collector, "traces", answer.await)
