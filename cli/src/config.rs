@@ -136,6 +136,11 @@ impl ConfigFile {
         Ok(ingest)
     }
 
+    /// Whether the file has the section `name` (or an override of it).
+    pub fn has(&self, name: &str) -> bool {
+        self.table.contains_key(name)
+    }
+
     /// `[kafka]` for a producer: only the brokers are required.
     pub fn kafka_producer(&self) -> Result<KafkaConfig, UsageError> {
         let kafka: KafkaConfig = self.section("kafka")?;

@@ -31,6 +31,8 @@ fn every_file_in_deploy_parses_and_is_of_a_known_kind() {
         "ingest-deployment.yaml",
         "serve-deployment.yaml",
         "serve-service.yaml",
+        "collect-deployment.yaml",
+        "collect-service.yaml",
         "retention-cronjob.yaml",
     ] {
         assert!(
@@ -268,15 +270,33 @@ fn compose_runs_kafka_in_kraft_an_s3_store_and_aitrail_from_the_dockerfile() {
         let role = match command.iter().map(String::as_str).collect::<Vec<_>>()[..] {
             ["ingest", "--config", _] => "ingest",
             ["serve", "--config", _] => "serve",
+            ["collect", "--config", _] => "collect",
             ["retention", "daemon", "--config", _] => "retention",
             _ => panic!("{name}: unexpected aitrail command {command:?}"),
         };
         let table: toml::Table = std::fs::read_to_string(&file).unwrap().parse().unwrap();
         aitrail.insert(role, (name.clone(), *service, table, env));
     }
-    for role in ["ingest", "serve"] {
+    for role in ["ingest", "serve", "collect"] {
         assert!(aitrail.contains_key(role), "compose runs aitrail {role}");
     }
+    let (name, collect, table, env) = &aitrail["collect"];
+    for key in ["listen", "grpc_listen"] {
+        let listen = effective_str(table, env, "collect", key);
+        assert_listens_outside(&listen, key);
+        let port = port_of(&listen);
+        assert!(
+            strings(&collect["ports"])
+                .iter()
+                .any(|p| p.ends_with(&format!(":{port}"))),
+            "{name}: port {port} of [collect] {key} is published"
+        );
+    }
+    assert!(
+        env.iter()
+            .any(|(k, v)| k == "AITRAIL_IDENTITY_KEY" && !v.is_empty()),
+        "{name}: AITRAIL_IDENTITY_KEY is set"
+    );
     if let Some((name, _, table, env)) = aitrail.get("retention") {
         assert!(
             effective(table, env, "retention", "schedule").is_some(),
@@ -432,7 +452,8 @@ fn kubernetes_manifests_are_listed_and_their_configs_pass_check_config() {
         );
         let args: Vec<&str> = container.args.iter().map(String::as_str).collect();
         match args[..] {
-            ["ingest" | "serve", "--config", path] | ["retention", "daemon", "--config", path] => {
+            ["ingest" | "serve" | "collect", "--config", path]
+            | ["retention", "daemon", "--config", path] => {
                 let file = host_file(container.config_file(path));
                 assert_config_ok(&file, &container.env, &container.workload);
                 if args[0] == "ingest" {
@@ -601,6 +622,37 @@ fn kubernetes_workloads_agree_with_their_configuration() {
             "Service targetPort"
         );
     }
+
+    // The collector: probes and Prometheus on [collect] listen, a Service
+    // in front of both OTLP ports, and the pseudonym key from a Secret.
+    let collect = by_command(&containers, "collect");
+    let config = config_of(collect);
+    let http = port_of(&effective_str(&config, &collect.env, "collect", "listen"));
+    let grpc = port_of(&effective_str(&config, &collect.env, "collect", "grpc_listen"));
+    assert_probes(collect, &http);
+    let collect_deployment = objects.get("Deployment", "aitrail-collect");
+    let annotations =
+        string_map(&collect_deployment["spec"]["template"]["metadata"]["annotations"]);
+    assert_eq!(annotations.get("prometheus.io/port"), Some(&http));
+    let collect_labels = string_map(&collect_deployment["spec"]["template"]["metadata"]["labels"]);
+    let service = objects.get("Service", "aitrail-collect");
+    let selector = string_map(&service["spec"]["selector"]);
+    assert!(
+        selector
+            .iter()
+            .all(|(k, v)| collect_labels.get(k) == Some(v))
+            && selector.iter().any(|(k, v)| serve_labels.get(k) != Some(v)),
+        "the collect Service selects the collect pods only"
+    );
+    let targets: BTreeSet<String> = items(&service["spec"]["ports"])
+        .iter()
+        .map(|port| collect.port(&port["targetPort"]))
+        .collect();
+    assert_eq!(targets, BTreeSet::from([http, grpc]), "collect Service targetPorts");
+    assert!(
+        collect.env.iter().any(|(k, _)| k == "AITRAIL_IDENTITY_KEY"),
+        "the collector gets AITRAIL_IDENTITY_KEY"
+    );
 
     // The retention job: one run at a time.
     for (name, job) in objects.of_kind("CronJob") {

@@ -1,5 +1,6 @@
 //! `aitrail check-config --config aitrail.toml`: loads every section the
-//! long-running commands read (`ingest`, `serve`, `retention daemon`), the
+//! long-running commands read (`ingest`, `serve`, `retention daemon`, and
+//! `collect` when the file configures it), the
 //! way they read it, environment overrides included, so that a broken
 //! deployment is refused where it is written (CI, a pre-deploy step)
 //! rather than when its pods start. Exit 0 with one line of what was
@@ -73,12 +74,23 @@ fn check(file: &ConfigFile) -> Result<String, UsageError> {
 
     let server = file.server()?;
     file.prices()?;
+    let collect = if file.has("collect") {
+        let collect = file.collect()?;
+        format!(
+            "; [collect] listen {}, grpc {}, tokens {}",
+            collect.listen,
+            collect.grpc_listen,
+            collect.tokens.len()
+        )
+    } else {
+        String::new()
+    };
 
     let spec = policy.spec();
     Ok(format!(
         "[store] {store}; [kafka] group {group}; [ingest] topics {}, dead letters to {}, \
          listen {}; [retention] tiers {}, rules {}, legal holds {}, {schedule}; \
-         [server] listen {}, tokens {}; [[prices]]",
+         [server] listen {}, tokens {}; [[prices]]{collect}",
         ingest.topics.join(", "),
         ingest.dlq_topic,
         ingest.listen,
@@ -118,6 +130,7 @@ mod tests {
         assert!(line.contains("tiers 2, rules 2, legal holds 0"), "{line}");
         assert!(line.contains("schedule next at"), "{line}");
         assert!(line.contains("tokens 2"), "{line}");
+        assert!(line.contains("[collect] listen 127.0.0.1:4318"), "{line}");
     }
 
     #[test]
