@@ -87,13 +87,26 @@ impl ConfigFile {
                     SECTIONS.join(", ")
                 )));
             }
-            let entry = table
-                .entry(section.clone())
-                .or_insert_with(|| Value::Table(Table::new()));
-            let Value::Table(entries) = entry else {
-                return Err(UsageError(format!("{var}: [{section}] is not a table")));
-            };
-            entries.insert(key, override_value(&value));
+            // `AITRAIL_COLLECT__GITHUB__SECRET` sets `secret` of
+            // [collect.github]: each further `__` is one table deeper.
+            let mut path: Vec<String> = key.split("__").map(str::to_string).collect();
+            let leaf = path.pop().unwrap_or_default();
+            let mut entries = &mut table;
+            let mut at = Vec::new();
+            for name in std::iter::once(section.clone()).chain(path) {
+                at.push(name.clone());
+                let entry = entries
+                    .entry(name)
+                    .or_insert_with(|| Value::Table(Table::new()));
+                let Value::Table(inner) = entry else {
+                    return Err(UsageError(format!(
+                        "{var}: [{}] is not a table",
+                        at.join(".")
+                    )));
+                };
+                entries = inner;
+            }
+            entries.insert(leaf, override_value(&value));
         }
         if let Some(section) = table.keys().find(|s| !SECTIONS.contains(&s.as_str())) {
             return Err(UsageError(format!(
@@ -311,6 +324,31 @@ mod tests {
         assert_eq!(kafka["bootstrap.servers"].as_str(), Some("broker:9092"));
         let err = parse("", &[("AITRAIL_NOPE__X", "1")]).err().unwrap();
         assert!(err.0.contains("AITRAIL_NOPE__X"), "{}", err.0);
+    }
+
+    #[test]
+    fn each_further_double_underscore_is_a_table_deeper() {
+        let config = parse(
+            "[collect.github]\nsecret = \"in the file\"\n",
+            &[("AITRAIL_COLLECT__GITHUB__SECRET", "from the environment")],
+        )
+        .unwrap();
+        let collect: toml::Table = config.section("collect").unwrap();
+        assert_eq!(
+            collect["github"]["secret"].as_str(),
+            Some("from the environment")
+        );
+        let err = parse(
+            "[collect]\ngithub = 1\n",
+            &[("AITRAIL_COLLECT__GITHUB__SECRET", "x")],
+        )
+        .err()
+        .unwrap();
+        assert!(
+            err.0.contains("[collect.github] is not a table"),
+            "{}",
+            err.0
+        );
     }
 
     #[test]

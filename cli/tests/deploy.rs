@@ -628,7 +628,12 @@ fn kubernetes_workloads_agree_with_their_configuration() {
     let collect = by_command(&containers, "collect");
     let config = config_of(collect);
     let http = port_of(&effective_str(&config, &collect.env, "collect", "listen"));
-    let grpc = port_of(&effective_str(&config, &collect.env, "collect", "grpc_listen"));
+    let grpc = port_of(&effective_str(
+        &config,
+        &collect.env,
+        "collect",
+        "grpc_listen",
+    ));
     assert_probes(collect, &http);
     let collect_deployment = objects.get("Deployment", "aitrail-collect");
     let annotations =
@@ -648,7 +653,11 @@ fn kubernetes_workloads_agree_with_their_configuration() {
         .iter()
         .map(|port| collect.port(&port["targetPort"]))
         .collect();
-    assert_eq!(targets, BTreeSet::from([http, grpc]), "collect Service targetPorts");
+    assert_eq!(
+        targets,
+        BTreeSet::from([http, grpc]),
+        "collect Service targetPorts"
+    );
     assert!(
         collect.env.iter().any(|(k, _)| k == "AITRAIL_IDENTITY_KEY"),
         "the collector gets AITRAIL_IDENTITY_KEY"

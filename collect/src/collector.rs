@@ -90,6 +90,11 @@ impl Collector {
         self.tokens.client(authorization)
     }
 
+    /// How records become events.
+    pub fn mapper(&self) -> &Mapper {
+        &self.mapper
+    }
+
     /// The largest body accepted, after decompression.
     pub fn max_body_bytes(&self) -> usize {
         self.max_body_bytes
@@ -121,6 +126,22 @@ impl Collector {
     ) -> Result<Outcome, Unavailable> {
         let mut batch = Batch::new("traces", endpoint, client);
         each_span(request, |record| batch.add(self, record));
+        self.send(batch).await
+    }
+
+    /// Validates and produces events a webhook mapped, each with the id of
+    /// its source record, sent by `client` (the webhook's source).
+    pub async fn webhook_events(
+        &self,
+        signal: &'static str,
+        events: Vec<(String, Vec<u8>)>,
+        client: &Client,
+        endpoint: &str,
+    ) -> Result<Outcome, Unavailable> {
+        let mut batch = Batch::new(signal, endpoint, client);
+        for (record_id, json) in events {
+            batch.push(self, &record_id, json);
+        }
         self.send(batch).await
     }
 
@@ -198,11 +219,16 @@ impl<'c> Batch<'c> {
     }
 
     fn add(&mut self, collector: &Collector, record: &Record) {
-        let Some(draft) = collector.mapper.map(record, self.client, self.now) else {
-            self.ignored += 1;
-            return;
-        };
-        let json = draft.to_json();
+        match collector.mapper.map(record, self.client, self.now) {
+            Some(draft) => self.push(collector, record.event_id, draft.to_json()),
+            None => self.ignored += 1,
+        }
+    }
+
+    /// Validates the event `json` (derived from the source record
+    /// `record_id`) and keeps it for its topic or, refused, for the
+    /// dead-letter topic.
+    fn push(&mut self, collector: &Collector, record_id: &str, json: Vec<u8>) {
         match collector.validator.validate(&json, self.now) {
             Ok(event) => {
                 let key = Some(event.kafka_key());
@@ -221,15 +247,12 @@ impl<'c> Batch<'c> {
                     })
                     .inc();
                 self.first_problem.get_or_insert_with(|| {
-                    format!(
-                        "{}: {}: {}",
-                        record.event_id, rejection.reason, rejection.detail
-                    )
+                    format!("{record_id}: {}: {}", rejection.reason, rejection.detail)
                 });
                 let source = RejectSource::Collector {
                     endpoint: self.endpoint.to_string(),
                     client: self.client.name.clone(),
-                    record: record.event_id.to_string(),
+                    record: record_id.to_string(),
                 };
                 let reject = RejectRecord::new(rejection, source, self.now);
                 let key = reject.event.as_ref().and_then(kafka_key_of_value);

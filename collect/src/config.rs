@@ -23,6 +23,32 @@ pub struct CollectorToken {
     pub org_id: Option<String>,
 }
 
+/// `[collect.github]`: the GitHub webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GithubConfig {
+    /// The webhook's secret (or `AITRAIL_COLLECT__GITHUB__SECRET`).
+    pub secret: String,
+    /// Labels that mark a pull request as AI-assisted.
+    #[serde(default = "default_ai_labels")]
+    pub ai_labels: Vec<String>,
+}
+
+fn default_ai_labels() -> Vec<String> {
+    vec!["ai-assisted".to_string()]
+}
+
+/// `[collect.pagerduty]`: the PagerDuty v3 webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyConfig {
+    /// The subscription's signing secret.
+    pub secret: String,
+    /// PagerDuty service name → the repositories behind it.
+    #[serde(default)]
+    pub services: std::collections::BTreeMap<String, Vec<String>>,
+}
+
 /// The `[collect]` section.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -54,6 +80,12 @@ pub struct CollectConfig {
     /// The bearer tokens of OTLP clients.
     #[serde(default)]
     pub tokens: Vec<CollectorToken>,
+    /// The GitHub webhook, when configured.
+    #[serde(default)]
+    pub github: Option<GithubConfig>,
+    /// The PagerDuty webhook, when configured.
+    #[serde(default)]
+    pub pagerduty: Option<PagerDutyConfig>,
 }
 
 fn default_listen() -> String {
@@ -96,6 +128,8 @@ impl Default for CollectConfig {
             ack_timeout_ms: default_ack_timeout_ms(),
             identities: None,
             tokens: Vec::new(),
+            github: None,
+            pagerduty: None,
         }
     }
 }
@@ -144,6 +178,18 @@ impl CollectConfig {
                 "at least one [[collect.tokens]] entry is required: OTLP clients present one"
                     .into(),
             ));
+        }
+        let secrets = [
+            ("github.secret", self.github.as_ref().map(|g| &g.secret)),
+            (
+                "pagerduty.secret",
+                self.pagerduty.as_ref().map(|p| &p.secret),
+            ),
+        ];
+        for (key, secret) in secrets {
+            if secret.is_some_and(|s| s.trim().is_empty()) {
+                return Err(error(key.into(), "must not be empty".into()));
+            }
         }
         for (index, token) in self.tokens.iter().enumerate() {
             let well_formed =

@@ -25,13 +25,17 @@ use crate::otlp::status::RpcStatus;
 
 /// The collector's HTTP routes: OTLP and the operations endpoints.
 pub fn router(collector: Arc<Collector>) -> Router {
+    otlp_router(collector.clone()).merge(aitrail_ops::router(collector))
+}
+
+/// OTLP/HTTP alone.
+fn otlp_router(collector: Arc<Collector>) -> Router {
     Router::new()
         .route("/v1/logs", post(logs))
         .route("/v1/traces", post(traces))
         .route("/v1/metrics", post(metrics))
         .layer(DefaultBodyLimit::disable())
-        .with_state(Arc::clone(&collector))
-        .merge(aitrail_ops::router(collector))
+        .with_state(collector)
 }
 
 async fn logs(State(collector): State<Arc<Collector>>, headers: HeaderMap, body: Body) -> Response {

@@ -1,5 +1,6 @@
 //! `aitrail collect` (DESIGN §9): receives what AI tools already emit —
-//! OpenTelemetry logs and spans over OTLP/HTTP and OTLP/gRPC — maps it
+//! OpenTelemetry logs and spans over OTLP/HTTP and OTLP/gRPC — and what
+//! GitHub's and PagerDuty's webhooks send, maps it
 //! into metadata-only §2 events, validates them, and produces them to
 //! Kafka, answering each request only once Kafka has acknowledged it.
 //!
@@ -17,6 +18,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod otlp;
 pub mod service;
+pub mod webhooks;
 
 pub use config::CollectConfig;
 pub use identity::Pseudonyms;

@@ -119,7 +119,11 @@ pub async fn start(
         Tokens::new(&config.tokens),
         config.max_body_bytes,
     ));
-    let router = crate::http::router(Arc::clone(&collector));
+    let router = crate::http::router(Arc::clone(&collector)).merge(crate::webhooks::router(
+        &collector,
+        config.github.clone(),
+        config.pagerduty.clone(),
+    ));
     let http_server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {

@@ -162,6 +162,11 @@ impl Mapper {
         }
     }
 
+    /// The organization of events that name none.
+    pub fn default_org(&self) -> &str {
+        &self.default_org
+    }
+
     /// The pseudonyms of this deployment.
     pub fn pseudonyms(&self) -> &Pseudonyms {
         &self.pseudonyms

@@ -29,6 +29,7 @@ pub struct Harness {
     pub cluster: MockCluster<'static, rdkafka::producer::DefaultProducerContext>,
     pub running: Option<Running>,
     pub shutdown: CancellationToken,
+    pub config: CollectConfig,
 }
 
 /// One message read back from a topic.
@@ -88,6 +89,7 @@ impl Harness {
             cluster,
             running: Some(running),
             shutdown,
+            config,
         };
         harness.wait_until_ready().await;
         harness
