@@ -379,11 +379,20 @@ fn compose_runs_kafka_in_kraft_an_s3_store_and_aitrail_from_the_dockerfile() {
     }
     let bucket_maker = service_with_word(&services, |w| w.ends_with(&format!("/{bucket}")))
         .unwrap_or_else(|| panic!("no service creates the bucket {bucket}"));
-    for (name, service, _, _) in aitrail.values() {
+    // The collector never opens the store; it waits for its topic instead.
+    for (role, (name, service, _, _)) in &aitrail {
+        let (waits_for, what) = if *role == "collect" {
+            let topic = effective_str(&aitrail[role].2, &aitrail[role].3, "collect", "topic");
+            let creator = service_with_word(&services, |w| w == topic)
+                .unwrap_or_else(|| panic!("no service creates the topic {topic}"));
+            (creator, "its topic")
+        } else {
+            (bucket_maker, "the bucket")
+        };
         assert_eq!(
-            depends_on(service).get(bucket_maker).map(String::as_str),
+            depends_on(service).get(waits_for).map(String::as_str),
             Some("service_completed_successfully"),
-            "{name} waits for the bucket"
+            "{name} waits for {what}"
         );
     }
 
