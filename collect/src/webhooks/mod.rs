@@ -83,7 +83,7 @@ async fn github_hook(
             ));
         }
         let kind = text(&headers, "x-github-event").unwrap_or("");
-        let payload = parse(&body)?;
+        let payload: Value = serde_json::from_slice(&body).map_err(malformed)?;
         let mapper = hook.collector.mapper();
         let delivery = github::map(
             kind,
@@ -122,7 +122,7 @@ async fn pagerduty_hook(
                 "X-PagerDuty-Signature is missing or wrong",
             ));
         }
-        let payload = parse(&body)?;
+        let payload: Value = serde_json::from_slice(&body).map_err(malformed)?;
         let org = hook.collector.mapper().default_org();
         match pagerduty::map(&payload, &hook.config, org)
             .map_err(|problem| answer(StatusCode::BAD_REQUEST, &problem))?
@@ -157,9 +157,8 @@ async fn read(collector: &Collector, body: Body) -> Result<bytes::Bytes, Respons
         })
 }
 
-fn parse(body: &[u8]) -> Result<Value, Response> {
-    serde_json::from_slice(body)
-        .map_err(|err| answer(StatusCode::BAD_REQUEST, &format!("malformed JSON: {err}")))
+fn malformed(err: serde_json::Error) -> Response {
+    answer(StatusCode::BAD_REQUEST, &format!("malformed JSON: {err}"))
 }
 
 async fn produce(
