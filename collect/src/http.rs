@@ -10,7 +10,6 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http_body_util::{BodyExt, Limited};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsServiceRequest, ExportMetricsServiceResponse,
@@ -20,7 +19,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use crate::auth::Client;
 use crate::collector::Collector;
 use crate::delivery::{RETRY_AFTER_SECONDS, Unavailable};
-use crate::otlp::body::{BodyError, Format, decompress};
+use crate::otlp::body::{BodyError, Format, decompress, read_limited};
 use crate::otlp::status::RpcStatus;
 
 /// The collector's HTTP routes: OTLP and the operations endpoints.
@@ -103,20 +102,9 @@ where
     };
     let format = format.map_err(|e| refused(&e, Format::Json))?;
     let limit = collector.max_body_bytes();
-    let body = Limited::new(body, limit)
-        .collect()
+    let body = read_limited(body, limit)
         .await
-        .map_err(|err| {
-            if err.is::<http_body_util::LengthLimitError>() {
-                refused(&BodyError::TooLarge { limit }, format)
-            } else {
-                refused(
-                    &BodyError::Malformed(format!("cannot read the body: {err}")),
-                    format,
-                )
-            }
-        })?
-        .to_bytes();
+        .map_err(|e| refused(&e, format))?;
     let body =
         decompress(body, text(header::CONTENT_ENCODING), limit).map_err(|e| refused(&e, format))?;
     let request = format.decode::<T>(&body).map_err(|e| refused(&e, format))?;
@@ -153,7 +141,8 @@ fn unavailable(error: &Unavailable, format: Format) -> Response {
     response
 }
 
-fn counted(
+/// `answer`, refusal or not, counted by its status.
+pub(crate) fn counted(
     collector: &Collector,
     signal: &'static str,
     answer: Result<Response, Response>,

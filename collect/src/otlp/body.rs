@@ -80,6 +80,17 @@ impl Format {
     }
 }
 
+/// The whole of a request `body`, refused once it passes `limit` bytes;
+/// every endpoint of the collector reads its body this way.
+pub async fn read_limited(body: axum::body::Body, limit: usize) -> Result<bytes::Bytes, BodyError> {
+    use http_body_util::{BodyExt, LengthLimitError, Limited};
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<LengthLimitError>() => Err(BodyError::TooLarge { limit }),
+        Err(err) => Err(BodyError::Malformed(format!("cannot read the body: {err}"))),
+    }
+}
+
 /// `body` decompressed as its `Content-Encoding` says, refused once it
 /// passes `limit` bytes.
 pub fn decompress(

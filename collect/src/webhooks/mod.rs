@@ -16,7 +16,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use http_body_util::{BodyExt, Limited};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -24,6 +23,8 @@ use crate::auth::Client;
 use crate::collector::Collector;
 use crate::config::{GithubConfig, PagerDutyConfig};
 use crate::delivery::RETRY_AFTER_SECONDS;
+use crate::http::counted;
+use crate::otlp::body::{BodyError, read_limited};
 
 /// The webhooks configured, each with the collector.
 struct Webhooks<C> {
@@ -144,16 +145,14 @@ async fn pagerduty_hook(
 }
 
 async fn read(collector: &Collector, body: Body) -> Result<bytes::Bytes, Response> {
-    let limit = collector.max_body_bytes();
-    Limited::new(body, limit)
-        .collect()
+    read_limited(body, collector.max_body_bytes())
         .await
-        .map(|collected| collected.to_bytes())
-        .map_err(|_| {
-            answer(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("the body is larger than {limit} bytes"),
-            )
+        .map_err(|err| {
+            let status = match err {
+                BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            answer(status, &err.to_string())
         })
 }
 
@@ -198,16 +197,4 @@ fn ignored(what: &str) -> Response {
 
 fn answer(status: StatusCode, message: &str) -> Response {
     (status, axum::Json(json!({ "message": message }))).into_response()
-}
-
-fn counted(
-    collector: &Collector,
-    source: &'static str,
-    answer: Result<Response, Response>,
-) -> Response {
-    let response = answer.unwrap_or_else(|refusal| refusal);
-    collector
-        .metrics()
-        .answered(source, response.status().as_u16());
-    response
 }
