@@ -1,5 +1,6 @@
-//! Codex: its `codex.sse_event` log record of kind `response.completed`,
-//! whose counts may be strings and whose input includes cached tokens.
+//! Codex: its `codex.sse_event` log record of kind `response.completed`
+//! that carries token counts, whose counts may be strings and whose input
+//! includes the tokens read from and written to the cache.
 
 use super::usage::less;
 use super::{Record, Tokens, ToolUsage};
@@ -9,16 +10,24 @@ pub(super) fn is_service(service: &str) -> bool {
     service == "codex" || service.starts_with("codex_") || service.starts_with("codex-")
 }
 
-/// Whether a log record is Codex's usage record.
+/// Whether a log record is Codex's usage record. Codex (0.171) writes two
+/// `response.completed` records per response: one only marks the stream
+/// event, the other carries the usage. Only the one with counts is read;
+/// the other would add a reject without counts to every response.
 pub(super) fn is_usage(event: &str, record: &Record) -> bool {
+    let attributes = record.attributes;
     event == "codex.sse_event"
-        && record.attributes.text("event.kind").as_deref() == Some("response.completed")
+        && attributes.text("event.kind").as_deref() == Some("response.completed")
+        && (attributes.get("input_token_count").is_some()
+            || attributes.get("output_token_count").is_some())
 }
 
 /// The usage of a `response.completed` record.
 pub(super) fn read(record: &Record) -> ToolUsage {
     let attributes = record.attributes;
     let cached = attributes.number("cached_token_count");
+    let written = attributes.number("cache_write_token_count");
+    let input = less(attributes.number("input_token_count"), cached.as_ref());
     ToolUsage {
         tool: "codex".to_string(),
         tool_version: record
@@ -30,10 +39,10 @@ pub(super) fn read(record: &Record) -> ToolUsage {
         session_id: record.text("conversation.id"),
         client: Some("cli"),
         tokens: Tokens {
-            input: less(attributes.number("input_token_count"), cached.as_ref()),
+            input: less(input, written.as_ref()),
             output: attributes.number("output_token_count"),
             cache_read: cached,
-            cache_write: None,
+            cache_write: written,
             reasoning: attributes.number("reasoning_token_count"),
         },
         cost_usd: None,

@@ -135,6 +135,7 @@ fn codex_counts_may_be_strings_and_its_input_includes_the_cache() {
         kv("model", "gpt-5-codex"),
         kv("input_token_count", "1200"),
         kv("cached_token_count", "1000"),
+        kv("cache_write_token_count", "50"),
         kv("output_token_count", "80"),
         kv("reasoning_token_count", 64i64),
     ];
@@ -144,8 +145,9 @@ fn codex_counts_may_be_strings_and_its_input_includes_the_cache() {
     assert_eq!(event["tool"], "codex");
     assert_eq!(event["provider"], "openai");
     assert_eq!(event["session_id"], "conv-7");
-    assert_eq!(event["input_tokens"], 200);
+    assert_eq!(event["input_tokens"], 150);
     assert_eq!(event["cache_read_tokens"], 1000);
+    assert_eq!(event["cache_write_tokens"], 50);
     assert_eq!(event["output_tokens"], 80);
     assert_eq!(event["reasoning_token_count"], Value::Null);
     assert_eq!(event["reasoning_tokens"], 64);
@@ -153,6 +155,25 @@ fn codex_counts_may_be_strings_and_its_input_includes_the_cache() {
         event["occurred_at"], "2025-12-01T12:00:01.000000Z",
         "a time of 0 falls back to the observed time"
     );
+}
+
+#[test]
+fn codex_response_completed_without_counts_is_not_usage() {
+    // Codex 0.171 writes this record beside the one with the counts, for
+    // every response (collect/tests/real_clis.rs runs it).
+    let resource = [kv("service.name", "codex_exec")];
+    let attributes = [
+        kv("event.name", "codex.sse_event"),
+        kv("event.kind", "response.completed"),
+        kv("duration_ms", "0"),
+        kv("event.timestamp", "2026-12-07T07:22:13.708Z"),
+        kv("conversation.id", "conv-7"),
+        kv("app.version", "0.171.0"),
+        kv("model", "gpt-5-codex"),
+    ];
+    let mut record = log(&resource, &attributes, "");
+    record.time_unix_nano = 0;
+    assert_eq!(mapper().map(&record, &anyone(), now()), None);
 }
 
 #[test]
