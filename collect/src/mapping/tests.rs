@@ -177,6 +177,31 @@ fn codex_response_completed_without_counts_is_not_usage() {
 }
 
 #[test]
+fn gemini_cli_service_version_is_the_runtime_not_the_tool() {
+    let attributes = [
+        kv("event.name", "gemini_cli.api_response"),
+        kv("model", "gemini-3.8-flash"),
+        kv("input_token_count", 1300i64),
+        kv("output_token_count", 60i64),
+    ];
+    let node = [
+        kv("service.name", "gemini-cli"),
+        kv("service.version", "v20.20.2"),
+        kv("process.runtime.version", "20.20.2"),
+    ];
+    assert_eq!(
+        map(&log(&node, &attributes, ""))["tool_version"],
+        Value::Null
+    );
+    let own = [
+        kv("service.name", "gemini-cli"),
+        kv("service.version", "0.61.0"),
+        kv("process.runtime.version", "20.20.2"),
+    ];
+    assert_eq!(map(&log(&own, &attributes, ""))["tool_version"], "0.61.0");
+}
+
+#[test]
 fn gemini_cli_thoughts_are_output_and_reasoning() {
     let resource = [kv("service.name", "gemini-cli")];
     let attributes = [
