@@ -148,6 +148,18 @@ impl Harness {
         read
     }
 
+    /// How many records the collector counted with `outcome` (`produced`,
+    /// `rejected`, `ignored`), over every signal.
+    pub fn records(&self, outcome: &str) -> u64 {
+        let metrics = self.running().collector().metrics().encode();
+        let label = format!("outcome=\"{outcome}\"");
+        metrics
+            .lines()
+            .filter(|l| l.contains(&label) && !l.starts_with('#'))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+
     /// Stops the collector and waits for it.
     pub async fn stop(&mut self) {
         self.shutdown.cancel();
@@ -172,6 +184,14 @@ fn uuid_like() -> String {
 pub struct CapturedLogs(Arc<Mutex<Vec<u8>>>);
 
 impl CapturedLogs {
+    /// The captured log lines of this process, installed by the first
+    /// caller: the tests of one file share the process, and a process has
+    /// one subscriber.
+    pub fn shared() -> CapturedLogs {
+        static SHARED: std::sync::OnceLock<CapturedLogs> = std::sync::OnceLock::new();
+        SHARED.get_or_init(CapturedLogs::install).clone()
+    }
+
     /// Sends every log line of this process, at every level, here.
     pub fn install() -> CapturedLogs {
         let logs = CapturedLogs::default();
