@@ -142,13 +142,20 @@ fn review(payload: &Value, pseudonyms: &Pseudonyms, org_id: &str) -> Result<Deli
         .unwrap_or("github.com");
     let login = text(&review["user"]["login"], "review.user.login")?;
     let id = review["id"].as_u64().ok_or("review.id is missing")?;
-    let state = match text(&review["state"], "review.state")?.to_ascii_lowercase().as_str() {
+    let state = match text(&review["state"], "review.state")?
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "approved" => "approved",
         "changes_requested" => "changes_requested",
         "dismissed" => "dismissed",
         _ => "commented",
     };
-    let record_id = record_id("github", &format!("pull_request_review.{action}"), &format!("{host}/{full_name}/{id}"));
+    let record_id = record_id(
+        "github",
+        &format!("pull_request_review.{action}"),
+        &format!("{host}/{full_name}/{id}"),
+    );
     let event = json!({
         "schema_version": 1,
         "event_id": record_id,
