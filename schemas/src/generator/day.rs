@@ -353,7 +353,7 @@ fn emit_reviews(out: &mut DayWriter, change: &CodeChange, reviewer: &Person, lin
     } else {
         ReviewState::Approved
     };
-    let states: &[ReviewState] = if last == ReviewState::Approved && lines_added % 8 == 0 {
+    let states: &[ReviewState] = if last == ReviewState::Approved && lines_added.is_multiple_of(8) {
         &[ReviewState::ChangesRequested, ReviewState::Approved]
     } else {
         &[last]
