@@ -303,11 +303,6 @@ fn concurrent_loads_to_one_s3_store_lose_no_commit() {
             );
         }
     });
-    let stored = sql(
-        &server,
-        store,
-        "SELECT (SELECT count(*) FROM ai_usage) + (SELECT count(*) FROM code_changes) \
-         + (SELECT count(*) FROM incidents) AS n",
-    );
+    let stored = sql(&server, store, common::STORED_EVENTS);
     assert_eq!(stored[0]["n"], lines.len());
 }
