@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+
 /// A moto S3 server on a free loopback port, stopped when dropped.
 struct S3Server {
     child: Child,
