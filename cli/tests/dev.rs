@@ -275,7 +275,8 @@ fn a_backfill_larger_than_the_broker_keeps_is_stored_whole() {
             "SELECT CAST(date AS VARCHAR) AS date, count(*) AS n, count(DISTINCT event_id) AS ids \
              FROM (SELECT date, event_id FROM ai_usage UNION ALL \
                    SELECT date, event_id FROM code_changes UNION ALL \
-                   SELECT date, event_id FROM incidents) \
+                   SELECT date, event_id FROM incidents UNION ALL \
+                   SELECT date, event_id FROM code_reviews) \
              WHERE date <= DATE '{last_whole}' GROUP BY date ORDER BY date"
         ),
         |_| true,

@@ -33,7 +33,13 @@
 //! | c2 | 03-05 07:00 | u1/a | | change acme/r1#2, AI (claude-code) |
 //! | c3 | 03-11 07:00 | u2/a | | change acme/r1#3, AI (github-copilot, claude-code) |
 //! | i1 | 03-05 10:00 | | | INC-1 sev2 on r1, caused by acme/r1#2 |
+//! | c4 | 03-13 00:00 | u2/a | | change acme/r2#4 on r2, not AI-assisted |
 //! | i2 | 03-12 00:00 | | | INC-2 sev3 on r1 and r2, no cause |
+//! | i2b | 03-12 00:00 | | | INC-2 resolved 04:00, sev2, service svc2 |
+//! | i2c | 03-14 12:00 | | | INC-2 on r2, sev1, caused by acme/r1#3 |
+//! | r1 | 03-05 06:30 | u4 | | review of acme/r1#2: changes requested |
+//! | r2 | 03-05 06:45 | u4 | | review of acme/r1#2: approved |
+//! | r3 | 03-11 06:00 | u2 | | review of acme/r1#3: commented |
 
 use std::path::{Path, PathBuf};
 

@@ -72,11 +72,7 @@ fn loading_twice_adds_nothing_the_second_time() {
         "{}",
         stderr(&first)
     );
-    let stored = sql(
-        &store,
-        "SELECT (SELECT count(*) FROM ai_usage) + (SELECT count(*) FROM code_changes) \
-         + (SELECT count(*) FROM incidents) AS n",
-    );
+    let stored = sql(&store, common::STORED_EVENTS);
     assert_eq!(stored[0]["n"], total);
 
     let second = aitrail(&args, b"");
@@ -104,11 +100,7 @@ fn loading_twice_adds_nothing_the_second_time() {
     assert!(stderr(&second).contains(&format!(
         "loaded 0 events, rejected {total} (duplicate: {total})"
     )));
-    let again = sql(
-        &store,
-        "SELECT (SELECT count(*) FROM ai_usage) + (SELECT count(*) FROM code_changes) \
-         + (SELECT count(*) FROM incidents) AS n",
-    );
+    let again = sql(&store, common::STORED_EVENTS);
     assert_eq!(again, stored);
 }
 
@@ -158,11 +150,7 @@ fn rejects_go_to_the_rejects_file_and_the_good_lines_around_them_load() {
     assert!(records[0]["received_at"].is_string());
     assert_eq!(records[1]["reason"], "unsupported_schema_version");
     assert_eq!(records[1]["source"]["line"], 6);
-    let total = sql(
-        &store,
-        "SELECT (SELECT count(*) FROM ai_usage) + (SELECT count(*) FROM code_changes) \
-         + (SELECT count(*) FROM incidents) AS n",
-    );
+    let total = sql(&store, common::STORED_EVENTS);
     assert_eq!(total[0]["n"], good);
 }
 

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+mod common;
+
 /// A moto S3 server on a free loopback port, stopped when dropped.
 struct S3Server {
     child: Child,
@@ -303,11 +305,6 @@ fn concurrent_loads_to_one_s3_store_lose_no_commit() {
             );
         }
     });
-    let stored = sql(
-        &server,
-        store,
-        "SELECT (SELECT count(*) FROM ai_usage) + (SELECT count(*) FROM code_changes) \
-         + (SELECT count(*) FROM incidents) AS n",
-    );
+    let stored = sql(&server, store, common::STORED_EVENTS);
     assert_eq!(stored[0]["n"], lines.len());
 }

@@ -129,11 +129,19 @@ async fn github_examples_merge_into_code_changes_and_the_rest_is_acknowledged() 
             example["action"]
         );
     }
-    for review in examples_of(&all, "pull_request_review") {
-        let (status, _) = github(&harness, "pull_request_review", &review, GITHUB_SECRET).await;
-        assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(harness.records("produced"), 0, "no pull_request example is a merge");
+    let reviews = examples_of(&all, "pull_request_review");
+    for review in &reviews {
+        let (status, body) = github(&harness, "pull_request_review", review, GITHUB_SECRET).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
     }
-    assert_eq!(harness.records("produced"), 0, "no example is a merge");
+    let stored = harness.read_until(TOPIC, |read| read.len() >= reviews.len());
+    for (event, review) in stored.iter().map(|e| e.json()).zip(&reviews) {
+        assert_eq!(event["event_type"], "code_review", "{event}");
+        let state = review["review"]["state"].as_str().unwrap();
+        assert_eq!(event["state"], state, "{event}");
+    }
+    let before_merge = stored.len();
 
     // The published `closed` example, merged, labelled and with a trailer.
     let mut merged = pull_requests
@@ -158,7 +166,7 @@ async fn github_examples_merge_into_code_changes_and_the_rest_is_acknowledged() 
     assert_eq!(status, StatusCode::UNAUTHORIZED, "no signature");
     assert_eq!(
         harness.records("produced"),
-        0,
+        before_merge as u64,
         "a refused delivery stores nothing"
     );
 
@@ -166,7 +174,8 @@ async fn github_examples_merge_into_code_changes_and_the_rest_is_acknowledged() 
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = github(&harness, "pull_request", &merged, GITHUB_SECRET).await;
     assert_eq!(status, StatusCode::OK, "a redelivery");
-    let events = harness.read_until(TOPIC, |read| read.len() >= 2);
+    let events = harness.read_until(TOPIC, |read| read.len() >= before_merge + 2);
+    let events = &events[before_merge..];
     assert_eq!(events.len(), 2);
     let (first, second) = (events[0].json(), events[1].json());
     assert_eq!(

@@ -264,7 +264,7 @@ impl StoreTables {
 }
 
 /// A session in which the store's tables are registered under their names
-/// (`ai_usage`, `code_changes`, `incidents`, `retention_log`, `access_log`,
+/// (`ai_usage`, `code_changes`, `incidents`, `code_reviews`, `retention_log`, `access_log`,
 /// `model_prices`) and nothing can be written.
 pub struct StoreSession {
     ctx: SessionContext,

@@ -19,8 +19,8 @@ use crate::fields::{
 };
 use crate::json_line::WriteJson;
 use crate::vocab::{
-    AiUsageTag, ChangeKind, Client, CodeChangeTag, DataClass, Domain, EventType, IncidentTag,
-    Operation, Severity,
+    AiUsageTag, ChangeKind, Client, CodeChangeTag, CodeReviewTag, DataClass, Domain, EventType,
+    IncidentTag, Operation, ReviewState, Severity,
 };
 
 /// The value of an absent field: its default where the field is marked
@@ -288,6 +288,27 @@ event_record!(
     }
 );
 
+event_record!(
+    /// A pull request's review (DESIGN §9); `occurred_at` is when it was
+    /// submitted, `user_id` the reviewer.
+    pub struct CodeReview<'a>, columns CodeReviewColumns {
+        pub schema_version: SchemaVersion,
+        #[serde(borrow)]
+        pub event_id: EventId<'a>,
+        pub event_type: CodeReviewTag,
+        pub occurred_at: Timestamp,
+        #[serde(borrow)]
+        pub org_id: OrgId<'a>,
+        #[serde(borrow)]
+        pub change_id: Text<'a>,
+        #[serde(borrow)]
+        pub repository: Repository<'a>,
+        #[serde(borrow)]
+        pub user_id: Text<'a>,
+        pub state: ReviewState,
+    }
+);
+
 /// A valid event of any type, borrowing its strings from the input it was
 /// parsed from wherever they had no escapes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -299,6 +320,8 @@ pub enum Event<'a> {
     CodeChange(CodeChange<'a>),
     /// An `incident` event.
     Incident(Incident<'a>),
+    /// A `code_review` event.
+    CodeReview(CodeReview<'a>),
 }
 
 impl Event<'_> {
@@ -308,6 +331,7 @@ impl Event<'_> {
             Event::AiUsage(_) => EventType::AiUsage,
             Event::CodeChange(_) => EventType::CodeChange,
             Event::Incident(_) => EventType::Incident,
+            Event::CodeReview(_) => EventType::CodeReview,
         }
     }
 
@@ -317,6 +341,7 @@ impl Event<'_> {
             Event::AiUsage(e) => e.event_id.as_str(),
             Event::CodeChange(e) => e.event_id.as_str(),
             Event::Incident(e) => e.event_id.as_str(),
+            Event::CodeReview(e) => e.event_id.as_str(),
         }
     }
 
@@ -326,6 +351,7 @@ impl Event<'_> {
             Event::AiUsage(e) => e.occurred_at,
             Event::CodeChange(e) => e.occurred_at,
             Event::Incident(e) => e.occurred_at,
+            Event::CodeReview(e) => e.occurred_at,
         }
     }
 }
@@ -337,6 +363,7 @@ impl EventType {
             EventType::AiUsage => AiUsage::arrow_schema(),
             EventType::CodeChange => CodeChange::arrow_schema(),
             EventType::Incident => Incident::arrow_schema(),
+            EventType::CodeReview => CodeReview::arrow_schema(),
         }
     }
 
@@ -346,6 +373,7 @@ impl EventType {
             EventType::AiUsage => "ai_usage",
             EventType::CodeChange => "code_changes",
             EventType::Incident => "incidents",
+            EventType::CodeReview => "code_reviews",
         }
     }
 }

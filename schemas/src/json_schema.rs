@@ -6,7 +6,7 @@
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 
-use crate::event::{AiUsage, CodeChange, Incident};
+use crate::event::{AiUsage, CodeChange, CodeReview, Incident};
 use crate::vocab::EventType;
 
 /// The JSON Schema of events of `event_type`.
@@ -15,6 +15,7 @@ pub fn schema_for(event_type: EventType) -> Schema {
         EventType::AiUsage => generate::<AiUsage>(event_type),
         EventType::CodeChange => generate::<CodeChange>(event_type),
         EventType::Incident => generate::<Incident>(event_type),
+        EventType::CodeReview => generate::<CodeReview>(event_type),
     }
 }
 

@@ -18,6 +18,7 @@ impl Event<'_> {
             Event::AiUsage(e) => (e.org_id.as_str(), e.user_id.as_str()),
             Event::CodeChange(e) => (e.org_id.as_str(), e.user_id.as_str()),
             Event::Incident(e) => (e.org_id.as_str(), ""),
+            Event::CodeReview(e) => (e.org_id.as_str(), e.user_id.as_str()),
         };
         key_of(org_id, user_id)
     }

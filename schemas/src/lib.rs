@@ -21,7 +21,7 @@ mod utc_timestamp;
 pub mod validate;
 pub mod vocab;
 
-pub use event::{AiUsage, CodeChange, Event, Incident};
+pub use event::{AiUsage, CodeChange, CodeReview, Event, Incident};
 pub use reject::{RejectReason, RejectRecord, RejectSource, Rejection};
 pub use validate::{Validator, ValidatorConfig};
 pub use vocab::EventType;

@@ -77,6 +77,7 @@ vocabulary!(
         AiUsage = "ai_usage",
         CodeChange = "code_change",
         Incident = "incident",
+        CodeReview = "code_review",
     }
 );
 
@@ -93,6 +94,21 @@ vocabulary!(
 vocabulary!(
     /// The `event_type` of an `incident` event.
     IncidentTag { Incident = "incident" }
+);
+
+vocabulary!(
+    /// The `event_type` of a `code_review` event.
+    CodeReviewTag { CodeReview = "code_review" }
+);
+
+vocabulary!(
+    /// What a reviewer decided (DESIGN §9).
+    ReviewState {
+        Approved = "approved",
+        ChangesRequested = "changes_requested",
+        Commented = "commented",
+        Dismissed = "dismissed",
+    }
 );
 
 vocabulary!(

@@ -201,6 +201,14 @@ impl<'e, 'a> Subject<'e, 'a> {
                 domain: None,
                 tool: None,
             },
+            Event::CodeReview(e) => Subject {
+                org_id: e.org_id.as_str(),
+                team: None,
+                repositories: std::slice::from_ref(&e.repository),
+                data_class: None,
+                domain: None,
+                tool: None,
+            },
         }
     }
 }
@@ -244,6 +252,13 @@ impl Columns {
                 domain: None,
                 tool: None,
                 repository: RepositoryColumn::List("repositories"),
+            },
+            EventType::CodeReview => Columns {
+                team: None,
+                data_class: None,
+                domain: None,
+                tool: None,
+                repository: RepositoryColumn::One("repository"),
             },
         }
     }

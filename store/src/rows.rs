@@ -9,7 +9,9 @@
 use std::sync::Arc;
 
 use aitrail_schemas::columns::string_builder;
-use aitrail_schemas::event::{AiUsageColumns, CodeChangeColumns, IncidentColumns};
+use aitrail_schemas::event::{
+    AiUsageColumns, CodeChangeColumns, CodeReviewColumns, IncidentColumns,
+};
 use aitrail_schemas::{Event, EventType};
 use arrow::array::{
     ArrayRef, AsArray, BooleanArray, Date32Builder, StringArray, StringBuilder, UInt32Array,
@@ -54,6 +56,7 @@ enum EventColumns {
     AiUsage(Box<AiUsageColumns<'static>>),
     CodeChange(Box<CodeChangeColumns<'static>>),
     Incident(Box<IncidentColumns<'static>>),
+    CodeReview(Box<CodeReviewColumns<'static>>),
 }
 
 struct TableRows {
@@ -68,7 +71,7 @@ impl TableRows {
     fn new(event_type: EventType) -> Self {
         let capacity = match event_type {
             EventType::Incident => 16,
-            EventType::AiUsage | EventType::CodeChange => 1024,
+            EventType::AiUsage | EventType::CodeChange | EventType::CodeReview => 1024,
         };
         TableRows::with_capacity(event_type, capacity)
     }
@@ -86,6 +89,9 @@ impl TableRows {
             }
             EventType::Incident => {
                 EventColumns::Incident(Box::new(IncidentColumns::with_capacity(capacity)))
+            }
+            EventType::CodeReview => {
+                EventColumns::CodeReview(Box::new(CodeReviewColumns::with_capacity(capacity)))
             }
         };
         TableRows {
@@ -115,6 +121,7 @@ impl TableRows {
             EventColumns::AiUsage(c) => c.finish(),
             EventColumns::CodeChange(c) => c.finish(),
             EventColumns::Incident(c) => c.finish(),
+            EventColumns::CodeReview(c) => c.finish(),
         };
         arrays.push(Arc::new(tiers.finish()));
         arrays.push(Arc::new(dates.finish()));
@@ -130,7 +137,7 @@ impl TableRows {
 
 /// Validated rows of every table, collected until the batch is flushed.
 pub struct PendingRows {
-    tables: [TableRows; 3],
+    tables: [TableRows; 4],
     rows: usize,
     bytes: usize,
 }
@@ -142,6 +149,7 @@ impl Default for PendingRows {
                 TableRows::new(EventType::AiUsage),
                 TableRows::new(EventType::CodeChange),
                 TableRows::new(EventType::Incident),
+                TableRows::new(EventType::CodeReview),
             ],
             rows: 0,
             bytes: 0,
@@ -158,6 +166,7 @@ impl PendingRows {
             (EventColumns::AiUsage(c), Event::AiUsage(e)) => c.append(e),
             (EventColumns::CodeChange(c), Event::CodeChange(e)) => c.append(e),
             (EventColumns::Incident(c), Event::Incident(e)) => c.append(e),
+            (EventColumns::CodeReview(c), Event::CodeReview(e)) => c.append(e),
             _ => unreachable!("each table's rows hold events of its own type"),
         }
         let occurred_at = event.occurred_at().micros();
@@ -200,6 +209,7 @@ fn table_index(event_type: EventType) -> usize {
         EventType::AiUsage => 0,
         EventType::CodeChange => 1,
         EventType::Incident => 2,
+        EventType::CodeReview => 3,
     }
 }
 

@@ -590,7 +590,8 @@ listen = "127.0.0.1:{port}"
             "SELECT count(*) AS rows, count(DISTINCT event_id) AS ids, \
              coalesce(sum(CASE WHEN event_id LIKE 'bad-%' THEN 1 ELSE 0 END), 0) AS invalid \
              FROM (SELECT event_id FROM ai_usage UNION ALL SELECT event_id FROM code_changes \
-             UNION ALL SELECT event_id FROM incidents) AS events",
+             UNION ALL SELECT event_id FROM incidents \
+             UNION ALL SELECT event_id FROM code_reviews) AS events",
         ]);
         if !out.status.success() {
             return None;

@@ -41,6 +41,11 @@ pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// The events stored in every event table, as one `n`.
+pub const STORED_EVENTS: &str = "SELECT (SELECT count(*) FROM ai_usage) \
+    + (SELECT count(*) FROM code_changes) + (SELECT count(*) FROM incidents) \
+    + (SELECT count(*) FROM code_reviews) AS n";
+
 /// Runs `aitrail sql --format json` over `store` and parses its rows;
 /// the query must succeed.
 pub fn sql(store: &Path, query: &str) -> Vec<Value> {

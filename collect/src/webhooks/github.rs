@@ -42,6 +42,7 @@ pub fn map(
     match kind {
         "ping" => Ok(Delivery::Ping),
         "pull_request" => pull_request(payload, config, pseudonyms, org_id),
+        "pull_request_review" => review(payload, pseudonyms, org_id),
         other => Ok(Delivery::Ignored(other.to_string())),
     }
 }
@@ -112,6 +113,60 @@ fn pull_request(
             event[field] = json!(n);
         }
     }
+    Ok(Delivery::Event(
+        record_id,
+        serde_json::to_vec(&event).expect("JSON serializes"),
+    ))
+}
+
+/// A submitted or dismissed review: a `code_review` of the reviewer.
+fn review(payload: &Value, pseudonyms: &Pseudonyms, org_id: &str) -> Result<Delivery, String> {
+    let action = payload["action"].as_str().unwrap_or("?");
+    if action != "submitted" && action != "dismissed" {
+        return Ok(Delivery::Ignored(format!("pull_request_review {action}")));
+    }
+    let review = &payload["review"];
+    let text = |value: &Value, what: &str| {
+        value
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("{what} is missing"))
+    };
+    let full_name = text(&payload["repository"]["full_name"], "repository.full_name")?;
+    let number = payload["pull_request"]["number"]
+        .as_u64()
+        .ok_or("pull_request.number is missing")?;
+    let host = payload["repository"]["html_url"]
+        .as_str()
+        .and_then(|url| url.split('/').nth(2))
+        .unwrap_or("github.com");
+    let login = text(&review["user"]["login"], "review.user.login")?;
+    let id = review["id"].as_u64().ok_or("review.id is missing")?;
+    let state = match text(&review["state"], "review.state")?
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "approved" => "approved",
+        "changes_requested" => "changes_requested",
+        "dismissed" => "dismissed",
+        _ => "commented",
+    };
+    let record_id = record_id(
+        "github",
+        &format!("pull_request_review.{action}"),
+        &format!("{host}/{full_name}/{id}"),
+    );
+    let event = json!({
+        "schema_version": 1,
+        "event_id": record_id,
+        "event_type": "code_review",
+        "occurred_at": review["submitted_at"],
+        "org_id": org_id,
+        "change_id": format!("{full_name}#{number}"),
+        "repository": format!("{host}/{full_name}"),
+        "user_id": pseudonyms.user_id(&format!("github:{login}")),
+        "state": state,
+    });
     Ok(Delivery::Event(
         record_id,
         serde_json::to_vec(&event).expect("JSON serializes"),

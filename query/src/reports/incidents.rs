@@ -11,6 +11,10 @@
 //! per day, author and AI assistance, the failed ones each on a row of
 //! their own (`change_outcomes`).
 //!
+//! An incident may have several events (triggered, resolved, cause
+//! found): it started at the earliest, and its severity, service and cause
+//! are the latest given (DESIGN §9).
+//!
 //! An incident's people are the authors of its changes and the users of
 //! its tokens; an incident with fewer than k of them is suppressed, and so
 //! is a summary side with fewer than k authors (it is then `null`).
@@ -87,17 +91,35 @@ async fn run(
     Ok((rows, summary))
 }
 
-const INCIDENTS: &str = "WITH windows AS (
+/// An incident is the earliest start of its events, and its severity,
+/// service and cause are those of its latest events that give one
+/// (DESIGN §9); its windows are those of that start.
+const INCIDENTS: &str = concat!(
+    "WITH windows AS (
     SELECT * FROM incident_windows WHERE date >= $from AND date < $to
 ), incident AS (
-    SELECT DISTINCT incident_id, severity, service, started_at, caused_by_change_id FROM windows
+    SELECT incident_id, min(occurred_at) AS started_at,
+           first_value(severity ",
+    latest_incident_event_first!(),
+    ") AS severity,
+           first_value(service ",
+    latest_incident_event_first!(),
+    ") FILTER (WHERE service IS NOT NULL) AS service,
+           first_value(caused_by_change_id ",
+    latest_incident_event_first!(),
+    ") FILTER (WHERE caused_by_change_id IS NOT NULL) AS caused_by_change_id
+    FROM incidents WHERE incident_id IN (SELECT incident_id FROM windows)
+    GROUP BY incident_id
 ), per_incident AS (
-    SELECT incident_id, sum(changes) AS changes, sum(ai_assisted_changes) AS ai_assisted_changes,
+    SELECT w.incident_id, sum(w.changes) AS changes,
+           sum(w.ai_assisted_changes) AS ai_assisted_changes,
            array_sort(array_distinct(flatten(
-               array_agg(ai_tools) FILTER (WHERE ai_tools IS NOT NULL)))) AS ai_tools,
-           sum(tokens) AS ai_tokens,
-           count(DISTINCT user_id) AS users
-    FROM windows GROUP BY incident_id
+               array_agg(w.ai_tools) FILTER (WHERE w.ai_tools IS NOT NULL)))) AS ai_tools,
+           sum(w.tokens) AS ai_tokens,
+           count(DISTINCT w.user_id) AS users
+    FROM windows w JOIN incident i
+        ON i.incident_id = w.incident_id AND i.started_at = w.started_at
+    GROUP BY w.incident_id
 ), causes AS (
     SELECT failed_change_id AS change_id, bool_or(ai_assisted) AS ai_assisted
     FROM change_outcomes WHERE failed_change_id IS NOT NULL GROUP BY failed_change_id
@@ -112,7 +134,8 @@ FROM incident i
 JOIN per_incident p ON p.incident_id = i.incident_id
 LEFT JOIN causes c ON c.change_id = i.caused_by_change_id
 WHERE p.users >= $k
-ORDER BY i.started_at, i.incident_id";
+ORDER BY i.started_at, i.incident_id"
+);
 
 const SUMMARY: &str = "SELECT ai_assisted, sum(changes) AS changes,
        coalesce(sum(changes) FILTER (WHERE failed_change_id IS NOT NULL), 0) AS failed,

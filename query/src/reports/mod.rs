@@ -10,6 +10,17 @@
 //! distinct users stand behind it (`$k = 0` for compliance, who see
 //! everything).
 
+/// The order of one incident's events, latest first, for what DESIGN §9
+/// takes from an incident's latest events (severity, service, cause): by
+/// `occurred_at`, then a resolved event before an open one, then by
+/// `event_id`, so that the choice never depends on the order files are
+/// read in.
+macro_rules! latest_incident_event_first {
+    () => {
+        "ORDER BY occurred_at DESC, resolved_at DESC NULLS LAST, event_id DESC"
+    };
+}
+
 pub mod adoption;
 pub mod daily_sums;
 pub mod incidents;

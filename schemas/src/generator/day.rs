@@ -13,14 +13,15 @@ use rand_distr::{Distribution, LogNormal, Normal, Poisson};
 use rand_pcg::Pcg64Mcg;
 
 use super::org::{Organization, Person, TOOLS, ToolProfile, pick};
-use crate::event::{AiUsage, CodeChange, Incident};
+use crate::event::{AiUsage, CodeChange, CodeReview, Incident};
 use crate::fields::{
     Attributes, BoundedText, Count, EventId, List, Repository, SchemaVersion, Timestamp,
     TokenCount, Usd,
 };
 use crate::json_line::WriteJson;
 use crate::vocab::{
-    AiUsageTag, ChangeKind, CodeChangeTag, DataClass, Domain, IncidentTag, Operation, Severity,
+    AiUsageTag, ChangeKind, CodeChangeTag, CodeReviewTag, DataClass, Domain, IncidentTag,
+    Operation, ReviewState, Severity,
 };
 
 /// One day's events as JSONL, in order of `occurred_at`, and the buffers
@@ -303,6 +304,10 @@ pub fn generate_day(
                 ),
             };
             let lines_added = (shapes.chat_output.sample(&mut rng) / 3.0) as u64;
+            let reviewer = (kind == ChangeKind::PullRequest).then(|| {
+                let members = &org.members[person.team];
+                &org.people[members[rng.random_range(0..members.len())]]
+            });
             let event = CodeChange {
                 schema_version: SchemaVersion::default(),
                 event_id: out.next_id(),
@@ -319,16 +324,13 @@ pub fn generate_day(
                 lines_added: Some(Count(lines_added)),
                 lines_removed: Some(Count(lines_added / 3)),
                 ai_lines_added: ai_assisted.then(|| Count(lines_added * 6 / 10)),
-                reviewer_ids: (kind == ChangeKind::PullRequest).then(|| {
-                    let members = &org.members[person.team];
-                    let reviewer = &org.people[members[rng.random_range(0..members.len())]];
-                    List(vec![text(&reviewer.user_id)])
-                }),
+                reviewer_ids: reviewer.map(|reviewer| List(vec![text(&reviewer.user_id)])),
                 domain: Some(Domain::Green),
                 service: None,
             };
             out.emit(at, &event);
-            if kind == ChangeKind::PullRequest {
+            if let Some(reviewer) = reviewer {
+                emit_reviews(&mut out, &event, reviewer, lines_added);
                 merged.push((repository.clone(), change_id, ai_assisted));
             }
         }
@@ -338,6 +340,40 @@ pub fn generate_day(
         emit_deployments(&mut out, &mut rng, &shapes, org, midnight, &merged);
     }
     out.finish();
+}
+
+/// The reviews of a merged pull request by its reviewer, before the
+/// merge: an approval (a comment when the reviewer is its author, who
+/// cannot approve), after a request for changes on one pull request in
+/// eight. Times and states come from the change's own numbers, so the
+/// random stream, and every other event, stays as it was.
+fn emit_reviews(out: &mut DayWriter, change: &CodeChange, reviewer: &Person, lines_added: u64) {
+    let last = if reviewer.user_id == change.user_id.as_str() {
+        ReviewState::Commented
+    } else {
+        ReviewState::Approved
+    };
+    let states: &[ReviewState] = if last == ReviewState::Approved && lines_added.is_multiple_of(8) {
+        &[ReviewState::ChangesRequested, ReviewState::Approved]
+    } else {
+        &[last]
+    };
+    let before_merge = TimeDelta::minutes(20 + (lines_added % 240) as i64);
+    for (n, state) in states.iter().rev().enumerate() {
+        let at = Timestamp(change.occurred_at.0 - before_merge - TimeDelta::hours(n as i64));
+        let review = CodeReview {
+            schema_version: SchemaVersion::default(),
+            event_id: out.next_id(),
+            event_type: CodeReviewTag::CodeReview,
+            occurred_at: at,
+            org_id: change.org_id.clone(),
+            change_id: change.change_id.clone(),
+            repository: change.repository.clone(),
+            user_id: text(&reviewer.user_id),
+            state: *state,
+        };
+        out.emit(at, &review);
+    }
 }
 
 /// A moment in the person's working hours, as UTC.

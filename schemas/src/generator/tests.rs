@@ -48,6 +48,61 @@ fn every_generated_event_passes_the_validator_and_ids_are_unique() {
     assert!(types["ai_usage"] > 10_000, "{types:?}");
     assert!(types["code_change"] > 1_000, "{types:?}");
     assert!(types["incident"] > 0, "{types:?}");
+    assert!(types["code_review"] > 100, "{types:?}");
+}
+
+#[test]
+fn every_merged_pull_request_is_reviewed_by_its_reviewer_before_the_merge() {
+    let out = run(&config(5));
+    let events: Vec<Value> = out
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    let pull_requests: BTreeMap<(&str, &str), &Value> = events
+        .iter()
+        .filter(|e| e["event_type"] == "code_change" && e["kind"] == "pull_request")
+        .map(|e| {
+            (
+                (
+                    e["event_id"].as_str().unwrap(),
+                    e["change_id"].as_str().unwrap(),
+                ),
+                e,
+            )
+        })
+        .collect();
+    let mut reviews: BTreeMap<&str, Vec<&Value>> = BTreeMap::new();
+    for review in events.iter().filter(|e| e["event_type"] == "code_review") {
+        reviews
+            .entry(review["change_id"].as_str().unwrap())
+            .or_default()
+            .push(review);
+    }
+    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+    for change in pull_requests.values() {
+        let reviewer = &change["reviewer_ids"][0];
+        let theirs: Vec<&&Value> = reviews[change["change_id"].as_str().unwrap()]
+            .iter()
+            .filter(|r| r["user_id"] == *reviewer)
+            .collect();
+        assert!(!theirs.is_empty(), "{change} has no review by its reviewer");
+        for review in theirs {
+            assert_eq!(review["repository"], change["repository"]);
+            assert!(review["occurred_at"].as_str() < change["occurred_at"].as_str());
+            let state = review["state"].as_str().unwrap();
+            if review["user_id"] == change["user_id"] {
+                assert_eq!(state, "commented", "an author cannot approve: {review}");
+            }
+            *states.entry(state).or_default() += 1;
+        }
+    }
+    assert!(
+        states["approved"] > states["changes_requested"],
+        "{states:?}"
+    );
+    assert!(states["changes_requested"] > 0, "{states:?}");
+    assert!(states["commented"] > 0, "{states:?}");
 }
 
 #[test]

@@ -21,7 +21,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::event::{AiUsage, CodeChange, Event, Incident};
+use crate::event::{AiUsage, CodeChange, CodeReview, Event, Incident};
 use crate::fields::Attributes;
 use crate::reject::{RejectReason, Rejection};
 use crate::vocab::EventType;
@@ -203,6 +203,7 @@ impl Validator {
                     }
                 }
             }
+            Event::CodeReview(_) => {}
         }
         Ok(())
     }
@@ -344,6 +345,7 @@ fn parse_typed_explained(input: &[u8], event_type: EventType) -> Result<Event<'_
         EventType::AiUsage => Event::AiUsage(parse::<AiUsage>(input)?),
         EventType::CodeChange => Event::CodeChange(parse::<CodeChange>(input)?),
         EventType::Incident => Event::Incident(parse::<Incident>(input)?),
+        EventType::CodeReview => Event::CodeReview(parse::<CodeReview>(input)?),
     })
 }
 

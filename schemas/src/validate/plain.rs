@@ -9,7 +9,7 @@
 //! checks the tag where it belongs, so a wrong hint makes the input unusual
 //! and leaves the verdict to the thorough path.
 
-use crate::event::{AiUsage, CodeChange, Event, Incident, ReadEvent};
+use crate::event::{AiUsage, CodeChange, CodeReview, Event, Incident, ReadEvent};
 use crate::fast_reader::{FastReader, Plain, Unusual};
 use crate::validate::secrets::FixedFormScreen;
 use crate::vocab::EventType;
@@ -32,6 +32,7 @@ pub fn read_plain<'a>(input: &'a [u8], screen: &FixedFormScreen) -> Plain<Event<
         EventType::AiUsage => read_as::<AiUsage>(input, screen),
         EventType::CodeChange => read_as::<CodeChange>(input, screen),
         EventType::Incident => read_as::<Incident>(input, screen),
+        EventType::CodeReview => read_as::<CodeReview>(input, screen),
     }
 }
 
@@ -51,7 +52,7 @@ fn read_as<'a, T: ReadEvent<'a>>(input: &'a [u8], screen: &FixedFormScreen) -> P
 }
 
 /// The event type named after the first `"event_type"` in `input`: the first
-/// letter of its value is enough to tell the three apart.
+/// letter of its value (the sixth for `code_…`) tells the four apart.
 fn event_type_hint(input: &[u8]) -> Option<EventType> {
     let key = memchr::memchr_iter(b'y', input).find_map(|y| {
         let start = y.checked_sub(Y_IN_KEY)?;
@@ -63,7 +64,11 @@ fn event_type_hint(input: &[u8]) -> Option<EventType> {
         .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t' | b':'))?;
     match rest.get(value..value + 2)? {
         b"\"a" => Some(EventType::AiUsage),
-        b"\"c" => Some(EventType::CodeChange),
+        // `code_change` and `code_review` part at their sixth letter.
+        b"\"c" => match rest.get(value + 6) {
+            Some(b'r') => Some(EventType::CodeReview),
+            _ => Some(EventType::CodeChange),
+        },
         b"\"i" => Some(EventType::Incident),
         _ => None,
     }
@@ -94,7 +99,7 @@ mod tests {
             ),
             (
                 br#"{"event_type":"code_review"}"#,
-                Some(EventType::CodeChange),
+                Some(EventType::CodeReview),
             ),
             (br#"{"event_type":1}"#, None),
             (br#"{"event_type""#, None),

@@ -327,14 +327,10 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
     }
 }
 
-/// Events stored so far in the three event tables.
+/// Events stored so far in the event tables.
 async fn stored_rows(root: &StoreRoot) -> anyhow::Result<i64> {
     let mut rows = 0;
-    for event_type in [
-        EventType::AiUsage,
-        EventType::CodeChange,
-        EventType::Incident,
-    ] {
+    for event_type in EventType::ALL {
         let name = event_type.table_name();
         if let Some(table) = open_existing(root, name).await? {
             rows += partitions(&table, name)?

@@ -127,45 +127,54 @@ FROM code_changes WHERE date >= $from AND date < $to
 GROUP BY date, team, user_id";
 
 /// `failed_change_id`: the change's id when some incident, of any day,
-/// names it as its cause; null for the others, which are counted together.
-const CHANGE_OUTCOMES: &str = "WITH failed AS (
-    SELECT DISTINCT caused_by_change_id AS change_id FROM incidents
-    WHERE caused_by_change_id IS NOT NULL
+/// names it as its cause (its latest cause, when its events name several);
+/// null for the others, which are counted together.
+const CHANGE_OUTCOMES: &str = concat!(
+    "WITH causes AS (
+    SELECT first_value(caused_by_change_id ",
+    latest_incident_event_first!(),
+    ") AS change_id
+    FROM incidents WHERE caused_by_change_id IS NOT NULL GROUP BY incident_id
+), failed AS (
+    SELECT DISTINCT change_id FROM causes
 )
 SELECT c.date, c.ai_assisted, c.user_id, f.change_id AS failed_change_id, count(*) AS changes
 FROM code_changes c LEFT JOIN failed f ON f.change_id = c.change_id
 WHERE c.date >= $from AND c.date < $to
-GROUP BY c.date, c.ai_assisted, c.user_id, f.change_id";
+GROUP BY c.date, c.ai_assisted, c.user_id, f.change_id"
+);
 
-/// Per incident row (its `date` and attributes) and user: the changes to
-/// its repositories in the `lookback_hours` before it started (how many,
-/// how many AI-assisted, with which tools) and the AI tokens spent on them
-/// in the same window (all four counts), by that user; and one row with
-/// no user and nothing counted, so that an incident with an empty window
-/// is still there.
+/// Per incident start (an incident's `date`, id and `started_at`: events
+/// of one incident that agree on when it started count once) and user: the
+/// changes to its repositories in the `lookback_hours` before it started
+/// (how many, how many AI-assisted, with which tools) and the AI tokens
+/// spent on them in the same window (all four counts), by that user; and
+/// one row with no user and nothing counted, so that an incident with an
+/// empty window is still there. The report keeps the earliest start of
+/// each incident and takes its other attributes from its latest events.
 ///
 /// Each incident is joined to the usage and changes of its repositories on
 /// the days its window touches (an equality join on repository and date),
 /// and only then filtered to the exact window: joining on the repository
 /// alone would pair every usage row with every incident of its repository.
 const INCIDENT_WINDOWS: &str = "WITH inc AS (
-    SELECT date, incident_id, severity, service, occurred_at AS started_at,
-           caused_by_change_id, unnest(repositories) AS repository
-    FROM incidents WHERE date >= $from AND date < $to
+    SELECT DISTINCT date, incident_id, started_at, repository FROM (
+        SELECT date, incident_id, occurred_at AS started_at, unnest(repositories) AS repository
+        FROM incidents WHERE date >= $from AND date < $to)
 ), inc_days AS (
-    SELECT date, incident_id, severity, service, started_at, caused_by_change_id, repository,
+    SELECT date, incident_id, started_at, repository,
            unnest(generate_series(CAST(CAST(date AS INT) AS BIGINT) - $lookback_days,
                                   CAST(CAST(date AS INT) AS BIGINT))) AS day
     FROM inc
 ), window_rows AS (
-    SELECT i.date, i.incident_id, i.severity, i.service, i.started_at, i.caused_by_change_id,
+    SELECT i.date, i.incident_id, i.started_at,
            c.user_id, true AS is_change, c.ai_assisted, c.ai_tools, CAST(0 AS BIGINT) AS tokens
     FROM inc_days i JOIN code_changes c ON c.repository = i.repository
         AND CAST(CAST(c.date AS INT) AS BIGINT) = i.day
     WHERE c.date >= $window_from AND c.date < $to AND c.occurred_at <= i.started_at
       AND CAST(c.occurred_at AS BIGINT) >= CAST(i.started_at AS BIGINT) - $lookback_us
     UNION ALL
-    SELECT i.date, i.incident_id, i.severity, i.service, i.started_at, i.caused_by_change_id,
+    SELECT i.date, i.incident_id, i.started_at,
            u.user_id, false, false, NULL,
            u.input_tokens + u.output_tokens + u.cache_read_tokens + u.cache_write_tokens
     FROM inc_days i JOIN ai_usage u ON u.repository = i.repository
@@ -173,14 +182,13 @@ const INCIDENT_WINDOWS: &str = "WITH inc AS (
     WHERE u.date >= $window_from AND u.date < $to AND u.occurred_at <= i.started_at
       AND CAST(u.occurred_at AS BIGINT) >= CAST(i.started_at AS BIGINT) - $lookback_us
     UNION ALL
-    SELECT DISTINCT date, incident_id, severity, service, started_at, caused_by_change_id,
-           NULL, false, false, NULL, CAST(0 AS BIGINT)
+    SELECT DISTINCT date, incident_id, started_at, NULL, false, false, NULL, CAST(0 AS BIGINT)
     FROM inc
 )
-SELECT date, incident_id, severity, service, started_at, caused_by_change_id, user_id,
+SELECT date, incident_id, started_at, user_id,
        count(*) FILTER (WHERE is_change) AS changes,
        count(*) FILTER (WHERE is_change AND ai_assisted) AS ai_assisted_changes,
        array_distinct(flatten(array_agg(ai_tools) FILTER (WHERE ai_tools IS NOT NULL))) AS ai_tools,
        sum(tokens) AS tokens
 FROM window_rows
-GROUP BY date, incident_id, severity, service, started_at, caused_by_change_id, user_id";
+GROUP BY date, incident_id, started_at, user_id";
