@@ -129,7 +129,11 @@ async fn github_examples_merge_into_code_changes_and_the_rest_is_acknowledged() 
             example["action"]
         );
     }
-    assert_eq!(harness.records("produced"), 0, "no pull_request example is a merge");
+    assert_eq!(
+        harness.records("produced"),
+        0,
+        "no pull_request example is a merge"
+    );
     let reviews = examples_of(&all, "pull_request_review");
     for review in &reviews {
         let (status, body) = github(&harness, "pull_request_review", review, GITHUB_SECRET).await;
