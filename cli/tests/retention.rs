@@ -14,7 +14,7 @@ use serde_json::Value;
 mod common;
 use common::{aitrail, python_reader, sql, stderr};
 
-const TABLES: [&str; 3] = ["ai_usage", "code_changes", "incidents"];
+const TABLES: [&str; 4] = ["ai_usage", "code_changes", "incidents", "code_reviews"];
 
 /// Tiers and rules shared by every policy here: payments and confidential
 /// or restricted work is `regulated`.
@@ -236,23 +236,25 @@ fn three_years_two_tiers_two_holds_purge_exactly_the_expired_partitions() {
     let plan = retention("plan", &store, &policy_file, now);
     assert_eq!(plan["as_of"], now);
     assert_eq!(plan["run_id"], 1);
-    assert_eq!(
-        keys(&plan["purge"]),
-        purged.keys().cloned().collect::<Vec<_>>()
-    );
-    let planned_rows: Vec<u64> = plan["purge"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["rows"].as_u64().unwrap())
+    let planned: BTreeMap<_, _> = keys(&plan["purge"])
+        .into_iter()
+        .zip(
+            plan["purge"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["rows"].as_u64().unwrap()),
+        )
         .collect();
-    assert_eq!(planned_rows, purged.values().copied().collect::<Vec<_>>());
+    assert_eq!(planned, purged, "exactly the expired partitions, with their rows");
     let held_partitions: Vec<_> = kept
         .keys()
         .filter(|(_, t, d)| held(t, d))
         .cloned()
         .collect();
-    assert_eq!(keys(&plan["kept"]), held_partitions);
+    let mut kept_by_holds = keys(&plan["kept"]);
+    kept_by_holds.sort();
+    assert_eq!(kept_by_holds, held_partitions);
     assert!(
         plan["kept"]
             .as_array()
@@ -334,11 +336,20 @@ fn three_years_two_tiers_two_holds_purge_exactly_the_expired_partitions() {
     assert_eq!(logged_rows, purged);
     let sha = plan["policy_sha256"].as_str().unwrap();
     assert_eq!(sha.len(), 64);
-    for (row, planned) in logged.iter().zip(plan["purge"].as_array().unwrap()) {
+    let planned_files: BTreeMap<_, _> = keys(&plan["purge"])
+        .into_iter()
+        .zip(plan["purge"].as_array().unwrap().iter().map(|p| &p["files"]))
+        .collect();
+    for row in &logged {
         assert_eq!(row["run_id"], 1);
         assert_eq!(row["policy_sha256"], sha);
         assert_eq!(row["as_of"], now);
-        assert_eq!(row["files"], planned["files"]);
+        let key = (
+            row["table_name"].as_str().unwrap().to_string(),
+            row["tier"].as_str().unwrap().to_string(),
+            row["date"].as_str().unwrap().to_string(),
+        );
+        assert_eq!(&row["files"], planned_files[&key]);
     }
     let by_deltalake: Vec<(String, String, String, u64)> = duckdb["retention_log"]
         .as_array()

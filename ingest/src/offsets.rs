@@ -150,7 +150,7 @@ impl RecordedOffsets {
 mod tests {
     use super::*;
 
-    fn offsets(tables: [Option<i64>; 3]) -> PartitionOffsets {
+    fn offsets(tables: [Option<i64>; 4]) -> PartitionOffsets {
         PartitionOffsets {
             tables: EventType::ALL.iter().copied().zip(tables).collect(),
         }
@@ -159,11 +159,11 @@ mod tests {
     #[test]
     fn resumes_after_the_table_that_is_furthest_behind() {
         assert_eq!(
-            offsets([Some(9), Some(4), Some(7)]).resume_at(),
+            offsets([Some(9), Some(4), Some(7), Some(7)]).resume_at(),
             Offset::Offset(5)
         );
         assert_eq!(
-            offsets([Some(9), None, Some(7)]).resume_at(),
+            offsets([Some(9), None, Some(7), Some(7)]).resume_at(),
             Offset::Stored
         );
     }
@@ -171,7 +171,7 @@ mod tests {
     #[test]
     fn a_message_is_everywhere_only_when_every_table_holds_it() {
         let mut recorded = RecordedOffsets::default();
-        recorded.assign(0, &offsets([Some(9), Some(4), Some(7)]));
+        recorded.assign(0, &offsets([Some(9), Some(4), Some(7), Some(7)]));
         assert!(recorded.everywhere(0, 4));
         assert!(!recorded.everywhere(0, 5));
         recorded.committed(0, 12);
@@ -183,7 +183,7 @@ mod tests {
     #[test]
     fn a_commit_behind_a_table_leaves_that_table_ahead() {
         let mut recorded = RecordedOffsets::default();
-        recorded.assign(0, &offsets([Some(12), None, None]));
+        recorded.assign(0, &offsets([Some(12), None, None, None]));
         recorded.committed(0, 8);
         assert_eq!(recorded.last[&(EventType::ALL[0], 0)], 12);
         assert_eq!(recorded.last[&(EventType::ALL[1], 0)], 8);
@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn a_table_ahead_records_its_own_offset() {
         let mut recorded = RecordedOffsets::default();
-        recorded.assign(0, &offsets([Some(12), Some(5), None]));
+        recorded.assign(0, &offsets([Some(12), Some(5), None, None]));
         let batch = BTreeMap::from([(0, 8), (1, 3)]);
         assert_eq!(
             recorded.to_record(EventType::ALL[0], &batch),

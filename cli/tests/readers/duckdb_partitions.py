@@ -12,7 +12,7 @@ import sys
 import duckdb
 from deltalake import DeltaTable
 
-TABLES = ["ai_usage", "code_changes", "incidents"]
+TABLES = ["ai_usage", "code_changes", "incidents", "code_reviews"]
 
 
 def main(root: str) -> None:
@@ -20,6 +20,9 @@ def main(root: str) -> None:
     out = {}
     for table in TABLES:
         files = [f.removeprefix("file://") for f in DeltaTable(f"{root}/{table}").file_uris()]
+        if not files:
+            out[table] = []
+            continue
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         rows = con.execute(
             f"SELECT tier, CAST(date AS VARCHAR) AS date, count(*) AS n "
