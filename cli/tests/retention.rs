@@ -246,7 +246,10 @@ fn three_years_two_tiers_two_holds_purge_exactly_the_expired_partitions() {
                 .map(|p| p["rows"].as_u64().unwrap()),
         )
         .collect();
-    assert_eq!(planned, purged, "exactly the expired partitions, with their rows");
+    assert_eq!(
+        planned, purged,
+        "exactly the expired partitions, with their rows"
+    );
     let held_partitions: Vec<_> = kept
         .keys()
         .filter(|(_, t, d)| held(t, d))
@@ -338,7 +341,13 @@ fn three_years_two_tiers_two_holds_purge_exactly_the_expired_partitions() {
     assert_eq!(sha.len(), 64);
     let planned_files: BTreeMap<_, _> = keys(&plan["purge"])
         .into_iter()
-        .zip(plan["purge"].as_array().unwrap().iter().map(|p| &p["files"]))
+        .zip(
+            plan["purge"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| &p["files"]),
+        )
         .collect();
     for row in &logged {
         assert_eq!(row["run_id"], 1);
