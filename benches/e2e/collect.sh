@@ -5,6 +5,11 @@
 # the same events in the same run.
 #
 #   benches/e2e/collect.sh [RECORDS] [CONCURRENCY]   # default 1,000,000 and 8
+#   COLLECT_RATE=1000 benches/e2e/collect.sh 3720000 4  # a soak: 62 minutes
+#
+# With COLLECT_RATE the records are paced to that many a second, and the
+# collector's RSS and CPU are written every minute to $work/samples.csv
+# (minute, rss_mib, cpu_seconds) and printed.
 #
 # `otlp_load` (benches/src/bin) builds RECORDS Claude Code–shaped records
 # in memory and posts them as OTLP/HTTP protobuf requests of 512 records
@@ -83,8 +88,25 @@ pids+=($collect_pid)
 until curl -sf "http://$http/readyz" > /dev/null; do sleep 0.2; done
 
 echo "== otlp_load: $records records, batches of 512, $concurrency clients" >&2
+pace=()
+if [ -n "${COLLECT_RATE:-}" ]; then
+  pace=(--rate "$COLLECT_RATE")
+  (
+    echo "minute,rss_mib,cpu_seconds" > "$work/samples.csv"
+    ticks=$(getconf CLK_TCK)
+    minute=0
+    while kill -0 "$collect_pid" 2>/dev/null; do
+      sleep 60
+      minute=$((minute + 1))
+      rss=$(awk '/VmRSS/ {print int($2 / 1024)}' "/proc/$collect_pid/status" 2>/dev/null) || break
+      cpu=$(awk -v t="$ticks" '{print ($14 + $15) / t}' "/proc/$collect_pid/stat" 2>/dev/null) || break
+      echo "$minute,$rss,$cpu" | tee -a "$work/samples.csv" >&2
+    done
+  ) &
+  pids+=($!)
+fi
 "$load" --endpoint "http://$http" --token "$token" --records "$records" --concurrency "$concurrency" \
-  | tee "$work/load.json"
+  "${pace[@]}" | tee "$work/load.json"
 rss=$(awk '/VmHWM/ {print int($2 / 1024)}' "/proc/$collect_pid/status")
 echo "collect peak RSS: $rss MiB" >&2
 
@@ -96,7 +118,7 @@ brokers, expected, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 consumer = Consumer({"bootstrap.servers": brokers, "group.id": f"bench-{time.time()}",
                      "auto.offset.reset": "earliest", "enable.auto.commit": False})
 consumer.subscribe(["ai-audit.events"])
-ids, read, deadline = set(), 0, time.time() + 300
+ids, read, deadline = set(), 0, time.time() + 300 + expected / 10000
 with open(out, "wb") as file:
     while len(ids) < expected and time.time() < deadline:
         for message in consumer.consume(10000, 1.0):

@@ -19,6 +19,7 @@ use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
 use crate::error::StoreError;
+use crate::integrity;
 use crate::location::StoreRoot;
 use crate::rows::epoch_day;
 use crate::table::{adopt_commit, open_or_create_named};
@@ -98,15 +99,19 @@ impl AccessLogWriter {
             partition_by: Some(vec!["date".to_string()]),
             predicate: None,
         };
+        let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
+        let intent = integrity::intend(&self.table, &actions).await?;
         let committed = CommitBuilder::default()
-            .with_actions(adds.into_iter().map(Action::Add).collect())
+            .with_actions(actions)
             .build(
                 Some(self.table.snapshot()?),
                 self.table.log_store(),
                 operation,
             )
             .await?;
-        adopt_commit(&mut self.table, committed).await
+        let version = committed.version() as u64;
+        adopt_commit(&mut self.table, committed).await?;
+        integrity::record(&self.table, intent, version..=version).await
     }
 }
 

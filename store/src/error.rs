@@ -19,6 +19,10 @@ pub enum StoreError {
         /// Why not.
         source: std::io::Error,
     },
+    /// A signing key, digest or intent could not be read or written
+    /// (DESIGN §11).
+    #[error("integrity: {0}")]
+    Integrity(String),
     /// A table that must exist does not.
     #[error("table `{0}` is missing")]
     MissingTable(String),

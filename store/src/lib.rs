@@ -11,6 +11,7 @@ pub mod compact;
 pub mod dedup;
 pub mod error;
 mod file_reader;
+pub mod integrity;
 pub mod lifecycle;
 pub mod location;
 pub mod matcher;

@@ -22,6 +22,7 @@ use deltalake::{
 use object_store::ObjectStoreExt;
 
 use crate::error::StoreError;
+use crate::integrity;
 use crate::location::StoreRoot;
 
 /// How long the log remembers a removed file (`delta.deletedFileRetentionDuration`
@@ -91,6 +92,7 @@ pub async fn open_or_create_named(
     partition_columns: &[&str],
 ) -> Result<DeltaTable, StoreError> {
     if let Some(table) = open_existing(root, name).await? {
+        integrity::complete(&table).await?;
         return Ok(table);
     }
     let url = root.table_url(name);
@@ -114,7 +116,10 @@ pub async fn open_or_create_named(
         .with_save_mode(SaveMode::Ignore)
         .await;
     match created {
-        Ok(table) => Ok(table),
+        Ok(table) => {
+            integrity::record(&table, None, 0..=0).await?;
+            Ok(table)
+        }
         // Another writer created it first (its version 0 won the conditional
         // put): use theirs.
         Err(err) => open_existing(root, name).await?.ok_or(err.into()),
@@ -247,6 +252,7 @@ pub async fn commit_on_held_version(
     actions: Vec<Action>,
     operation: DeltaOperation,
 ) -> Result<Option<Version>, StoreError> {
+    let intent = integrity::intend(table, &actions).await?;
     let committed = CommitBuilder::from(properties)
         .with_max_retries(0)
         .with_actions(actions)
@@ -256,12 +262,19 @@ pub async fn commit_on_held_version(
         Ok(committed) => {
             let version = committed.version();
             adopt_commit(table, committed).await?;
+            integrity::record(table, intent, version as u64..=version as u64).await?;
             Ok(Some(version))
         }
         Err(DeltaTableError::Transaction {
             source: TransactionError::MaxCommitAttempts(_),
-        }) => Ok(None),
-        Err(error) => Err(error.into()),
+        }) => {
+            integrity::abandon(intent).await;
+            Ok(None)
+        }
+        Err(error) => {
+            integrity::abandon(intent).await;
+            Err(error.into())
+        }
     }
 }
 

@@ -33,6 +33,7 @@ use serde_json::Value;
 use crate::compact::{MergePolicy, merge_files};
 use crate::dedup::{AddedIds, DEFAULT_RECENT_IDS, RecentIds, find_duplicates};
 use crate::error::StoreError;
+use crate::integrity;
 use crate::location::StoreRoot;
 use crate::rows::{Position, TableBatch, event_id_column};
 use crate::table::{
@@ -309,9 +310,10 @@ impl StoreWriter {
             partition_by: Some(PARTITION_COLUMNS.iter().map(|c| c.to_string()).collect()),
             predicate: None,
         };
-        let actions = files.adds.into_iter().map(Action::Add).collect();
+        let actions: Vec<Action> = files.adds.into_iter().map(Action::Add).collect();
         let properties =
             CommitProperties::default().with_application_transactions(transactions.to_vec());
+        let intent = integrity::intend(table, &actions).await?;
         let committed = CommitBuilder::from(properties)
             .with_actions(actions)
             .build(Some(table.snapshot()?), table.log_store(), operation)
@@ -320,6 +322,7 @@ impl StoreWriter {
         // loading the log again would read every file's statistics twice.
         let version = committed.version();
         adopt_commit(table, committed).await?;
+        integrity::record(table, intent, version as u64..=version as u64).await?;
         recent.record_commit(before, version, files.ids);
         for partition in written {
             self.merge_small_files(event_type, &partition).await;

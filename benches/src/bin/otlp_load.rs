@@ -1,8 +1,11 @@
 //! Load for `aitrail collect`: Claude Code–shaped OTLP log records, built
 //! in memory as protobuf requests of `--batch` records, sent over HTTP by
 //! `--concurrency` clients; prints records/s and request latency as JSON.
+//! With `--rate R` the requests are paced to R records a second and each
+//! is built when it is due, so a run may last hours in little memory.
 //!
 //!     otlp_load --endpoint http://127.0.0.1:4318 --token T --records 1000000
+//!     otlp_load --endpoint http://127.0.0.1:4318 --token T --records 3720000 --rate 1000
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,6 +24,8 @@ struct Args {
     records: usize,
     batch: usize,
     concurrency: usize,
+    /// Records a second, when paced.
+    rate: Option<f64>,
 }
 
 fn args() -> Args {
@@ -30,6 +35,7 @@ fn args() -> Args {
         records: 1_000_000,
         batch: 512,
         concurrency: 8,
+        rate: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -40,6 +46,7 @@ fn args() -> Args {
             "--records" => args.records = value.parse().expect("--records N"),
             "--batch" => args.batch = value.parse().expect("--batch N"),
             "--concurrency" => args.concurrency = value.parse().expect("--concurrency N"),
+            "--rate" => args.rate = Some(value.parse().expect("--rate R")),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -126,16 +133,58 @@ fn request(first: usize, count: usize, now_nanos: u64) -> Vec<u8> {
     .encode_to_vec()
 }
 
+/// The requests to send: built beforehand when sending as fast as
+/// possible, or each when it is due when paced.
+struct Bodies {
+    built: Vec<Vec<u8>>,
+    records: usize,
+    batch: usize,
+    rate: Option<f64>,
+    now_nanos: u64,
+}
+
+impl Bodies {
+    fn new(args: &Args, now_nanos: u64) -> Bodies {
+        let built = match args.rate {
+            Some(_) => Vec::new(),
+            None => (0..args.records)
+                .step_by(args.batch)
+                .map(|first| request(first, args.batch.min(args.records - first), now_nanos))
+                .collect(),
+        };
+        Bodies {
+            built,
+            records: args.records,
+            batch: args.batch,
+            rate: args.rate,
+            now_nanos,
+        }
+    }
+
+    /// The `index`th request, once its time has come; `None` past the last.
+    async fn due(&self, index: usize, started: Instant) -> Option<Vec<u8>> {
+        let first = index.checked_mul(self.batch)?;
+        if first >= self.records {
+            return None;
+        }
+        let Some(rate) = self.rate else {
+            return self.built.get(index).cloned();
+        };
+        tokio::time::sleep_until((started + Duration::from_secs_f64(first as f64 / rate)).into())
+            .await;
+        Some(request(
+            first,
+            self.batch.min(self.records - first),
+            self.now_nanos,
+        ))
+    }
+}
+
 #[tokio::main]
 async fn main() {
     let args = args();
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap() as u64;
-    let bodies: Arc<Vec<Vec<u8>>> = Arc::new(
-        (0..args.records)
-            .step_by(args.batch)
-            .map(|first| request(first, args.batch.min(args.records - first), now))
-            .collect(),
-    );
+    let bodies = Arc::new(Bodies::new(&args, now));
     let client = reqwest::Client::new();
     let url = format!("{}/v1/logs", args.endpoint);
     let next = Arc::new(AtomicUsize::new(0));
@@ -149,7 +198,7 @@ async fn main() {
                 let mut failures = 0usize;
                 loop {
                     let index = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(body) = bodies.get(index) else {
+                    let Some(body) = bodies.due(index, started).await else {
                         return (latencies, failures);
                     };
                     let sent = Instant::now();
@@ -157,7 +206,7 @@ async fn main() {
                         .post(&url)
                         .header("content-type", "application/x-protobuf")
                         .header("authorization", format!("Bearer {token}"))
-                        .body(body.clone())
+                        .body(body)
                         .send()
                         .await;
                     latencies.push(sent.elapsed());

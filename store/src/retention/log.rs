@@ -18,12 +18,16 @@ use arrow::datatypes::{
 };
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::prelude::SessionContext;
-use deltalake::protocol::SaveMode;
+use deltalake::kernel::Action;
+use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
+use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use serde::Serialize;
 
 use crate::error::StoreError;
+use crate::integrity;
 use crate::location::StoreRoot;
-use crate::table::{open_existing, open_or_create_named};
+use crate::table::{adopt_commit, open_existing, open_or_create_named};
 
 /// The name of the table under the store root.
 pub const RETENTION_LOG: &str = "retention_log";
@@ -105,12 +109,23 @@ pub async fn append_log(root: &StoreRoot, rows: &[LogRow]) -> Result<(), StoreEr
     if rows.is_empty() {
         return Ok(());
     }
-    let table = open_or_create_named(root, RETENTION_LOG, &retention_log_schema(), &[]).await?;
-    table
-        .write(vec![batch_of(rows)?])
-        .with_save_mode(SaveMode::Append)
+    let mut table = open_or_create_named(root, RETENTION_LOG, &retention_log_schema(), &[]).await?;
+    let mut writer = RecordBatchWriter::for_table(&table)?;
+    writer.write(batch_of(rows)?).await?;
+    let actions: Vec<Action> = writer.flush().await?.into_iter().map(Action::Add).collect();
+    let operation = DeltaOperation::Write {
+        mode: SaveMode::Append,
+        partition_by: None,
+        predicate: None,
+    };
+    let intent = integrity::intend(&table, &actions).await?;
+    let committed = CommitBuilder::default()
+        .with_actions(actions)
+        .build(Some(table.snapshot()?), table.log_store(), operation)
         .await?;
-    Ok(())
+    let version = committed.version() as u64;
+    adopt_commit(&mut table, committed).await?;
+    integrity::record(&table, intent, version..=version).await
 }
 
 fn batch_of(rows: &[LogRow]) -> Result<RecordBatch, StoreError> {

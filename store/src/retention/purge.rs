@@ -15,6 +15,7 @@ use deltalake::{DeltaTable, Path};
 use futures::TryStreamExt;
 
 use crate::error::StoreError;
+use crate::integrity;
 use crate::table::{commit_on_held_version, data_files, recorded_version};
 
 /// The application id under which each table records the last retention
@@ -96,8 +97,12 @@ pub async fn vacuum_removed(table: &mut DeltaTable) -> Result<usize, StoreError>
     let (_, candidates) = vacuum(true).await?;
     let present = still_stored(table, &candidates.files_deleted).await?;
     if present > 0 {
+        let before = table.version().unwrap_or(0) as u64;
+        let intent = integrity::intend(table, &[]).await?;
         let (vacuumed, _) = vacuum(false).await?;
         *table = vacuumed;
+        let after = table.version().unwrap_or(0) as u64;
+        integrity::record(table, intent, before + 1..=after).await?;
     }
     if let Ok(dir) = table.table_url().to_file_path() {
         remove_empty_dirs(&dir, &candidates.files_deleted);

@@ -1,0 +1,439 @@
+//! The writing side of DESIGN §11: before each commit an intent, after it
+//! a digest chained to the version before, both signed with the key the
+//! process was started with ([`install`]); on a writer's start, versions
+//! a crash left without a digest are completed from their intents.
+//!
+//! One key per process, installed once by the command that starts it: every
+//! commit path of the store (the event writer, compaction, retention, the
+//! access and retention logs) signs through it without each carrying the
+//! key, and a process without one signs nothing.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chrono::{SecondsFormat, Utc};
+use deltalake::kernel::Action;
+use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore, ObjectStoreError, Path};
+use futures::TryStreamExt;
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use super::keys::SigningKey;
+use super::log_entry::{LogEntry, unescape};
+use super::records::{
+    AddedFile, Digest, Intent, Signed, Writer, digest_path, intent_dir, sha256_hex, write_error,
+};
+use crate::StoreError;
+
+/// How long a writer waits for the digest of the version before its own,
+/// which another writer may be between its commit and its digest.
+const PREVIOUS_DIGEST_WAIT: Duration = Duration::from_secs(20);
+
+static SIGNER: OnceLock<Signer> = OnceLock::new();
+
+/// The key this process signs with, and the head of each table's chain as
+/// it last saw it.
+pub struct Signer {
+    key: SigningKey,
+    process: String,
+    heads: Mutex<HashMap<String, (u64, String)>>,
+}
+
+/// Makes every commit of this process signed with `key`, naming `process`
+/// (`ingest`, `load`, `retention`, …) as the writer; once per process.
+pub fn install(key: SigningKey, process: &str) -> Result<(), StoreError> {
+    SIGNER
+        .set(Signer {
+            key,
+            process: process.to_string(),
+            heads: Mutex::new(HashMap::new()),
+        })
+        .map_err(|_| StoreError::Integrity("a signing key is already installed".into()))
+}
+
+/// Whether this process signs its commits.
+pub fn is_signing() -> bool {
+    SIGNER.get().is_some()
+}
+
+/// The latest digest this process signed or read per table: (table,
+/// version, SHA-256 of the digest file), for the metric that lets it be
+/// witnessed elsewhere.
+pub fn chain_heads() -> Vec<(String, u64, String)> {
+    SIGNER.get().map_or_else(Vec::new, |signer| {
+        let heads = signer.heads.lock().expect("no panic holds the lock");
+        let mut heads: Vec<_> = heads
+            .iter()
+            .map(|(table, (version, sha))| (table.clone(), *version, sha.clone()))
+            .collect();
+        heads.sort();
+        heads
+    })
+}
+
+/// An intent written for a commit about to be made.
+pub struct Pending {
+    intent: Intent,
+    path: Path,
+    root: Arc<dyn ObjectStore>,
+}
+
+/// Where a table's digests live: the store root's `_digests/<name>/`.
+struct Digests {
+    root: Arc<dyn ObjectStore>,
+    table: String,
+}
+
+impl Digests {
+    fn of(table: &DeltaTable) -> Result<Digests, StoreError> {
+        let url = table.table_url();
+        let name = url
+            .path_segments()
+            .and_then(|segments| segments.filter(|s| !s.is_empty()).next_back())
+            .ok_or_else(|| StoreError::Integrity(format!("{url}: no table name")))?
+            .to_string();
+        let root_url = url
+            .join("..")
+            .map_err(|err| StoreError::Integrity(format!("{url}: {err}")))?;
+        let root = DeltaTableBuilder::from_url(root_url)?
+            .build_storage()?
+            .object_store(None);
+        Ok(Digests { root, table: name })
+    }
+
+    async fn read(&self, path: &str) -> Result<Option<Bytes>, StoreError> {
+        match self.root.get(&Path::from(path)).await {
+            Ok(got) => Ok(Some(got.bytes().await?)),
+            Err(ObjectStoreError::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Writes a record that must not exist yet; `false` if it does.
+    async fn create(&self, path: &str, bytes: Vec<u8>) -> Result<bool, StoreError> {
+        let options = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
+        match self
+            .root
+            .put_opts(&Path::from(path), PutPayload::from(bytes), options)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ObjectStoreError::AlreadyExists { .. }) => Ok(false),
+            Err(err) => Err(write_error(path, err)),
+        }
+    }
+}
+
+/// Before committing `actions` on the version `table` holds: hashes the
+/// files they add and signs the intent. `None` when the process does not
+/// sign.
+pub async fn intend(table: &DeltaTable, actions: &[Action]) -> Result<Option<Pending>, StoreError> {
+    let Some(signer) = SIGNER.get() else {
+        return Ok(None);
+    };
+    let digests = Digests::of(table)?;
+    let store = table.log_store().object_store(None);
+    let mut added = Vec::new();
+    let mut removed = Vec::new();
+    for action in actions {
+        match action {
+            Action::Add(add) => {
+                let location = Path::from_url_path(&add.path)
+                    .map_err(|err| StoreError::Integrity(format!("{}: {err}", add.path)))?;
+                let bytes = store.get(&location).await?.bytes().await?;
+                added.push(AddedFile {
+                    path: unescape(&add.path),
+                    size: bytes.len() as u64,
+                    sha256: sha256_hex(&bytes),
+                    rows: add
+                        .get_stats()
+                        .ok()
+                        .flatten()
+                        .map(|stats| stats.num_records as u64),
+                });
+            }
+            Action::Remove(remove) => removed.push(unescape(&remove.path)),
+            _ => {}
+        }
+    }
+    added.sort_by(|a, b| a.path.cmp(&b.path));
+    removed.sort();
+    let expected_version = table.version().map_or(0, |v| v as u64 + 1);
+    let intent = Intent {
+        table: digests.table.clone(),
+        expected_version,
+        added,
+        removed,
+        process: signer.process.clone(),
+        signed_at: now(),
+    };
+    let path = format!(
+        "{}/{expected_version:020}-{}.json",
+        intent_dir(&digests.table),
+        uuid::Uuid::new_v4()
+    );
+    let signed = Signed::sign(intent.clone(), &signer.key);
+    digests.create(&path, signed.to_bytes()).await?;
+    Ok(Some(Pending {
+        intent,
+        path: Path::from(path),
+        root: digests.root,
+    }))
+}
+
+/// Removes the intent of a commit that was not made.
+pub async fn abandon(pending: Option<Pending>) {
+    if let Some(pending) = pending {
+        if let Err(err) = pending.root.delete(&pending.path).await {
+            tracing::warn!(%err, intent = %pending.path, "intent of an abandoned commit left behind");
+        }
+    }
+}
+
+/// After a commit: signs the digest of each of `versions` (one, or the
+/// versions a vacuum committed) from its log entry and `pending`'s file
+/// hashes, chained to the digest before, and removes the intent.
+pub async fn record(
+    table: &DeltaTable,
+    pending: Option<Pending>,
+    versions: std::ops::RangeInclusive<u64>,
+) -> Result<(), StoreError> {
+    let Some(signer) = SIGNER.get() else {
+        return Ok(());
+    };
+    let digests = Digests::of(table)?;
+    for version in versions {
+        let added = pending
+            .as_ref()
+            .map_or_else(Vec::new, |p| p.intent.added.clone());
+        sign_digest(signer, &digests, table, version, added, false).await?;
+    }
+    if let Some(pending) = pending {
+        match digests.root.delete(&pending.path).await {
+            Ok(()) | Err(ObjectStoreError::NotFound { .. }) => {}
+            Err(err) => tracing::warn!(%err, intent = %pending.path, "intent left behind"),
+        }
+    }
+    Ok(())
+}
+
+/// Signs the digest of `version`, whose added files are `added` (with
+/// their hashes), unless one exists already.
+async fn sign_digest(
+    signer: &Signer,
+    digests: &Digests,
+    table: &DeltaTable,
+    version: u64,
+    added: Vec<AddedFile>,
+    completing: bool,
+) -> Result<(), StoreError> {
+    let entry_bytes = log_entry(table, version).await?;
+    let entry = LogEntry::parse(&entry_bytes).map_err(|err| {
+        StoreError::Integrity(format!("{} version {version}: {err}", digests.table))
+    })?;
+    let logged: Vec<(&str, u64)> = entry
+        .added
+        .iter()
+        .map(|(p, s, _)| (p.as_str(), *s))
+        .collect();
+    let declared: Vec<(&str, u64)> = added.iter().map(|f| (f.path.as_str(), f.size)).collect();
+    if logged != declared {
+        return Err(StoreError::Integrity(format!(
+            "{} version {version}: the log adds {} files, the intent {}",
+            digests.table,
+            logged.len(),
+            declared.len()
+        )));
+    }
+    let previous_sha256 = match version {
+        0 => None,
+        _ => previous_digest(signer, digests, table, version - 1, completing).await?,
+    };
+    let digest = Digest {
+        table: digests.table.clone(),
+        version,
+        log_entry_sha256: sha256_hex(&entry_bytes),
+        added,
+        removed: entry.removed,
+        writer: Writer {
+            process: signer.process.clone(),
+            operation: entry.operation,
+            transactions: entry.transactions,
+        },
+        previous_sha256,
+        signed_at: now(),
+    };
+    let path = digest_path(&digests.table, version);
+    let bytes = Signed::sign(digest, &signer.key).to_bytes();
+    let sha = if digests.create(&path, bytes.clone()).await? {
+        sha256_hex(&bytes)
+    } else {
+        let existing = digests.read(&path).await?.unwrap_or_default();
+        sha256_hex(&existing)
+    };
+    tracing::info!(table = %digests.table, version, digest_sha256 = %sha, "digest signed");
+    signer
+        .heads
+        .lock()
+        .expect("no panic holds the lock")
+        .insert(digests.table.clone(), (version, sha));
+    Ok(())
+}
+
+/// The SHA-256 of the digest of `version`, waiting a while for a writer
+/// between its commit and its digest, then completing it from its intent.
+async fn previous_digest(
+    signer: &Signer,
+    digests: &Digests,
+    table: &DeltaTable,
+    version: u64,
+    completing: bool,
+) -> Result<Option<String>, StoreError> {
+    if let Some((head, sha)) = signer
+        .heads
+        .lock()
+        .expect("no panic holds the lock")
+        .get(&digests.table)
+        && *head == version
+    {
+        return Ok(Some(sha.clone()));
+    }
+    let path = digest_path(&digests.table, version);
+    let deadline = Instant::now()
+        + if completing {
+            Duration::ZERO
+        } else {
+            PREVIOUS_DIGEST_WAIT
+        };
+    loop {
+        if let Some(bytes) = digests.read(&path).await? {
+            return Ok(Some(sha256_hex(&bytes)));
+        }
+        if Instant::now() >= deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    if !completing && Box::pin(complete_version(signer, digests, table, version)).await? {
+        return Ok(digests.read(&path).await?.map(|bytes| sha256_hex(&bytes)));
+    }
+    tracing::error!(
+        table = %digests.table,
+        version,
+        "the version before has no digest: the chain is broken there (aitrail verify reports it)"
+    );
+    Ok(None)
+}
+
+/// On a writer's start: completes, from their signed intents, the digests
+/// of the latest versions of `table` that have none (a crash between a
+/// commit and its digest). A version without a matching intent is never
+/// completed: `aitrail verify` reports it.
+pub async fn complete(table: &DeltaTable) -> Result<(), StoreError> {
+    let Some(signer) = SIGNER.get() else {
+        return Ok(());
+    };
+    let Some(current) = table.version() else {
+        return Ok(());
+    };
+    let digests = Digests::of(table)?;
+    let mut missing = Vec::new();
+    let mut version = current as u64;
+    loop {
+        if digests
+            .read(&digest_path(&digests.table, version))
+            .await?
+            .is_some()
+        {
+            break;
+        }
+        missing.push(version);
+        if version == 0 {
+            break;
+        }
+        version -= 1;
+    }
+    for version in missing.into_iter().rev() {
+        complete_version(signer, &digests, table, version).await?;
+    }
+    Ok(())
+}
+
+/// Completes the digest of `version` from the intent that declared exactly
+/// its files (a table's creation, which adds none, needs none); `false`
+/// when there is no such intent.
+async fn complete_version(
+    signer: &Signer,
+    digests: &Digests,
+    table: &DeltaTable,
+    version: u64,
+) -> Result<bool, StoreError> {
+    let entry = LogEntry::parse(&log_entry(table, version).await?).map_err(|err| {
+        StoreError::Integrity(format!("{} version {version}: {err}", digests.table))
+    })?;
+    let intents = intents(signer, digests).await?;
+    let matching = intents.into_iter().find(|(intent, _)| {
+        let declared: Vec<(&str, u64)> = intent
+            .added
+            .iter()
+            .map(|f| (f.path.as_str(), f.size))
+            .collect();
+        let logged: Vec<(&str, u64)> = entry
+            .added
+            .iter()
+            .map(|(p, s, _)| (p.as_str(), *s))
+            .collect();
+        declared == logged && intent.removed == entry.removed
+    });
+    let added = match matching {
+        Some((intent, path)) => {
+            sign_digest(signer, digests, table, version, intent.added, true).await?;
+            let _ = digests.root.delete(&path).await;
+            tracing::warn!(table = %digests.table, version, "digest completed from its intent");
+            return Ok(true);
+        }
+        None if version == 0 && entry.added.is_empty() && entry.removed.is_empty() => Vec::new(),
+        None => {
+            tracing::error!(
+                table = %digests.table,
+                version,
+                "a log version with neither a digest nor a matching intent: not completed \
+                 (aitrail verify reports it)"
+            );
+            return Ok(false);
+        }
+    };
+    sign_digest(signer, digests, table, version, added, true).await?;
+    Ok(true)
+}
+
+/// The intents of the table whose signatures this process's key made.
+async fn intents(signer: &Signer, digests: &Digests) -> Result<Vec<(Intent, Path)>, StoreError> {
+    let prefix = Path::from(intent_dir(&digests.table));
+    let listed: Vec<_> = digests.root.list(Some(&prefix)).try_collect().await?;
+    let public = signer.key.public_key();
+    let mut found = Vec::new();
+    for meta in listed {
+        let bytes = digests.root.get(&meta.location).await?.bytes().await?;
+        if let Ok(signed) = Signed::<Intent>::parse(&bytes)
+            && signed.verifies(&public)
+        {
+            found.push((signed.body, meta.location));
+        }
+    }
+    Ok(found)
+}
+
+async fn log_entry(table: &DeltaTable, version: u64) -> Result<Bytes, StoreError> {
+    let store = table.log_store().object_store(None);
+    let path = Path::from(format!("_delta_log/{version:020}.json"));
+    Ok(store.get(&path).await?.bytes().await?)
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
