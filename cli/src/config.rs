@@ -21,7 +21,7 @@ use toml::{Table, Value};
 use crate::exit::UsageError;
 
 /// The sections of DESIGN §8.
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "store",
     "kafka",
     "ingest",
@@ -29,6 +29,7 @@ const SECTIONS: [&str; 7] = [
     "server",
     "prices",
     "collect",
+    "integrity",
 ];
 
 /// The parsed file, with environment overrides applied.

@@ -6,6 +6,7 @@ mod exit;
 mod input;
 mod rejects;
 mod service;
+mod signing;
 mod store_args;
 
 use clap::{Parser, Subcommand};
@@ -61,6 +62,8 @@ enum Command {
     Pseudonym(commands::pseudonym::PseudonymArgs),
     /// Load aitrail.toml as ingest, serve and the retention daemon do; exit 2 naming a wrong key.
     CheckConfig(commands::check_config::CheckConfigArgs),
+    Keygen(commands::keygen::KeygenArgs),
+    Verify(commands::verify::VerifyArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -80,6 +83,8 @@ fn main() -> std::process::ExitCode {
         Command::Collect(args) => commands::collect::run(args),
         Command::Pseudonym(args) => commands::pseudonym::run(args),
         Command::CheckConfig(args) => commands::check_config::run(args),
+        Command::Keygen(args) => commands::keygen::run(args),
+        Command::Verify(args) => commands::verify::run(args),
     };
     match outcome {
         Ok(code) => code.into(),

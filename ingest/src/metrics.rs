@@ -3,7 +3,10 @@
 use std::sync::atomic::AtomicU64;
 
 use aitrail_schemas::RejectReason;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -108,7 +111,37 @@ impl Default for Metrics {
             "Small files merged away by continuous compaction of the partitions being written",
             m.merged_files.clone(),
         );
+        registry.register_collector(Box::new(DigestHeads));
         Metrics { registry, ..m }
+    }
+}
+
+/// The head of each table's digest chain (DESIGN §11) as of the last
+/// commit this process signed: `aitrail_ingest_digest_head{table,
+/// sha256}` = its version, so the latest digest hash can be witnessed
+/// outside the store. Read at each scrape, so a hash that is no longer the
+/// head leaves no series behind.
+#[derive(Debug)]
+struct DigestHeads;
+
+impl Collector for DigestHeads {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let heads = aitrail_store::integrity::chain_heads();
+        if heads.is_empty() {
+            return Ok(());
+        }
+        let mut family = encoder.encode_descriptor(
+            "digest_head",
+            "Version of each table's latest signed digest, labelled with the digest's SHA-256",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (table, version, sha256) in heads {
+            let labels = vec![("table".to_string(), table), ("sha256".to_string(), sha256)];
+            ConstGauge::new(i64::try_from(version).unwrap_or(i64::MAX))
+                .encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
     }
 }
 

@@ -24,5 +24,15 @@ pub mod table;
 pub mod writer;
 
 pub use error::StoreError;
+
+/// Every table the store holds: one per event type, then its own logs
+/// (the access log and the retention log).
+pub fn table_names() -> Vec<&'static str> {
+    aitrail_schemas::EventType::ALL
+        .iter()
+        .map(|event_type| event_type.table_name())
+        .chain([access_log::ACCESS_LOG_TABLE, retention::log::RETENTION_LOG])
+        .collect()
+}
 pub use location::StoreRoot;
 pub use policy::Policy;

@@ -24,6 +24,7 @@ pub struct CompactArgs {
 pub fn run(args: CompactArgs) -> anyhow::Result<ExitCode> {
     let policy = args.store.policy()?;
     let root = args.store.root()?;
+    crate::signing::install(None, "compact")?;
     let as_of = args.now.unwrap_or_else(|| Utc::now().date_naive());
     let runtime = tokio::runtime::Runtime::new()?;
     let done = runtime

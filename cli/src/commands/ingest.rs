@@ -32,6 +32,7 @@ pub fn run(args: IngestArgs) -> anyhow::Result<ExitCode> {
         store: file.store()?,
         policy: file.policy()?,
     };
+    crate::signing::install(Some(&file), "ingest")?;
     run_service(args.log_format, |shutdown| async move {
         match aitrail_ingest::run(settings, shutdown).await {
             Ok(_) => Ok(ExitCode::Ok),

@@ -52,6 +52,7 @@ fn record_duplicates(rejects: &mut RejectLines, duplicates: Vec<Duplicate>) -> i
 pub fn run(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let policy = args.store.policy()?;
     let root = args.store.root()?;
+    crate::signing::install(None, "load")?;
     let mut source = input::open(args.file.as_ref())?;
     let out: Box<dyn Write + Send> = match &args.rejects {
         Some(path) => Box::new(BufWriter::new(File::create(path).map_err(|err| {

@@ -75,6 +75,9 @@ fn once(args: OnceArgs, purge: bool) -> anyhow::Result<ExitCode> {
         .store
         .required_policy("retention purges by the policy's tiers and expiry")?;
     let root = args.store.root()?;
+    if purge {
+        crate::signing::install(None, "retention")?;
+    }
     let as_of = args.now.unwrap_or_else(|| Utc::now().date_naive());
     let runtime = tokio::runtime::Runtime::new()?;
     let text = if purge {
@@ -109,6 +112,7 @@ fn daemon(args: DaemonArgs) -> anyhow::Result<ExitCode> {
     })?;
     let root = file.store()?;
     let policy = file.policy()?;
+    crate::signing::install(Some(&file), "retention")?;
     run_service(args.log_format, |shutdown| async move {
         run_on_schedule(&schedule, &root, &policy, shutdown.cancelled()).await;
         Ok(ExitCode::Ok)

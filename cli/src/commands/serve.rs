@@ -31,6 +31,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let root = file.store()?;
     let schedule = file.retention_schedule()?;
     let policy = file.policy()?;
+    crate::signing::install(Some(&file), "serve")?;
     run_service(args.log_format, |shutdown| async move {
         let listener = tokio::net::TcpListener::bind(&server.listen)
             .await

@@ -8,6 +8,8 @@ pub mod keys;
 pub mod log_entry;
 pub mod records;
 pub mod signer;
+pub mod verify;
 
 pub use keys::{PublicKey, SigningKey};
 pub use signer::{abandon, chain_heads, complete, install, intend, is_signing, record};
+pub use verify::{Finding, Progress, Scope, verify};

@@ -26,6 +26,10 @@ use super::records::{
 };
 use crate::StoreError;
 
+/// The most versions without a digest a writer's start looks back over:
+/// a store that was written unsigned before has every old version so.
+const COMPLETION_REACH: usize = 1_000;
+
 /// How long a writer waits for the digest of the version before its own,
 /// which another writer may be between its commit and its digest.
 const PREVIOUS_DIGEST_WAIT: Duration = Duration::from_secs(20);
@@ -318,8 +322,11 @@ async fn previous_digest(
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    if !completing && Box::pin(complete_version(signer, digests, table, version)).await? {
-        return Ok(digests.read(&path).await?.map(|bytes| sha256_hex(&bytes)));
+    if !completing {
+        let intents = intents(signer, digests).await?;
+        if Box::pin(complete_version(signer, digests, table, version, &intents)).await? {
+            return Ok(digests.read(&path).await?.map(|bytes| sha256_hex(&bytes)));
+        }
     }
     tracing::error!(
         table = %digests.table,
@@ -344,39 +351,51 @@ pub async fn complete(table: &DeltaTable) -> Result<(), StoreError> {
     let mut missing = Vec::new();
     let mut version = current as u64;
     loop {
-        if digests
-            .read(&digest_path(&digests.table, version))
-            .await?
-            .is_some()
-        {
+        let path = digest_path(&digests.table, version);
+        if digests.read(&path).await?.is_some() {
             break;
         }
         missing.push(version);
-        if version == 0 {
+        if version == 0 || missing.len() == COMPLETION_REACH {
             break;
         }
         version -= 1;
     }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let intents = intents(signer, &digests).await?;
+    let mut unsigned = 0;
     for version in missing.into_iter().rev() {
-        complete_version(signer, &digests, table, version).await?;
+        if !complete_version(signer, &digests, table, version, &intents).await? {
+            unsigned += 1;
+        }
+    }
+    if unsigned > 0 {
+        tracing::error!(
+            table = %digests.table,
+            versions = unsigned,
+            "log versions with neither a digest nor a matching intent: not completed \
+             (aitrail verify reports them)"
+        );
     }
     Ok(())
 }
 
-/// Completes the digest of `version` from the intent that declared exactly
-/// its files (a table's creation, which adds none, needs none); `false`
-/// when there is no such intent.
+/// Completes the digest of `version` from the intent among `intents` that
+/// declared exactly its files (a table's creation, which adds none, needs
+/// none); `false` when there is no such intent.
 async fn complete_version(
     signer: &Signer,
     digests: &Digests,
     table: &DeltaTable,
     version: u64,
+    intents: &[(Intent, Path)],
 ) -> Result<bool, StoreError> {
     let entry = LogEntry::parse(&log_entry(table, version).await?).map_err(|err| {
         StoreError::Integrity(format!("{} version {version}: {err}", digests.table))
     })?;
-    let intents = intents(signer, digests).await?;
-    let matching = intents.into_iter().find(|(intent, _)| {
+    let matching = intents.iter().find(|(intent, _)| {
         let declared: Vec<(&str, u64)> = intent
             .added
             .iter()
@@ -391,21 +410,13 @@ async fn complete_version(
     });
     let added = match matching {
         Some((intent, path)) => {
-            sign_digest(signer, digests, table, version, intent.added, true).await?;
-            let _ = digests.root.delete(&path).await;
+            sign_digest(signer, digests, table, version, intent.added.clone(), true).await?;
+            let _ = digests.root.delete(path).await;
             tracing::warn!(table = %digests.table, version, "digest completed from its intent");
             return Ok(true);
         }
         None if version == 0 && entry.added.is_empty() && entry.removed.is_empty() => Vec::new(),
-        None => {
-            tracing::error!(
-                table = %digests.table,
-                version,
-                "a log version with neither a digest nor a matching intent: not completed \
-                 (aitrail verify reports it)"
-            );
-            return Ok(false);
-        }
+        None => return Ok(false),
     };
     sign_digest(signer, digests, table, version, added, true).await?;
     Ok(true)

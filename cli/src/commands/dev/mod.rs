@@ -38,6 +38,7 @@ use self::feed::Feed;
 use crate::config::ConfigFile;
 use crate::exit::{ExitCode, UsageError};
 use crate::service::{LogFormat, run_service_with_filter, spawn_lifecycle};
+use aitrail_store::integrity::SigningKey;
 
 /// Flags of `aitrail dev`.
 #[derive(Args)]
@@ -163,6 +164,7 @@ impl Setup {
             .validate()
             .map_err(|err| UsageError(format!("aitrail dev: {err}")))?;
         let pseudonyms = dev_pseudonyms(&args.data_dir)?;
+        dev_signing(&args.data_dir)?;
         let policy = defaults.policy()?;
         // Older history would be rejected as `expired` and never stored,
         // which the backfill waits for.
@@ -208,6 +210,23 @@ fn dev_pseudonyms(data_dir: &Path) -> anyhow::Result<Pseudonyms> {
         Err(err) => return Err(err).with_context(|| format!("cannot read {}", path.display())),
     };
     Ok(Pseudonyms::new(key.trim().as_bytes()))
+}
+
+/// Signs the store's commits with the key `AITRAIL_SIGNING_KEY_FILE`
+/// names when set; otherwise with a pair kept in `<data-dir>/dev-keys/`,
+/// made on the first run, so that `aitrail verify --store <data-dir>
+/// --public-key <data-dir>/dev-keys/signing.pub` checks the store.
+fn dev_signing(data_dir: &Path) -> anyhow::Result<()> {
+    if crate::signing::install(None, "dev")? {
+        return Ok(());
+    }
+    let dir = data_dir.join("dev-keys");
+    let private = dir.join("signing.key");
+    if !private.exists() {
+        SigningKey::generate(&dir).map_err(|err| UsageError(err.to_string()))?;
+    }
+    crate::signing::install_from(&private, "dev")?;
+    Ok(())
 }
 
 /// A fresh random bearer token.
