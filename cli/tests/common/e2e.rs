@@ -526,9 +526,40 @@ impl Site {
         started.elapsed()
     }
 
+    /// The private key every ingest of the site signs its commits with
+    /// (DESIGN §11), made by `aitrail keygen` on first use.
+    pub fn signing_key(&self) -> PathBuf {
+        let keys = self.dir.path().join("keys");
+        if !keys.join("signing.key").exists() {
+            let out = aitrail(&["keygen", "--out", keys.to_str().unwrap()]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        }
+        keys.join("signing.key")
+    }
+
+    /// `aitrail verify` finds the store intact: every commit of every
+    /// ingest signed, chained and matching its files.
+    pub fn assert_verified(&self) {
+        let public = self.signing_key().with_file_name("signing.pub");
+        let out = aitrail(&[
+            "verify",
+            "--store",
+            self.store().to_str().unwrap(),
+            "--public-key",
+            public.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "aitrail verify: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Starts `aitrail ingest` as instance `name` of the consumer group.
     pub fn ingest(&self, name: &str, options: Options) -> Ingest {
         let port = free_port();
+        let key = self.signing_key();
         let config = self.dir.path().join(format!("{name}.toml"));
         std::fs::write(
             &config,
@@ -551,6 +582,10 @@ max_batch_rows = {rows}
 max_batch_age_ms = {age}
 compact_fan_in = {fan_in}
 listen = "127.0.0.1:{port}"
+
+[integrity]
+signing_key_file = "{key}"
+required = true
 "#,
                 store = self.store().display(),
                 broker = self.broker.address,
@@ -558,6 +593,7 @@ listen = "127.0.0.1:{port}"
                 age = options.max_age_ms,
                 assignor = options.assignor,
                 fan_in = options.compact_fan_in,
+                key = key.display(),
             ),
         )
         .unwrap();
