@@ -53,6 +53,11 @@ impl StoreRoot {
         Ok(StoreRoot { url })
     }
 
+    /// The root's URL.
+    pub fn url(&self) -> &Url {
+        &self.url
+    }
+
     /// The URL of the table named `name`.
     pub fn table_url(&self, name: &str) -> Url {
         let mut url = self.url.clone();

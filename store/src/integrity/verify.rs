@@ -79,16 +79,18 @@ pub async fn verify(
     scope: &Scope,
     progress: &dyn Progress,
 ) -> Result<Vec<Finding>, StoreError> {
-    let digests_root = DeltaTableBuilder::from_url(root.table_url(DIGESTS_DIR))?
+    let store_root = DeltaTableBuilder::from_url(root.url().clone())?
         .build_storage()?
         .object_store(None);
-    let mut names: BTreeSet<String> = crate::table_names()
-        .into_iter()
-        .map(str::to_string)
-        .collect();
-    for meta in digests_root.list(None).try_collect::<Vec<_>>().await? {
-        if let Some(first) = meta.location.parts().next() {
-            names.insert(first.as_ref().to_string());
+    let mut names: BTreeSet<String> =
+        crate::table_names().into_iter().map(str::to_string).collect();
+    let listed: Vec<_> = store_root
+        .list(Some(&Path::from(DIGESTS_DIR)))
+        .try_collect()
+        .await?;
+    for meta in listed {
+        if let Some(table) = meta.location.parts().nth(1) {
+            names.insert(table.as_ref().to_string());
         }
     }
     let purges = read_log(root).await?;
@@ -111,7 +113,7 @@ pub async fn verify(
         };
         let checker = TableCheck {
             name: &name,
-            digests: Arc::clone(&digests_root),
+            digests: Arc::clone(&store_root),
             key,
             scope,
             purges: &purges,
@@ -257,15 +259,15 @@ impl TableCheck<'_> {
 
     /// Every digest of the table, by version.
     async fn read_digests(&self) -> Result<BTreeMap<u64, bytes::Bytes>, StoreError> {
-        let prefix = Path::from(self.name);
+        let prefix = Path::from(format!("{DIGESTS_DIR}/{}", self.name));
         let listed: Vec<_> = self.digests.list(Some(&prefix)).try_collect().await?;
         let mut found = BTreeMap::new();
         for meta in listed {
             let parts: Vec<_> = meta.location.parts().collect();
-            if parts.len() != 2 {
+            if parts.len() != 3 {
                 continue;
             }
-            if let Some(version) = digest_version(parts[1].as_ref()) {
+            if let Some(version) = digest_version(parts[2].as_ref()) {
                 let bytes = self.digests.get(&meta.location).await?.bytes().await?;
                 found.insert(version, bytes);
             }
