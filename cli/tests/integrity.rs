@@ -265,7 +265,7 @@ fn every_tamper_is_found_named_and_survives_a_writers_restart() {
         (
             "edited-digest",
             Box::new(|store: &Path| {
-                let path = digest(store, "incidents", 1);
+                let path = digest(store, "ai_usage", 2);
                 let text = std::fs::read_to_string(&path).unwrap();
                 std::fs::write(&path, text.replacen("\"process\": \"load\"", "\"process\": \"ingest\"", 1)).unwrap();
             }),
