@@ -54,12 +54,13 @@ impl Fixture {
 
     /// `aitrail verify` over `store`: its exit code and its lines.
     fn verify(&self, store: &Path, extra: &[&str]) -> (i32, String) {
+        let public = self.public();
         let mut args = vec![
             "verify",
             "--store",
             store.to_str().unwrap(),
             "--public-key",
-            self.public().to_str().unwrap(),
+            public.to_str().unwrap(),
         ];
         args.extend_from_slice(extra);
         let out = aitrail(&args, b"");
@@ -103,7 +104,17 @@ fn fixture() -> Fixture {
         store,
     };
     let events = aitrail(
-        &["gen", "--users", "15", "--days", "80", "--seed", "3", "--start", "2026-09-01"],
+        &[
+            "gen",
+            "--users",
+            "15",
+            "--days",
+            "80",
+            "--seed",
+            "3",
+            "--start",
+            "2026-09-01",
+        ],
         b"",
     )
     .stdout;
@@ -144,7 +155,9 @@ fn latest_version(store: &Path, table: &str) -> u64 {
 }
 
 fn log_entry(store: &Path, table: &str, version: u64) -> PathBuf {
-    store.join(table).join(format!("_delta_log/{version:020}.json"))
+    store
+        .join(table)
+        .join(format!("_delta_log/{version:020}.json"))
 }
 
 fn digest(store: &Path, table: &str, version: u64) -> PathBuf {
@@ -159,13 +172,19 @@ fn a_signed_store_verifies_after_load_compaction_and_retention() {
     assert!(text.contains("intact"), "{text}");
     let versions = latest_version(&fixture.store, "ai_usage");
     for version in 0..=versions {
-        assert!(digest(&fixture.store, "ai_usage", version).exists(), "version {version}");
+        assert!(
+            digest(&fixture.store, "ai_usage", version).exists(),
+            "version {version}"
+        );
     }
 
     let store = fixture.store.to_str().unwrap();
     let out = fixture.signed(&["compact", "--store", store], b"");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(latest_version(&fixture.store, "ai_usage") > versions, "compaction committed");
+    assert!(
+        latest_version(&fixture.store, "ai_usage") > versions,
+        "compaction committed"
+    );
 
     let policy = fixture._dir.path().join("policy.toml");
     std::fs::write(
@@ -174,10 +193,16 @@ fn a_signed_store_verifies_after_load_compaction_and_retention() {
     )
     .unwrap();
     let policy = policy.to_str().unwrap();
-    let out = fixture.signed(&["retention", "run", "--store", store, "--policy", policy], b"");
+    let out = fixture.signed(
+        &["retention", "run", "--store", store, "--policy", policy],
+        b"",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let purged = common::sql(&fixture.store, "SELECT count(*) AS n FROM retention_log");
-    assert!(purged[0]["n"].as_i64().unwrap() > 0, "the retention run purged something");
+    assert!(
+        purged[0]["n"].as_i64().unwrap() > 0,
+        "the retention run purged something"
+    );
 
     let (code, text) = fixture.verify(&fixture.store, &["--policy", policy, "--format", "json"]);
     assert_eq!(code, 0, "{text}");
@@ -232,7 +257,9 @@ fn every_tamper_is_found_named_and_survives_a_writers_restart() {
         ),
         (
             "deleted-file",
-            Box::new(|store: &Path| std::fs::remove_file(&data_files(store, "code_changes")[0]).unwrap()),
+            Box::new(|store: &Path| {
+                std::fs::remove_file(&data_files(store, "code_changes")[0]).unwrap()
+            }),
             "the file is missing (deleted)",
         ),
         (
@@ -245,7 +272,9 @@ fn every_tamper_is_found_named_and_survives_a_writers_restart() {
         ),
         (
             "deleted-log",
-            Box::new(move |store: &Path| std::fs::remove_file(log_entry(store, "ai_usage", last)).unwrap()),
+            Box::new(move |store: &Path| {
+                std::fs::remove_file(log_entry(store, "ai_usage", last)).unwrap()
+            }),
             "the log entry is missing (deleted)",
         ),
         (
@@ -253,7 +282,8 @@ fn every_tamper_is_found_named_and_survives_a_writers_restart() {
             Box::new(|store: &Path| {
                 let path = log_entry(store, "ai_usage", 1);
                 let text = std::fs::read_to_string(&path).unwrap();
-                std::fs::write(&path, text.replacen("\"timestamp\":", "\"timestamp\": ", 1)).unwrap();
+                std::fs::write(&path, text.replacen("\"timestamp\":", "\"timestamp\": ", 1))
+                    .unwrap();
             }),
             "the log entry differs from the one its digest signed (rewritten)",
         ),
@@ -267,7 +297,11 @@ fn every_tamper_is_found_named_and_survives_a_writers_restart() {
             Box::new(|store: &Path| {
                 let path = digest(store, "ai_usage", 2);
                 let text = std::fs::read_to_string(&path).unwrap();
-                std::fs::write(&path, text.replacen("\"process\": \"load\"", "\"process\": \"ingest\"", 1)).unwrap();
+                std::fs::write(
+                    &path,
+                    text.replacen("\"process\": \"load\"", "\"process\": \"ingest\"", 1),
+                )
+                .unwrap();
             }),
             "signature does not hold",
         ),
@@ -277,7 +311,8 @@ fn every_tamper_is_found_named_and_survives_a_writers_restart() {
                 let path = digest(store, "code_changes", 1);
                 let signed: Signed<Digest> = Signed::parse(&std::fs::read(&path).unwrap()).unwrap();
                 let mut body = signed.body;
-                body.removed.push("tier=standard/date=2026-09-02/gone.parquet".into());
+                body.removed
+                    .push("tier=standard/date=2026-09-02/gone.parquet".into());
                 std::fs::write(&path, Signed::sign(body, &other).to_bytes()).unwrap();
             }),
             "signature does not hold",
@@ -286,16 +321,31 @@ fn every_tamper_is_found_named_and_survives_a_writers_restart() {
             "hand-purge",
             Box::new(|store: &Path| {
                 let table = store.join("ai_usage");
+                let file = &data_files(store, "ai_usage")[0];
+                let date = file
+                    .parent()
+                    .unwrap()
+                    .file_name()
+                    .unwrap()
+                    .to_str()
+                    .unwrap();
+                let date = date.strip_prefix("date=").unwrap();
                 let out = Command::new("python3")
                     .args([
                         "-c",
                         "import sys; from deltalake import DeltaTable; \
-                         DeltaTable(sys.argv[1]).delete(\"date = '2026-09-03'\")",
+                         removed = DeltaTable(sys.argv[1]).delete(f\"date = '{sys.argv[2]}'\"); \
+                         assert removed['num_removed_files'] > 0, removed",
                         table.to_str().unwrap(),
+                        date,
                     ])
                     .output()
                     .unwrap();
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }),
             "no digest: a commit nobody signed",
         ),
@@ -305,12 +355,19 @@ fn every_tamper_is_found_named_and_survives_a_writers_restart() {
         tamper(&store);
         let (code, text) = fixture.verify(&store, &[]);
         assert_eq!(code, 1, "{name}: {text}");
-        assert!(text.contains(named), "{name}: expected \"{named}\" in:\n{text}");
+        assert!(
+            text.contains(named),
+            "{name}: expected \"{named}\" in:\n{text}"
+        );
 
         // A writer's start completes digests only from signed intents:
         // the tamper stays found.
         let out = fixture.signed(&["load", "--store", store.to_str().unwrap()], b"");
-        assert!(out.status.code().is_some_and(|c| c < 2), "{name}: {}", stderr(&out));
+        assert!(
+            out.status.code().is_some_and(|c| c < 2),
+            "{name}: {}",
+            stderr(&out)
+        );
         let (code, again) = fixture.verify(&store, &[]);
         assert_eq!(code, 1, "{name} after a restart: {again}");
         assert!(again.contains(named), "{name} after a restart: {again}");
@@ -326,7 +383,10 @@ fn keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites_it() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(keys.join("signing.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(keys.join("signing.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let before = std::fs::read(keys.join("signing.key")).unwrap();
@@ -342,7 +402,8 @@ fn a_writer_required_to_sign_without_a_key_refuses_to_start() {
     std::fs::write(
         &config,
         format!(
-            "[store]\nroot = \"{}\"\n[integrity]\nrequired = true\n",
+            "[store]\nroot = \"{}\"\n[kafka]\n\"bootstrap.servers\" = \"127.0.0.1:9\"\n\"group.id\" = \"g\"\n\
+             [integrity]\nrequired = true\n",
             dir.path().join("store").display()
         ),
     )

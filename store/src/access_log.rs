@@ -109,7 +109,7 @@ impl AccessLogWriter {
                 operation,
             )
             .await?;
-        let version = committed.version() as u64;
+        let version = committed.version();
         adopt_commit(&mut self.table, committed).await?;
         integrity::record(&self.table, intent, version..=version).await
     }

@@ -262,7 +262,7 @@ pub async fn commit_on_held_version(
         Ok(committed) => {
             let version = committed.version();
             adopt_commit(table, committed).await?;
-            integrity::record(table, intent, version as u64..=version as u64).await?;
+            integrity::record(table, intent, version..=version).await?;
             Ok(Some(version))
         }
         Err(DeltaTableError::Transaction {

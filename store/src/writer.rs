@@ -322,7 +322,7 @@ impl StoreWriter {
         // loading the log again would read every file's statistics twice.
         let version = committed.version();
         adopt_commit(table, committed).await?;
-        integrity::record(table, intent, version as u64..=version as u64).await?;
+        integrity::record(table, intent, version..=version).await?;
         recent.record_commit(before, version, files.ids);
         for partition in written {
             self.merge_small_files(event_type, &partition).await;

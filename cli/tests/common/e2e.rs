@@ -532,7 +532,11 @@ impl Site {
         let keys = self.dir.path().join("keys");
         if !keys.join("signing.key").exists() {
             let out = aitrail(&["keygen", "--out", keys.to_str().unwrap()]);
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         keys.join("signing.key")
     }

@@ -94,7 +94,7 @@ impl Digests {
         let url = table.table_url();
         let name = url
             .path_segments()
-            .and_then(|segments| segments.filter(|s| !s.is_empty()).next_back())
+            .and_then(|mut segments| segments.rfind(|s| !s.is_empty()))
             .ok_or_else(|| StoreError::Integrity(format!("{url}: no table name")))?
             .to_string();
         let root_url = url
@@ -166,7 +166,7 @@ pub async fn intend(table: &DeltaTable, actions: &[Action]) -> Result<Option<Pen
     }
     added.sort_by(|a, b| a.path.cmp(&b.path));
     removed.sort();
-    let expected_version = table.version().map_or(0, |v| v as u64 + 1);
+    let expected_version = table.version().map_or(0, |v| v + 1);
     let intent = Intent {
         table: digests.table.clone(),
         expected_version,
@@ -191,10 +191,10 @@ pub async fn intend(table: &DeltaTable, actions: &[Action]) -> Result<Option<Pen
 
 /// Removes the intent of a commit that was not made.
 pub async fn abandon(pending: Option<Pending>) {
-    if let Some(pending) = pending {
-        if let Err(err) = pending.root.delete(&pending.path).await {
-            tracing::warn!(%err, intent = %pending.path, "intent of an abandoned commit left behind");
-        }
+    if let Some(pending) = pending
+        && let Err(err) = pending.root.delete(&pending.path).await
+    {
+        tracing::warn!(%err, intent = %pending.path, "intent of an abandoned commit left behind");
     }
 }
 
@@ -349,7 +349,7 @@ pub async fn complete(table: &DeltaTable) -> Result<(), StoreError> {
     };
     let digests = Digests::of(table)?;
     let mut missing = Vec::new();
-    let mut version = current as u64;
+    let mut version = current;
     loop {
         let path = digest_path(&digests.table, version);
         if digests.read(&path).await?.is_some() {

@@ -82,8 +82,10 @@ pub async fn verify(
     let store_root = DeltaTableBuilder::from_url(root.url().clone())?
         .build_storage()?
         .object_store(None);
-    let mut names: BTreeSet<String> =
-        crate::table_names().into_iter().map(str::to_string).collect();
+    let mut names: BTreeSet<String> = crate::table_names()
+        .into_iter()
+        .map(str::to_string)
+        .collect();
     let listed: Vec<_> = store_root
         .list(Some(&Path::from(DIGESTS_DIR)))
         .try_collect()
@@ -163,7 +165,7 @@ impl TableCheck<'_> {
         let last = [
             entries.keys().next_back().copied(),
             digests.keys().next_back().copied(),
-            table.version().map(|v| v as u64),
+            table.version(),
         ]
         .into_iter()
         .flatten()
@@ -426,18 +428,17 @@ impl TableCheck<'_> {
             .sum();
         progress.start_table(self.name, total);
         let mut findings = Vec::new();
-        let hashed: Vec<(String, Result<Option<(u64, String)>, StoreError>)> =
-            futures::stream::iter(live_paths.iter().cloned())
-                .map(|(path, location)| {
-                    let store = Arc::clone(&store);
-                    async move {
-                        let hashed = hash_file(store, location, progress).await;
-                        (path, hashed)
-                    }
-                })
-                .buffer_unordered(4)
-                .collect()
-                .await;
+        let hashed: Vec<(String, HashedFile)> = futures::stream::iter(live_paths.iter().cloned())
+            .map(|(path, location)| {
+                let store = Arc::clone(&store);
+                async move {
+                    let hashed = hash_file(store, location, progress).await;
+                    (path, hashed)
+                }
+            })
+            .buffer_unordered(4)
+            .collect()
+            .await;
         for (path, hashed) in hashed {
             let Some((file, version)) = added.get(&path) else {
                 findings.push(self.finding(
@@ -481,6 +482,9 @@ impl TableCheck<'_> {
         Ok(findings)
     }
 }
+
+/// A file's size and SHA-256, `None` when it is not there.
+type HashedFile = Result<Option<(u64, String)>, StoreError>;
 
 /// The log entries (version → path) and checkpoint versions of a table.
 async fn log_files(

@@ -123,7 +123,7 @@ pub async fn append_log(root: &StoreRoot, rows: &[LogRow]) -> Result<(), StoreEr
         .with_actions(actions)
         .build(Some(table.snapshot()?), table.log_store(), operation)
         .await?;
-    let version = committed.version() as u64;
+    let version = committed.version();
     adopt_commit(&mut table, committed).await?;
     integrity::record(&table, intent, version..=version).await
 }

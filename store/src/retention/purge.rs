@@ -97,11 +97,11 @@ pub async fn vacuum_removed(table: &mut DeltaTable) -> Result<usize, StoreError>
     let (_, candidates) = vacuum(true).await?;
     let present = still_stored(table, &candidates.files_deleted).await?;
     if present > 0 {
-        let before = table.version().unwrap_or(0) as u64;
+        let before = table.version().unwrap_or(0);
         let intent = integrity::intend(table, &[]).await?;
         let (vacuumed, _) = vacuum(false).await?;
         *table = vacuumed;
-        let after = table.version().unwrap_or(0) as u64;
+        let after = table.version().unwrap_or(0);
         integrity::record(table, intent, before + 1..=after).await?;
     }
     if let Ok(dir) = table.table_url().to_file_path() {
