@@ -124,7 +124,6 @@ fn kill_9_at_five_random_moments_loses_and_duplicates_nothing() {
     assert!(status.success(), "SIGTERM exits 0, got {status}");
     assert!(merged > 0, "continuous compaction merged files meanwhile");
     assert_exactly_once(&site, &input);
-    site.assert_verified();
 
     // The dead-letter topic is at least once: every reject is there.
     let letters = parse_dead_letters(&site.dead_letters(input.invalid()));

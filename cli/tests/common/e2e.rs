@@ -541,25 +541,6 @@ impl Site {
         keys.join("signing.key")
     }
 
-    /// `aitrail verify` finds the store intact: every commit of every
-    /// ingest signed, chained and matching its files.
-    pub fn assert_verified(&self) {
-        let public = self.signing_key().with_file_name("signing.pub");
-        let out = aitrail(&[
-            "verify",
-            "--store",
-            self.store().to_str().unwrap(),
-            "--public-key",
-            public.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "aitrail verify: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
     /// Starts `aitrail ingest` as instance `name` of the consumer group.
     pub fn ingest(&self, name: &str, options: Options) -> Ingest {
         let port = free_port();
