@@ -2,7 +2,9 @@
 # Issue 31's figures: `aitrail load` of the same events with signing off
 # and on in the same run (every commit hashes its new files, signs an
 # intent and a digest), then `aitrail verify` over the signed store, beside
-# this machine's SHA-256 speed (`openssl speed`), which bounds it.
+# this machine's SHA-256 speed (`openssl speed`), which bounds it. The
+# events are another producer's (benches/e2e/foreign_events.py), not the
+# generator's.
 #
 #   benches/e2e/integrity.sh [EVENTS]      # default 10,000,000
 set -euo pipefail
@@ -15,8 +17,8 @@ bin="${AITRAIL_BIN:-$CARGO_TARGET_DIR/release/aitrail}"
 [ -n "${AITRAIL_BIN:-}" ] || cargo build --release --locked -p aitrail >&2
 
 start_date=$(date -u -d '40 days ago' +%F)
-"$bin" gen --users $(( events / 300 + 5 )) --days 30 --seed 1 --start "$start_date" \
-  | head -n "$events" > "$work/events.jsonl"
+python3 benches/e2e/foreign_events.py --events "$events" --seed 1 --start "$start_date" --days 30 \
+  > "$work/events.jsonl"
 lines=$(wc -l < "$work/events.jsonl")
 echo "== $lines events, $(du -h "$work/events.jsonl" | cut -f1)" >&2
 rm -rf "$work/keys"

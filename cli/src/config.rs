@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use aitrail_collect::CollectConfig;
+use aitrail_governance::GovernancePolicy;
 use aitrail_ingest::IngestConfig;
 use aitrail_ingest::config::check_kafka;
 use aitrail_kafka::KafkaConfig;
@@ -21,7 +22,7 @@ use toml::{Table, Value};
 use crate::exit::UsageError;
 
 /// The sections of DESIGN §8.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "store",
     "kafka",
     "ingest",
@@ -30,6 +31,7 @@ const SECTIONS: [&str; 8] = [
     "prices",
     "collect",
     "integrity",
+    "governance",
 ];
 
 /// The parsed file, with environment overrides applied.
@@ -208,6 +210,34 @@ impl ConfigFile {
     pub fn prices(&self) -> Result<Prices, UsageError> {
         let entries: Vec<ModelPrice> = self.section("prices")?;
         Prices::new(entries).map_err(|err| UsageError(format!("{}: {err}", self.path.display())))
+    }
+
+    /// The governance policy of `[governance]` (DESIGN §10): the file its
+    /// `policy` key names (relative to this file), or the policy inline;
+    /// `None` when the section is absent.
+    pub fn governance(&self) -> Result<Option<GovernancePolicy>, UsageError> {
+        let Some(section) = self.table.get("governance") else {
+            return Ok(None);
+        };
+        let name = format!("{} [governance]", self.path.display());
+        let Value::Table(section) = section else {
+            return Err(UsageError(format!("{name}: not a table")));
+        };
+        let mut spec = section.clone();
+        let policy = match spec.remove("policy") {
+            Some(Value::String(file)) => {
+                if let Some(key) = spec.keys().next() {
+                    return Err(UsageError(format!(
+                        "{name}: `{key}` cannot be set together with `policy`"
+                    )));
+                }
+                let base = self.path.parent().unwrap_or(Path::new("."));
+                GovernancePolicy::load(&base.join(file))
+            }
+            Some(_) => return Err(UsageError(format!("{name}: `policy` must be a file path"))),
+            None => GovernancePolicy::from_toml(Value::Table(spec), &name),
+        };
+        policy.map(Some).map_err(|err| UsageError(err.to_string()))
     }
 
     /// The retention policy of `[retention]`: inline, or the file its

@@ -52,7 +52,7 @@ enum Command {
     Retention(commands::retention::RetentionCommand),
     /// Merge the small files of partitions old enough to be complete.
     Compact(commands::compact::CompactArgs),
-    /// Print a report: adoption, token-spend or incidents.
+    /// Print a report: adoption, token-spend, incidents or violations.
     Report(commands::report::ReportArgs),
     /// Serve SQL and reports over HTTP until SIGTERM or SIGINT.
     Serve(commands::serve::ServeArgs),
@@ -63,6 +63,9 @@ enum Command {
     /// Load aitrail.toml as ingest, serve and the retention daemon do; exit 2 naming a wrong key.
     CheckConfig(commands::check_config::CheckConfigArgs),
     Keygen(commands::keygen::KeygenArgs),
+    /// Check a governance policy (approved tools, domains, review rules, exceptions).
+    #[command(subcommand)]
+    Governance(commands::governance::GovernanceCommand),
     Verify(commands::verify::VerifyArgs),
 }
 
@@ -84,6 +87,7 @@ fn main() -> std::process::ExitCode {
         Command::Pseudonym(args) => commands::pseudonym::run(args),
         Command::CheckConfig(args) => commands::check_config::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
+        Command::Governance(command) => commands::governance::run(command),
         Command::Verify(args) => commands::verify::run(args),
     };
     match outcome {

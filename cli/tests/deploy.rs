@@ -238,6 +238,7 @@ fn compose_runs_kafka_in_kraft_an_s3_store_and_aitrail_from_the_dockerfile() {
     // The aitrail services: the image of deploy/Dockerfile, a mounted
     // config that check-config accepts under the service's environment.
     let mut aitrail = BTreeMap::new();
+    let mut keygen = Vec::new();
     for (name, service) in &services {
         let build = &service["build"];
         if build.is_badvalue() {
@@ -262,6 +263,10 @@ fn compose_runs_kafka_in_kraft_an_s3_store_and_aitrail_from_the_dockerfile() {
             );
         }
         let command = strings(&service["command"]);
+        if strings(&service["entrypoint"]).first().map(String::as_str) == Some("/bin/sh") {
+            keygen.push((name.clone(), *service, command.join(" ")));
+            continue;
+        }
         let config = flag(&command, "--config")
             .unwrap_or_else(|| panic!("{name}: {command:?} has no --config"));
         let file = compose_mount(service, config);
@@ -280,6 +285,57 @@ fn compose_runs_kafka_in_kraft_an_s3_store_and_aitrail_from_the_dockerfile() {
     for role in ["ingest", "serve", "collect"] {
         assert!(aitrail.contains_key(role), "compose runs aitrail {role}");
     }
+
+    // One service makes the signing key into a volume, once; every writer
+    // mounts it read-only, waits for it, and must sign (DESIGN §11).
+    let [(keygen_name, keygen, script)] = &keygen[..] else {
+        panic!("one keygen service: {keygen:?}");
+    };
+    let out_dir = script
+        .split("aitrail keygen --out ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{keygen_name}: {script} runs no `aitrail keygen --out DIR`"));
+    let volume = strings(&keygen["volumes"])
+        .into_iter()
+        .find_map(|mount| {
+            mount
+                .strip_suffix(&format!(":{out_dir}"))
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| panic!("{keygen_name}: nothing mounted at {out_dir}"));
+    assert!(
+        entries(&compose["volumes"])
+            .iter()
+            .any(|(name, _)| *name == volume),
+        "{volume} is a named volume"
+    );
+    for role in ["ingest", "serve", "retention"] {
+        let Some((name, service, table, env)) = aitrail.get(role) else {
+            continue;
+        };
+        let key_file = env
+            .iter()
+            .find(|(k, _)| k == "AITRAIL_SIGNING_KEY_FILE")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{name}: no AITRAIL_SIGNING_KEY_FILE"));
+        assert_eq!(key_file, format!("{out_dir}/signing.key"), "{name}");
+        assert!(
+            strings(&service["volumes"]).contains(&format!("{volume}:{out_dir}:ro")),
+            "{name}: mounts {volume} read-only at {out_dir}"
+        );
+        assert_eq!(
+            depends_on(service).get(keygen_name).map(String::as_str),
+            Some("service_completed_successfully"),
+            "{name}: waits for {keygen_name}"
+        );
+        assert_eq!(
+            effective(table, env, "integrity", "required"),
+            Some(toml::Value::Boolean(true)),
+            "{name}: [integrity] required"
+        );
+    }
+
     let (name, collect, table, env) = &aitrail["collect"];
     for key in ["listen", "grpc_listen"] {
         let listen = effective_str(table, env, "collect", key);
@@ -671,6 +727,42 @@ fn kubernetes_workloads_agree_with_their_configuration() {
         collect.env.iter().any(|(k, _)| k == "AITRAIL_IDENTITY_KEY"),
         "the collector gets AITRAIL_IDENTITY_KEY"
     );
+
+    // Every container that writes to the store signs its commits with the
+    // key of a mounted Secret (DESIGN §11), and the services that read
+    // [integrity] refuse to start without it.
+    for command in ["ingest", "serve", "retention", "compact"] {
+        for container in containers.iter().filter(|c| c.args[0] == command) {
+            let key_file = container
+                .env
+                .iter()
+                .find(|(name, _)| name == "AITRAIL_SIGNING_KEY_FILE")
+                .map(|(_, value)| value.clone())
+                .unwrap_or_else(|| panic!("{}: no AITRAIL_SIGNING_KEY_FILE", container.workload));
+            let (secret, key) = container.secret_file(&key_file).unwrap_or_else(|| {
+                panic!("{}: {key_file} is not a mounted Secret", container.workload)
+            });
+            assert!(
+                objects.data("Secret", &secret).contains_key(&key),
+                "{}: Secret {secret} has no {key}",
+                container.workload
+            );
+            if flag(&container.args, "--config").is_some() {
+                let required = effective(
+                    &config_of(container),
+                    &container.env,
+                    "integrity",
+                    "required",
+                );
+                assert_eq!(
+                    required,
+                    Some(toml::Value::Boolean(true)),
+                    "{}: [integrity] required",
+                    container.workload
+                );
+            }
+        }
+    }
 
     // The retention job: one run at a time.
     for (name, job) in objects.of_kind("CronJob") {

@@ -124,6 +124,7 @@ fn kill_9_at_five_random_moments_loses_and_duplicates_nothing() {
     assert!(status.success(), "SIGTERM exits 0, got {status}");
     assert!(merged > 0, "continuous compaction merged files meanwhile");
     assert_exactly_once(&site, &input);
+    site.assert_verifies();
 
     // The dead-letter topic is at least once: every reject is there.
     let letters = parse_dead_letters(&site.dead_letters(input.invalid()));
@@ -195,6 +196,7 @@ fn a_group_member_killed_hands_its_partitions_to_the_other() {
     let status = leader.terminate();
     assert!(status.success(), "SIGTERM exits 0, got {status}");
     assert_exactly_once(&site, &input);
+    site.assert_verifies();
     let letters = parse_dead_letters(&site.dead_letters(input.invalid()));
     assert_eq!(rejects_by_reason(&letters), expected_rejects(&input));
 }

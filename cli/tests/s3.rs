@@ -1,9 +1,10 @@
-//! The store on S3: `load`, `sql`, `retention` and `compact` against a real
+//! The store on S3: `load`, `sql`, `retention`, `compact` and `verify` against a real
 //! S3-compatible server on loopback (moto's, which honours conditional puts
 //! as AWS S3 does), configured only through the usual `AWS_*` variables.
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -90,9 +91,15 @@ s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', \
 aws_secret_access_key='test', region_name='us-east-1')\n";
 
 fn aitrail(server: &S3Server, args: &[&str], stdin: &[u8]) -> Output {
+    aitrail_with(server, &[], args, stdin)
+}
+
+/// [`aitrail`] with more environment variables.
+fn aitrail_with(server: &S3Server, env: &[(&str, &Path)], args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_aitrail"))
         .args(args)
         .envs(server.env())
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -252,11 +259,43 @@ fn load_sql_retention_and_compact_work_on_s3() {
     assert_eq!(sql(&server, store, totals), uncompacted);
 }
 
+/// `aitrail verify` of an S3 store: its exit code and its lines.
+fn verify(server: &S3Server, store: &str, public: &Path) -> (Option<i32>, String) {
+    let out = aitrail(
+        server,
+        &[
+            "verify",
+            "--store",
+            store,
+            "--public-key",
+            public.to_str().unwrap(),
+        ],
+        b"",
+    );
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// Two signing writers racing on one S3 store: no commit lost, each
+/// version's digest chained to the one before, and `aitrail verify` finds
+/// the store intact — then finds a data object rewritten and a digest
+/// deleted behind its back.
 #[test]
-fn concurrent_loads_to_one_s3_store_lose_no_commit() {
+fn concurrent_signed_loads_to_one_s3_store_lose_no_commit_and_verify() {
     let server = S3Server::start();
     server.boto3(&format!("{CLIENT}s3.create_bucket(Bucket='aitrail')"));
     let store = "s3://aitrail/shared";
+    let keys = tempfile::tempdir().unwrap();
+    let made = aitrail(
+        &server,
+        &["keygen", "--out", keys.path().to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(made.status.code(), Some(0));
+    let private = keys.path().join("signing.key");
+    let signing = [("AITRAIL_SIGNING_KEY_FILE", private.as_path())];
     let events = aitrail(
         &server,
         &["gen", "--users", "24", "--days", "20", "--seed", "5"],
@@ -271,7 +310,7 @@ fn concurrent_loads_to_one_s3_store_lose_no_commit() {
     // table are not what this is about.
     let (first, rest) = lines.split_at(100);
     let first: Vec<u8> = first.iter().flat_map(|l| [*l, b"\n"].concat()).collect();
-    let created = aitrail(&server, &["load", "--store", store], &first);
+    let created = aitrail_with(&server, &signing, &["load", "--store", store], &first);
     assert_eq!(created.status.code(), Some(0));
     let half = |parity: usize| -> Vec<u8> {
         rest.iter()
@@ -286,9 +325,11 @@ fn concurrent_loads_to_one_s3_store_lose_no_commit() {
             .iter()
             .map(|input| {
                 let server = &server;
+                let signing = &signing;
                 scope.spawn(move || {
-                    aitrail(
+                    aitrail_with(
                         server,
+                        signing,
                         &["load", "--store", store, "--batch-rows", "400"],
                         input,
                     )
@@ -307,4 +348,38 @@ fn concurrent_loads_to_one_s3_store_lose_no_commit() {
     });
     let stored = sql(&server, store, common::STORED_EVENTS);
     assert_eq!(stored[0]["n"], lines.len());
+
+    let public = keys.path().join("signing.pub");
+    let (code, text) = verify(&server, store, &public);
+    assert_eq!(code, Some(0), "{text}");
+
+    let listed = server.boto3(&format!(
+        "{CLIENT}for o in s3.list_objects_v2(Bucket='aitrail', Prefix='shared/ai_usage/tier=')\
+         ['Contents']: print(o['Key'])"
+    ));
+    let data = listed.lines().next().expect("ai_usage has data files");
+    server.boto3(&format!(
+        "{CLIENT}key = {data:?}\n\
+         body = bytearray(s3.get_object(Bucket='aitrail', Key=key)['Body'].read())\n\
+         body[4] ^= 1\n\
+         s3.put_object(Bucket='aitrail', Key=key, Body=bytes(body))"
+    ));
+    server.boto3(&format!(
+        "{CLIENT}s3.delete_object(Bucket='aitrail', \
+         Key='shared/_digests/ai_usage/00000000000000000001.json')"
+    ));
+    let (code, text) = verify(&server, store, &public);
+    assert_eq!(code, Some(1), "{text}");
+    let file = data.strip_prefix("shared/ai_usage/").unwrap();
+    assert!(
+        text.lines().any(|line| line.starts_with("ai_usage ")
+            && line.contains(file)
+            && line.contains("bytes differ")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("ai_usage version 1:") && line.contains("no digest")),
+        "{text}"
+    );
 }

@@ -180,6 +180,9 @@ pub struct StoreTables {
     /// Parquet footers, shared by every query's session: reading them again
     /// for each query would cost more than many queries themselves.
     footers: Arc<FileMetadataCache>,
+    /// Tables from configuration rather than the store (a crate above
+    /// this one's: the governance policy's), registered in every session.
+    configured: Vec<(String, RecordBatch)>,
 }
 
 impl StoreTables {
@@ -195,7 +198,15 @@ impl StoreTables {
             prices,
             open: Mutex::new(HashMap::new()),
             footers,
+            configured: Vec::new(),
         })
+    }
+
+    /// Registers `rows` as the table `name` in every session, beside the
+    /// store's tables and `model_prices`.
+    pub fn with_table(mut self, name: &str, rows: RecordBatch) -> Self {
+        self.configured.push((name.to_string(), rows));
+        self
     }
 
     /// A session for one query, within `limits`, over the tables as last
@@ -255,6 +266,10 @@ impl StoreTables {
         }
         drop(open);
         ctx.register_table(MODEL_PRICES_TABLE, Arc::new(self.prices.table()?))?;
+        for (name, rows) in &self.configured {
+            let table = MemTable::try_new(rows.schema(), vec![vec![rows.clone()]])?;
+            ctx.register_table(name.as_str(), Arc::new(table))?;
+        }
         Ok(StoreSession {
             ctx,
             limits,

@@ -95,7 +95,7 @@ async fn a_registered_report_is_served_by_name_within_its_roles() {
     };
     let mut reports = Reports::builtin();
     reports.register(Arc::new(UsageCount));
-    let (app, background) = App::start(config, root, Prices::default(), reports)
+    let (app, background) = App::start(config, root, Prices::default(), reports, Vec::new())
         .await
         .unwrap();
     let router = router(Arc::clone(&app));

@@ -15,10 +15,7 @@ use deltalake::kernel::transaction::{
 use deltalake::kernel::{Action, LogicalFileView, Remove, StructType, Version};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::table::state::DeltaTableState;
-use deltalake::{
-    DeltaTable, DeltaTableBuilder, DeltaTableError, ObjectStore, ObjectStoreError, Path,
-    TableProperty,
-};
+use deltalake::{DeltaTable, DeltaTableError, ObjectStore, ObjectStoreError, Path, TableProperty};
 use object_store::ObjectStoreExt;
 
 use crate::error::StoreError;
@@ -60,7 +57,7 @@ pub async fn open_existing(root: &StoreRoot, name: &str) -> Result<Option<DeltaT
     {
         return Ok(None);
     }
-    let mut table = DeltaTableBuilder::from_url(url)?.build()?;
+    let mut table = integrity::table_builder(url)?.build()?;
     if !table.verify_deltatable_existence().await? {
         return Ok(None);
     }
@@ -103,8 +100,8 @@ pub async fn open_or_create_named(
         })?;
     }
     let schema: StructType = schema.try_into_kernel()?;
-    let created = DeltaTable::try_from_url(url)
-        .await?
+    let created = integrity::table_builder(url)?
+        .build()?
         .create()
         .with_table_name(name)
         .with_columns(schema.fields().cloned())

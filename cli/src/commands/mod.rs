@@ -5,6 +5,7 @@ pub mod collect;
 pub mod compact;
 pub mod dev;
 pub mod generate;
+pub mod governance;
 pub mod ingest;
 pub mod keygen;
 pub mod load;

@@ -5,6 +5,9 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use aitrail_governance::{GovernancePolicy, Violations};
 
 use aitrail_query::Prices;
 use aitrail_query::output::render;
@@ -18,14 +21,18 @@ use crate::config::ConfigFile;
 use crate::exit::{ExitCode, UsageError};
 use crate::store_args::parse_root;
 
-/// Every report the binary answers, by name.
-pub fn registry() -> Reports {
-    Reports::builtin()
+/// Every report the binary answers, by name: the built-in ones and the
+/// governance policy's `violations`, judging by `policy` (without one it
+/// answers that it needs one).
+pub fn registry(policy: Option<Arc<GovernancePolicy>>) -> Reports {
+    let mut reports = Reports::builtin();
+    reports.register(Arc::new(Violations::new(policy)));
+    reports
 }
 
 /// The names `aitrail report` accepts, each with what it answers.
 fn report_names() -> PossibleValuesParser {
-    let names: Vec<PossibleValue> = registry()
+    let names: Vec<PossibleValue> = registry(None)
         .iter()
         .map(|report| PossibleValue::new(report.name()).help(report.about()))
         .collect();
@@ -59,6 +66,16 @@ pub struct ReportArgs {
     /// Hours before an incident that count; incidents only (default 72).
     #[arg(long)]
     lookback_hours: Option<String>,
+    /// The governance policy (violations); default `[governance]` of --config.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Only this rule's findings (violations): unapproved_tool,
+    /// data_class_exceeded, red_domain_use, unreviewed_ai_change, stale_tool_review.
+    #[arg(long)]
+    rule: Option<String>,
+    /// Only open or only excepted findings (violations).
+    #[arg(long)]
+    status: Option<String>,
     /// Output format; json prints the server's answer.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
@@ -66,19 +83,21 @@ pub struct ReportArgs {
 
 /// Runs the report and prints it.
 pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let (root, prices) = store_and_prices(&args)?;
+    let (root, prices, policy) = store_prices_and_policy(&args)?;
     let given = [
         ("from", &args.from),
         ("to", &args.to),
         ("bucket", &args.bucket),
         ("by", &args.by),
         ("lookback_hours", &args.lookback_hours),
+        ("rule", &args.rule),
+        ("status", &args.status),
     ];
     let pairs = given
         .into_iter()
         .filter_map(|(name, value)| value.clone().map(|v| (name.to_string(), v)));
     let today = chrono::Utc::now().date_naive();
-    let reports = registry();
+    let reports = registry(policy.map(Arc::new));
     let report = reports
         .named(&args.report)
         .expect("clap accepts only the registered names");
@@ -109,8 +128,17 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-fn store_and_prices(args: &ReportArgs) -> Result<(StoreRoot, Prices), UsageError> {
+fn store_prices_and_policy(
+    args: &ReportArgs,
+) -> Result<(StoreRoot, Prices, Option<GovernancePolicy>), UsageError> {
     let file = args.config.as_deref().map(ConfigFile::load).transpose()?;
+    let policy = match (&args.policy, &file) {
+        (Some(path), _) => {
+            Some(GovernancePolicy::load(path).map_err(|err| UsageError(err.to_string()))?)
+        }
+        (None, Some(file)) => file.governance()?,
+        (None, None) => None,
+    };
     let prices = match &file {
         Some(file) => file.prices()?,
         None => Prices::default(),
@@ -124,5 +152,5 @@ fn store_and_prices(args: &ReportArgs) -> Result<(StoreRoot, Prices), UsageError
             ));
         }
     };
-    Ok((root, prices))
+    Ok((root, prices, policy))
 }

@@ -15,7 +15,8 @@ use crate::service::{LogFormat, run_service, spawn_lifecycle};
 /// Flags of `aitrail serve`.
 #[derive(Args)]
 pub struct ServeArgs {
-    /// The configuration file (sections store, server, prices, retention).
+    /// The configuration file (sections store, server, prices, retention,
+    /// integrity, governance).
     #[arg(long)]
     config: PathBuf,
     /// Log lines as JSON objects (for log collectors) or as text.
@@ -31,6 +32,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let root = file.store()?;
     let schedule = file.retention_schedule()?;
     let policy = file.policy()?;
+    let governance = file.governance()?;
+    let policy_tables = match &governance {
+        Some(governance) => aitrail_governance::policy_tables(governance)?,
+        None => Vec::new(),
+    };
+    let reports = super::report::registry(governance.map(std::sync::Arc::new));
     crate::signing::install(Some(&file), "serve")?;
     run_service(args.log_format, |shutdown| async move {
         let listener = tokio::net::TcpListener::bind(&server.listen)
@@ -38,7 +45,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .map_err(|err| UsageError(format!("server.listen `{}`: {err}", server.listen)))?;
         let address = listener.local_addr()?;
         let lifecycle = spawn_lifecycle(schedule, root.clone(), policy, shutdown.clone());
-        let (app, background) = App::start(server, root, prices, super::report::registry()).await?;
+        let (app, background) = App::start(server, root, prices, reports, policy_tables).await?;
         tracing::info!(%address, "serving");
         let served = serve(listener, app, shutdown).await;
         background.finish().await;

@@ -464,6 +464,8 @@ pub struct Container<'a> {
     pub per_pod: Vec<String>,
     /// mountPath → the ConfigMap whose keys are files there.
     pub config_maps: BTreeMap<String, String>,
+    /// mountPath → the Secret whose keys are files there.
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl Container<'_> {
@@ -476,6 +478,15 @@ impl Container<'_> {
                 Some((map.clone(), key.to_string()))
             })
             .unwrap_or_else(|| panic!("{}: {path} is not a mounted ConfigMap file", self.workload))
+    }
+
+    /// The Secret entry behind a path inside the container, as (secret,
+    /// key), if a Secret is mounted there.
+    pub fn secret_file(&self, path: &str) -> Option<(String, String)> {
+        self.secrets.iter().find_map(|(mount, secret)| {
+            let key = path.strip_prefix(mount.as_str())?.strip_prefix('/')?;
+            Some((secret.clone(), key.to_string()))
+        })
     }
 
     /// The container port `port` names (a number or a port name).
@@ -529,6 +540,7 @@ pub fn containers<'a>(objects: &Objects<'a>) -> Vec<Container<'a>> {
                 assert_non_root(&pod["securityContext"], &spec["securityContext"], &workload);
                 let (env, per_pod) = container_env(spec, objects, &workload);
                 let mut config_maps = BTreeMap::new();
+                let mut secrets = BTreeMap::new();
                 for mount in items(&spec["volumeMounts"]) {
                     let volume = text(&mount["name"]).expect("a mount's volume");
                     let volume = volumes
@@ -542,6 +554,10 @@ pub fn containers<'a>(objects: &Objects<'a>) -> Vec<Container<'a>> {
                         let path = text(&mount["mountPath"]).expect("a mountPath");
                         config_maps.insert(path, map);
                     }
+                    if let Some(secret) = text(&volume["secret"]["secretName"]) {
+                        let path = text(&mount["mountPath"]).expect("a mountPath");
+                        secrets.insert(path, secret);
+                    }
                 }
                 found.push(Container {
                     workload,
@@ -550,6 +566,7 @@ pub fn containers<'a>(objects: &Objects<'a>) -> Vec<Container<'a>> {
                     env,
                     per_pod,
                     config_maps,
+                    secrets,
                 });
             }
         }

@@ -528,6 +528,25 @@ impl Site {
 
     /// The private key every ingest of the site signs its commits with
     /// (DESIGN §11), made by `aitrail keygen` on first use.
+    /// `aitrail verify` of the store with the site's public key: every
+    /// commit of every ingest, killed or not, signed and unbroken.
+    pub fn assert_verifies(&self) {
+        let public = self.signing_key().with_file_name("signing.pub");
+        let out = aitrail(&[
+            "verify",
+            "--store",
+            self.store().to_str().unwrap(),
+            "--public-key",
+            public.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "aitrail verify found:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn signing_key(&self) -> PathBuf {
         let keys = self.dir.path().join("keys");
         if !keys.join("signing.key").exists() {

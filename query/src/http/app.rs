@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use aitrail_ops::Observed;
 use aitrail_store::StoreRoot;
+use arrow::record_batch::RecordBatch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -34,21 +35,27 @@ pub struct App {
 
 impl App {
     /// Opens the store's access log (creating it) and prepares the tables,
-    /// to answer `reports`; `config` must have been validated. The
-    /// returned tasks must be finished after serving, to commit the last
-    /// access records.
+    /// with `configured` tables beside them (the governance policy's), to
+    /// answer `reports`; `config` must have been validated. The returned
+    /// tasks must be finished after serving, to commit the last access
+    /// records.
     pub async fn start(
         config: ServerConfig,
         root: StoreRoot,
         prices: Prices,
         reports: Reports,
+        configured: Vec<(String, RecordBatch)>,
     ) -> Result<(Arc<App>, BackgroundTasks), QueryError> {
         let metrics = Arc::new(Metrics::default());
         let healthy = Arc::new(AtomicBool::new(true));
         let (access_log, task) =
             AccessLog::start(&root, Arc::clone(&metrics), Arc::clone(&healthy)).await?;
         let app = App {
-            tables: StoreTables::new(root, prices)?,
+            tables: configured
+                .into_iter()
+                .try_fold(StoreTables::new(root, prices)?, |tables, (name, rows)| {
+                    Ok::<_, QueryError>(tables.with_table(&name, rows))
+                })?,
             sums: ReportSums::default(),
             reports,
             tokens: Tokens::new(&config.tokens),

@@ -2,6 +2,8 @@
 //! mistake is refused naming the parameter, and values reach the plans only
 //! as bound values or as one of a closed set of column names.
 
+use std::collections::BTreeMap;
+
 use chrono::{Days, NaiveDate};
 use serde_json::{Value, json};
 
@@ -94,7 +96,14 @@ pub struct ReportParams {
     pub by: GroupBy,
     /// Hours before an incident whose changes and usage count (incidents).
     pub lookback_hours: u32,
+    /// The values of parameters of a report's own (a report of a crate
+    /// above this one: `rule`, `status`, …), which that report checks.
+    pub others: BTreeMap<String, String>,
 }
+
+/// The parameters this parser reads itself; any other a report takes is
+/// kept in [`ReportParams::others`].
+const COMMON: [&str; 5] = ["from", "to", "bucket", "by", "lookback_hours"];
 
 /// Days a report covers when `from` is not given.
 const DEFAULT_DAYS: u64 = 90;
@@ -203,6 +212,11 @@ impl ReportParams {
                 }
             },
         };
+        let others = given
+            .iter()
+            .filter(|(name, _)| !COMMON.contains(&name.as_str()))
+            .cloned()
+            .collect();
         Ok(ReportParams {
             report,
             parameters,
@@ -211,6 +225,7 @@ impl ReportParams {
             bucket,
             by,
             lookback_hours,
+            others,
         })
     }
 
@@ -228,7 +243,15 @@ impl ReportParams {
         if takes("lookback_hours") {
             params["lookback_hours"] = json!(self.lookback_hours);
         }
+        for (name, value) in &self.others {
+            params[name] = json!(value);
+        }
         params
+    }
+
+    /// The value given for a parameter of the report's own.
+    pub fn other(&self, name: &str) -> Option<&str> {
+        self.others.get(name).map(String::as_str)
     }
 }
 

@@ -4,12 +4,14 @@
 //! show that no file, log entry or digest was edited, added or deleted
 //! since it was written.
 
+pub mod declaring;
 pub mod keys;
 pub mod log_entry;
 pub mod records;
 pub mod signer;
 pub mod verify;
 
+pub use declaring::table_builder;
 pub use keys::{PublicKey, SigningKey};
-pub use signer::{abandon, chain_heads, complete, install, intend, is_signing, record};
+pub use signer::{abandon, chain_heads, complete, install, intend, record, remove_uncommitted};
 pub use verify::{Finding, Progress, Scope, verify};

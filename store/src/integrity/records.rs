@@ -2,7 +2,10 @@
 //! digest per committed table version (`_digests/<table>/<version>.json`,
 //! chained to the digest before it) and an intent written before each
 //! commit (`_digests/<table>/intent/<id>.json`), from which a crash
-//! between the commit and its digest is completed.
+//! between the commit and its digest is completed, and a declaration of
+//! each data file signed before the file is written
+//! (`_digests/<table>/written/<file name>.json`), which tells a file a
+//! crash left uncommitted from one slipped into the table.
 //!
 //! A record file is `{"body": …, "signature": …}`: the signature is
 //! Ed25519 over the body's JSON exactly as [`Signed::to_bytes`] writes it,
@@ -85,6 +88,26 @@ pub struct Intent {
     pub signed_at: String,
 }
 
+/// The signed statement, made before a data file is written, of the
+/// bytes it will hold: a file that a crash left written but never
+/// committed is then known for the writer's own, not someone else's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Declared {
+    /// The table's name.
+    pub table: String,
+    /// The file's path relative to the table root, as the object store
+    /// names it.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The SHA-256 of its bytes, in hex.
+    pub sha256: String,
+    /// The process writing it.
+    pub process: String,
+    /// When the declaration was signed (RFC 3339).
+    pub signed_at: String,
+}
+
 /// A body with its signature, as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Signed<T> {
@@ -138,6 +161,18 @@ pub fn digest_path(table: &str, version: u64) -> String {
 /// The folder of a table's intents, relative to the store root.
 pub fn intent_dir(table: &str) -> String {
     format!("{DIGESTS_DIR}/{table}/intent")
+}
+
+/// The folder of a table's data-file declarations, relative to the store
+/// root.
+pub fn declared_dir(table: &str) -> String {
+    format!("{DIGESTS_DIR}/{table}/written")
+}
+
+/// The path of the declaration of the data file named `file_name` (the
+/// last segment of its path: the writer's file names are unique).
+pub fn declared_path(table: &str, file_name: &str) -> String {
+    format!("{}/{file_name}.json", declared_dir(table))
 }
 
 /// The folder under the store root that holds every table's digests.

@@ -8,21 +8,22 @@
 //! access and retention logs) signs through it without each carrying the
 //! key, and a process without one signs nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use deltalake::kernel::Action;
 use deltalake::{DeltaTable, DeltaTableBuilder, ObjectStore, ObjectStoreError, Path};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 use super::keys::SigningKey;
 use super::log_entry::{LogEntry, unescape};
 use super::records::{
-    AddedFile, Digest, Intent, Signed, Writer, digest_path, intent_dir, sha256_hex, write_error,
+    AddedFile, Declared, Digest, Intent, Signed, Writer, declared_dir, declared_path, digest_path,
+    intent_dir, sha256_hex, write_error,
 };
 use crate::StoreError;
 
@@ -30,18 +31,59 @@ use crate::StoreError;
 /// a store that was written unsigned before has every old version so.
 const COMPLETION_REACH: usize = 1_000;
 
+/// How old a declaration of a data file the table does not hold must be
+/// before a writer's start removes the file: younger ones may be another
+/// running writer's, between its files and its commit.
+const UNCOMMITTED_FILE_AGE: TimeDelta = TimeDelta::hours(1);
+
 /// How long a writer waits for the digest of the version before its own,
 /// which another writer may be between its commit and its digest.
 const PREVIOUS_DIGEST_WAIT: Duration = Duration::from_secs(20);
 
 static SIGNER: OnceLock<Signer> = OnceLock::new();
 
-/// The key this process signs with, and the head of each table's chain as
-/// it last saw it.
+/// The key this process signs with, the head of each table's chain as
+/// it last saw it, and the size and SHA-256 of each data file it declared
+/// and has not committed yet (by table and file name).
 pub struct Signer {
     key: SigningKey,
     process: String,
     heads: Mutex<HashMap<String, (u64, String)>>,
+    written: Mutex<HashMap<(String, String), (u64, String)>>,
+}
+
+impl Signer {
+    /// The key.
+    pub(super) fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// The process named as the writer.
+    pub(super) fn process(&self) -> &str {
+        &self.process
+    }
+
+    /// Keeps the hash of a data file just declared, for its commit's intent.
+    pub(super) fn remember_written(&self, table: &str, file_name: &str, size: u64, sha256: String) {
+        self.written
+            .lock()
+            .expect("no panic holds the lock")
+            .insert((table.to_string(), file_name.to_string()), (size, sha256));
+    }
+
+    /// The size and hash of a data file this process declared, forgotten
+    /// once taken.
+    fn take_written(&self, table: &str, file_name: &str) -> Option<(u64, String)> {
+        self.written
+            .lock()
+            .expect("no panic holds the lock")
+            .remove(&(table.to_string(), file_name.to_string()))
+    }
+}
+
+/// The signer of this process, if it signs.
+pub(super) fn active() -> Option<&'static Signer> {
+    SIGNER.get()
 }
 
 /// Makes every commit of this process signed with `key`, naming `process`
@@ -52,13 +94,9 @@ pub fn install(key: SigningKey, process: &str) -> Result<(), StoreError> {
             key,
             process: process.to_string(),
             heads: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
         })
         .map_err(|_| StoreError::Integrity("a signing key is already installed".into()))
-}
-
-/// Whether this process signs its commits.
-pub fn is_signing() -> bool {
-    SIGNER.get().is_some()
 }
 
 /// The latest digest this process signed or read per table: (table,
@@ -146,13 +184,23 @@ pub async fn intend(table: &DeltaTable, actions: &[Action]) -> Result<Option<Pen
     for action in actions {
         match action {
             Action::Add(add) => {
-                let location = Path::from_url_path(&add.path)
-                    .map_err(|err| StoreError::Integrity(format!("{}: {err}", add.path)))?;
-                let bytes = store.get(&location).await?.bytes().await?;
+                let path = unescape(&add.path);
+                let declared = signer
+                    .take_written(&digests.table, file_name(&path))
+                    .filter(|(size, _)| i64::try_from(*size) == Ok(add.size));
+                let (size, sha256) = match declared {
+                    Some(hashed) => hashed,
+                    None => {
+                        let location = Path::from_url_path(&add.path)
+                            .map_err(|err| StoreError::Integrity(format!("{}: {err}", add.path)))?;
+                        let bytes = store.get(&location).await?.bytes().await?;
+                        (bytes.len() as u64, sha256_hex(&bytes))
+                    }
+                };
                 added.push(AddedFile {
-                    path: unescape(&add.path),
-                    size: bytes.len() as u64,
-                    sha256: sha256_hex(&bytes),
+                    path,
+                    size,
+                    sha256,
                     rows: add
                         .get_stats()
                         .ok()
@@ -217,12 +265,35 @@ pub async fn record(
         sign_digest(signer, &digests, table, version, added, false).await?;
     }
     if let Some(pending) = pending {
-        match digests.root.delete(&pending.path).await {
-            Ok(()) | Err(ObjectStoreError::NotFound { .. }) => {}
-            Err(err) => tracing::warn!(%err, intent = %pending.path, "intent left behind"),
-        }
+        let mut done: Vec<Path> = pending
+            .intent
+            .added
+            .iter()
+            .map(|file| Path::from(declared_path(&digests.table, file_name(&file.path))))
+            .collect();
+        done.push(pending.path);
+        remove_records(&digests, done).await;
     }
     Ok(())
+}
+
+/// Deletes records whose statement a digest now carries; one left behind
+/// is only clutter, removed at a writer's start.
+async fn remove_records(digests: &Digests, paths: Vec<Path>) {
+    let mut deleted = digests
+        .root
+        .delete_stream(futures::stream::iter(paths.into_iter().map(Ok)).boxed());
+    while let Some(result) = deleted.next().await {
+        match result {
+            Ok(_) | Err(ObjectStoreError::NotFound { .. }) => {}
+            Err(err) => tracing::warn!(%err, table = %digests.table, "a signed record left behind"),
+        }
+    }
+}
+
+/// The last segment of a file's path: the name its declaration is kept by.
+pub(super) fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// Signs the digest of `version`, whose added files are `added` (with
@@ -348,6 +419,18 @@ pub async fn complete(table: &DeltaTable) -> Result<(), StoreError> {
         return Ok(());
     };
     let digests = Digests::of(table)?;
+    complete_digests(signer, &digests, table, current).await?;
+    remove_uncommitted(table, UNCOMMITTED_FILE_AGE).await
+}
+
+/// Completes the digests of the latest versions up to `current` that
+/// have none, from their intents.
+async fn complete_digests(
+    signer: &Signer,
+    digests: &Digests,
+    table: &DeltaTable,
+    current: u64,
+) -> Result<(), StoreError> {
     let mut missing = Vec::new();
     let mut version = current;
     loop {
@@ -364,10 +447,10 @@ pub async fn complete(table: &DeltaTable) -> Result<(), StoreError> {
     if missing.is_empty() {
         return Ok(());
     }
-    let intents = intents(signer, &digests).await?;
+    let intents = intents(signer, digests).await?;
     let mut unsigned = 0;
     for version in missing.into_iter().rev() {
-        if !complete_version(signer, &digests, table, version, &intents).await? {
+        if !complete_version(signer, digests, table, version, &intents).await? {
             unsigned += 1;
         }
     }
@@ -380,6 +463,86 @@ pub async fn complete(table: &DeltaTable) -> Result<(), StoreError> {
         );
     }
     Ok(())
+}
+
+/// Removes the data files this key declared over `age` ago that the
+/// table does not hold — a writer's files that a crash left uncommitted —
+/// with their declarations, and the declarations of files the table
+/// holds. A declared file whose bytes differ from its declaration, or a
+/// declaration another key signed, is left for `aitrail verify` to name.
+/// Declarations younger than `age` may be a running writer's and are
+/// kept.
+pub async fn remove_uncommitted(table: &DeltaTable, age: TimeDelta) -> Result<(), StoreError> {
+    let Some(signer) = SIGNER.get() else {
+        return Ok(());
+    };
+    let before = Utc::now() - age;
+    let digests = &Digests::of(table)?;
+    let prefix = Path::from(declared_dir(&digests.table));
+    let listed: Vec<_> = digests.root.list(Some(&prefix)).try_collect().await?;
+    if listed.is_empty() {
+        return Ok(());
+    }
+    let live: HashSet<String> = table
+        .snapshot()?
+        .log_data()
+        .iter()
+        .map(|file| file_name(&unescape(&file.path())).to_string())
+        .collect();
+    let public = signer.key.public_key();
+    let files = table.log_store().object_store(None);
+    let mut done = Vec::new();
+    let mut removed = 0;
+    for meta in listed {
+        let Some(bytes) = digests.read(meta.location.as_ref()).await? else {
+            continue;
+        };
+        let Ok(signed) = Signed::<Declared>::parse(&bytes) else {
+            continue;
+        };
+        let declared = signed.body.clone();
+        let signed_at = DateTime::parse_from_rfc3339(&declared.signed_at).ok();
+        if !signed.verifies(&public) || signed_at.is_none_or(|at| at >= before) {
+            continue;
+        }
+        if !live.contains(file_name(&declared.path)) {
+            let location = Path::parse(&declared.path)
+                .map_err(|err| StoreError::Integrity(format!("{}: {err}", declared.path)))?;
+            match hash_object(files.as_ref(), &location).await? {
+                Some(hashed) if hashed != (declared.size, declared.sha256.clone()) => continue,
+                Some(_) => {
+                    files.delete(&location).await?;
+                    removed += 1;
+                }
+                None => {}
+            }
+        }
+        done.push(meta.location);
+    }
+    remove_records(digests, done).await;
+    if removed > 0 {
+        tracing::warn!(
+            table = %digests.table,
+            files = removed,
+            "data files a crash left written but uncommitted removed (declared before written)"
+        );
+    }
+    Ok(())
+}
+
+/// The size and SHA-256 of an object, `None` when it is not there.
+async fn hash_object(
+    store: &dyn ObjectStore,
+    location: &Path,
+) -> Result<Option<(u64, String)>, StoreError> {
+    match store.get(location).await {
+        Ok(got) => {
+            let bytes = got.bytes().await?;
+            Ok(Some((bytes.len() as u64, sha256_hex(&bytes))))
+        }
+        Err(ObjectStoreError::NotFound { .. }) => Ok(None),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Completes the digest of `version` from the intent among `intents` that
@@ -445,6 +608,7 @@ async fn log_entry(table: &DeltaTable, version: u64) -> Result<Bytes, StoreError
     Ok(store.get(&path).await?.bytes().await?)
 }
 
-fn now() -> String {
+/// The time a record is signed at.
+pub(super) fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }

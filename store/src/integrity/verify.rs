@@ -17,7 +17,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::keys::PublicKey;
 use super::log_entry::unescape;
-use super::records::{AddedFile, DIGESTS_DIR, Digest, Signed, digest_version, sha256_hex};
+use super::records::{
+    AddedFile, DIGESTS_DIR, Declared, Digest, Signed, declared_path, digest_version, sha256_hex,
+};
 use crate::StoreError;
 use crate::location::StoreRoot;
 use crate::policy::Policy;
@@ -466,21 +468,83 @@ impl TableCheck<'_> {
             }
         }
         let listed: Vec<_> = store.list(None).try_collect().await?;
+        let mut uncommitted = 0;
         for meta in listed {
             let path = meta.location.to_string();
             if path.starts_with("_delta_log/") {
                 continue;
             }
-            if !added.contains_key(&unescape(&path)) && !added.contains_key(&path) {
-                findings.push(self.finding(
-                    None,
-                    Some(&path),
-                    "a file in the table that no digest added".into(),
-                ));
+            if added.contains_key(&unescape(&path)) || added.contains_key(&path) {
+                continue;
             }
+            let problem = match self.declared(store.as_ref(), &meta.location).await? {
+                Declaration::Matches => {
+                    uncommitted += 1;
+                    continue;
+                }
+                Declaration::Differs => {
+                    "an uncommitted file whose bytes differ from those declared before it was \
+                     written"
+                }
+                Declaration::Missing => "a file in the table that no digest added",
+            };
+            findings.push(self.finding(None, Some(&path), problem.into()));
+        }
+        if uncommitted > 0 {
+            tracing::info!(
+                table = self.name,
+                files = uncommitted,
+                "uncommitted data files of an interrupted writer, declared before they were \
+                 written: not part of the table (the next writer's start removes them)"
+            );
         }
         Ok(findings)
     }
+
+    /// Whether a file no digest added is one a writer declared, with these
+    /// bytes, before writing it (and a crash kept from committing).
+    async fn declared(
+        &self,
+        files: &dyn ObjectStore,
+        location: &Path,
+    ) -> Result<Declaration, StoreError> {
+        let Some(name) = location.filename() else {
+            return Ok(Declaration::Missing);
+        };
+        let record = Path::from(declared_path(self.name, name));
+        let bytes = match self.digests.get(&record).await {
+            Ok(got) => got.bytes().await?,
+            Err(ObjectStoreError::NotFound { .. }) => return Ok(Declaration::Missing),
+            Err(err) => return Err(err.into()),
+        };
+        let Ok(signed) = Signed::<Declared>::parse(&bytes) else {
+            return Ok(Declaration::Missing);
+        };
+        if !signed.verifies(self.key)
+            || signed.body.table != self.name
+            || signed.body.path != location.as_ref()
+        {
+            return Ok(Declaration::Missing);
+        }
+        let bytes = files.get(location).await?.bytes().await?;
+        Ok(
+            if bytes.len() as u64 == signed.body.size && sha256_hex(&bytes) == signed.body.sha256 {
+                Declaration::Matches
+            } else {
+                Declaration::Differs
+            },
+        )
+    }
+}
+
+/// What a writer declared of a file no digest added.
+enum Declaration {
+    /// A declaration signed with the key, of these very bytes.
+    Matches,
+    /// A declaration signed with the key, of other bytes.
+    Differs,
+    /// None, or none that holds.
+    Missing,
 }
 
 /// A file's size and SHA-256, `None` when it is not there.

@@ -269,8 +269,14 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
         .await
         .map_err(|err| UsageError(format!("--listen {}: {err}", server.listen)))?;
     let address = listener.local_addr()?;
-    let (app, background) =
-        App::start(server, root.clone(), prices, super::report::registry()).await?;
+    let (app, background) = App::start(
+        server,
+        root.clone(),
+        prices,
+        super::report::registry(None),
+        Vec::new(),
+    )
+    .await?;
     let serving = tokio::spawn(serve(listener, app, shutdown.clone()));
     let mut ingesting = tokio::spawn(aitrail_ingest::run(settings, shutdown.clone()));
     let lifecycle = spawn_lifecycle(schedule, root.clone(), policy, shutdown.clone());

@@ -1,0 +1,264 @@
+//! What the rules are decided on, read from the store in a few SQL
+//! statements: AI usage grouped by day and by every field a rule reads
+//! (so a year of events becomes the rows a person could review), the
+//! AI-assisted pull requests merged in the range, and the reviews of them.
+
+use std::sync::Arc;
+
+use aitrail_query::QueryError;
+use aitrail_query::engine::StoreSession;
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit, TimestampMicrosecondType};
+use chrono::NaiveDate;
+use datafusion::common::ScalarValue;
+
+/// AI usage of one day sharing every field a rule reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageGroup {
+    /// The UTC day.
+    pub day: NaiveDate,
+    /// The organization.
+    pub org_id: String,
+    /// The user.
+    pub user_id: String,
+    /// The team.
+    pub team: Option<String>,
+    /// The tool.
+    pub tool: String,
+    /// The model.
+    pub model: String,
+    /// The repository.
+    pub repository: Option<String>,
+    /// The data class (`internal` when the event gave none).
+    pub data_class: String,
+    /// The domain the event gave.
+    pub domain: Option<String>,
+    /// How many events.
+    pub events: u64,
+    /// The first event's time (µs since the epoch) and id.
+    pub first_at: i64,
+    /// The first event's id.
+    pub first_event_id: String,
+    /// The last event's time (µs since the epoch).
+    pub last_at: i64,
+    /// The last event's id.
+    pub last_event_id: String,
+}
+
+/// An AI-assisted pull request merged in the range.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MergedChange {
+    /// The event's id.
+    pub event_id: String,
+    /// When it merged (µs since the epoch).
+    pub occurred_at: i64,
+    /// The UTC day it merged.
+    pub day: NaiveDate,
+    /// The organization.
+    pub org_id: String,
+    /// The change.
+    pub change_id: String,
+    /// The repository.
+    pub repository: String,
+    /// The author.
+    pub user_id: String,
+    /// The team.
+    pub team: Option<String>,
+    /// The domain the event gave.
+    pub domain: Option<String>,
+    /// Reviewers the event names.
+    pub reviewer_ids: Vec<String>,
+}
+
+/// A review of one of the changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    /// The change reviewed.
+    pub change_id: String,
+    /// Its repository.
+    pub repository: String,
+    /// The reviewer.
+    pub user_id: String,
+    /// `approved`, `changes_requested`, `commented` or `dismissed`.
+    pub state: String,
+    /// When (µs since the epoch).
+    pub occurred_at: i64,
+}
+
+/// Everything the rules read for one range of days.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    /// Usage grouped by day and the fields the rules read.
+    pub usage: Vec<UsageGroup>,
+    /// The AI-assisted pull requests merged.
+    pub changes: Vec<MergedChange>,
+    /// Their reviews up to the range's end.
+    pub reviews: Vec<Review>,
+}
+
+const USAGE: &str = "SELECT date, org_id, user_id, team, tool, model, repository, \
+    COALESCE(data_class, 'internal') AS data_class, domain, count(*) AS events, \
+    min(occurred_at) AS first_at, \
+    first_value(event_id ORDER BY occurred_at, event_id) AS first_event_id, \
+    max(occurred_at) AS last_at, \
+    last_value(event_id ORDER BY occurred_at, event_id) AS last_event_id \
+    FROM ai_usage WHERE date >= $from AND date < $to \
+    GROUP BY date, org_id, user_id, team, tool, model, repository, \
+    COALESCE(data_class, 'internal'), domain";
+
+const CHANGES: &str = "SELECT event_id, occurred_at, date, org_id, change_id, repository, \
+    user_id, team, domain, array_to_string(reviewer_ids, '\n') AS reviewers \
+    FROM code_changes \
+    WHERE kind = 'pull_request' AND ai_assisted AND date >= $from AND date < $to";
+
+const REVIEWS: &str = "SELECT change_id, repository, user_id, state, occurred_at \
+    FROM code_reviews WHERE date < $to AND change_id IN \
+    (SELECT change_id FROM code_changes \
+     WHERE kind = 'pull_request' AND ai_assisted AND date >= $from AND date < $to)";
+
+impl Evidence {
+    /// Reads what the rules need for `from` (inclusive) to `to`
+    /// (exclusive) from `session`.
+    pub async fn read(
+        session: &StoreSession,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Evidence, QueryError> {
+        let params = || {
+            vec![
+                ("from", ScalarValue::Date32(Some(from.to_epoch_days()))),
+                ("to", ScalarValue::Date32(Some(to.to_epoch_days()))),
+            ]
+        };
+        let mut evidence = Evidence::default();
+        for batch in session.query_with_params(USAGE, params()).await?.batches {
+            let columns = Columns::of(&batch)?;
+            for row in 0..batch.num_rows() {
+                evidence.usage.push(UsageGroup {
+                    day: columns.date(0, row)?,
+                    org_id: columns.text(1, row)?,
+                    user_id: columns.text(2, row)?,
+                    team: columns.optional_text(3, row),
+                    tool: columns.text(4, row)?,
+                    model: columns.text(5, row)?,
+                    repository: columns.optional_text(6, row),
+                    data_class: columns.text(7, row)?,
+                    domain: columns.optional_text(8, row),
+                    events: columns.count(9, row)?,
+                    first_at: columns.micros(10, row)?,
+                    first_event_id: columns.text(11, row)?,
+                    last_at: columns.micros(12, row)?,
+                    last_event_id: columns.text(13, row)?,
+                });
+            }
+        }
+        for batch in session.query_with_params(CHANGES, params()).await?.batches {
+            let columns = Columns::of(&batch)?;
+            for row in 0..batch.num_rows() {
+                evidence.changes.push(MergedChange {
+                    event_id: columns.text(0, row)?,
+                    occurred_at: columns.micros(1, row)?,
+                    day: columns.date(2, row)?,
+                    org_id: columns.text(3, row)?,
+                    change_id: columns.text(4, row)?,
+                    repository: columns.text(5, row)?,
+                    user_id: columns.text(6, row)?,
+                    team: columns.optional_text(7, row),
+                    domain: columns.optional_text(8, row),
+                    reviewer_ids: columns
+                        .optional_text(9, row)
+                        .map(|text| {
+                            text.split('\n')
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        for batch in session.query_with_params(REVIEWS, params()).await?.batches {
+            let columns = Columns::of(&batch)?;
+            for row in 0..batch.num_rows() {
+                evidence.reviews.push(Review {
+                    change_id: columns.text(0, row)?,
+                    repository: columns.text(1, row)?,
+                    user_id: columns.text(2, row)?,
+                    state: columns.text(3, row)?,
+                    occurred_at: columns.micros(4, row)?,
+                });
+            }
+        }
+        Ok(evidence)
+    }
+}
+
+/// A batch's columns, text ones cast to plain UTF-8 once (the store may
+/// hand views or dictionaries).
+struct Columns {
+    columns: Vec<ArrayRef>,
+}
+
+impl Columns {
+    fn of(batch: &RecordBatch) -> Result<Columns, QueryError> {
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|column| match column.data_type() {
+                DataType::Utf8View | DataType::LargeUtf8 | DataType::Dictionary(..) => {
+                    cast(column, &DataType::Utf8)
+                        .map_err(|err| QueryError::Invalid(format!("governance evidence: {err}")))
+                }
+                _ => Ok(Arc::clone(column)),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Columns { columns })
+    }
+
+    fn missing(&self, column: usize) -> QueryError {
+        QueryError::Invalid(format!(
+            "governance evidence: column {column} is null or of an unexpected type"
+        ))
+    }
+
+    fn optional_text(&self, column: usize, row: usize) -> Option<String> {
+        let array = self.columns[column].as_string_opt::<i32>()?;
+        array.is_valid(row).then(|| array.value(row).to_string())
+    }
+
+    fn text(&self, column: usize, row: usize) -> Result<String, QueryError> {
+        self.optional_text(column, row)
+            .ok_or_else(|| self.missing(column))
+    }
+
+    fn date(&self, column: usize, row: usize) -> Result<NaiveDate, QueryError> {
+        self.columns[column]
+            .as_primitive_opt::<Date32Type>()
+            .filter(|array| array.is_valid(row))
+            .and_then(|array| NaiveDate::from_epoch_days(array.value(row)))
+            .ok_or_else(|| self.missing(column))
+    }
+
+    fn count(&self, column: usize, row: usize) -> Result<u64, QueryError> {
+        self.columns[column]
+            .as_primitive_opt::<Int64Type>()
+            .filter(|array| array.is_valid(row))
+            .and_then(|array| u64::try_from(array.value(row)).ok())
+            .ok_or_else(|| self.missing(column))
+    }
+
+    fn micros(&self, column: usize, row: usize) -> Result<i64, QueryError> {
+        let array = &self.columns[column];
+        match array.data_type() {
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                let array = array.as_primitive::<TimestampMicrosecondType>();
+                array
+                    .is_valid(row)
+                    .then(|| array.value(row))
+                    .ok_or_else(|| self.missing(column))
+            }
+            _ => Err(self.missing(column)),
+        }
+    }
+}
