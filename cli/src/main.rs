@@ -63,6 +63,8 @@ enum Command {
     /// Load aitrail.toml as ingest, serve and the retention daemon do; exit 2 naming a wrong key.
     CheckConfig(commands::check_config::CheckConfigArgs),
     Keygen(commands::keygen::KeygenArgs),
+    /// Write the quarterly governance review pack as one HTML file.
+    Review(commands::review::ReviewArgs),
     /// Check a governance policy (approved tools, domains, review rules, exceptions).
     #[command(subcommand)]
     Governance(commands::governance::GovernanceCommand),
@@ -88,6 +90,7 @@ fn main() -> std::process::ExitCode {
         Command::CheckConfig(args) => commands::check_config::run(args),
         Command::Keygen(args) => commands::keygen::run(args),
         Command::Governance(command) => commands::governance::run(command),
+        Command::Review(args) => commands::review::run(args),
         Command::Verify(args) => commands::verify::run(args),
     };
     match outcome {

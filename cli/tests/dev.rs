@@ -142,6 +142,32 @@ fn dev_runs_the_pipeline_from_backfill_to_a_clean_stop_and_resumes_its_store() {
         "{rows:?}"
     );
 
+    // The example governance policy judges the generated history at once:
+    // each of its usage rules finds something, and the policy is in SQL.
+    let violations = get(
+        dev.dashboard,
+        "/v1/reports/violations",
+        Some(&dev.compliance),
+    );
+    assert_eq!(violations.status, 200, "{}", violations.text());
+    let findings = violations.json()["rows"].as_array().unwrap().clone();
+    for rule in ["unapproved_tool", "data_class_exceeded", "red_domain_use"] {
+        assert!(
+            findings.iter().any(|f| f["rule"] == rule),
+            "no {rule} finding among {}",
+            findings.len()
+        );
+    }
+    let tools = post_sql(
+        dev.dashboard,
+        Some(&dev.compliance),
+        "SELECT tool FROM approved_tools ORDER BY tool",
+    );
+    assert_eq!(
+        tools.json(),
+        serde_json::json!([{"tool": "claude-code"}, {"tool": "github-copilot"}])
+    );
+
     // Our own event, through the printed broker, reaches the store.
     let own = format!("mine-{}", Utc::now().timestamp_micros());
     produce_own_event(&dev.kafka, &own);

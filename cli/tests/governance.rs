@@ -1,8 +1,8 @@
 //! Governance as a user runs it (DESIGN §10): `aitrail governance check`
 //! on a good and a broken policy, `aitrail report violations` over a store
 //! `aitrail load` built from hand-written events, and `aitrail serve`
-//! answering the same findings to compliance, counts to leadership, and
-//! the policy tables to SQL.
+//! answering the same findings to compliance, counts to leadership, the
+//! exceptions at `/v1/exceptions`, and the policy tables to SQL.
 
 use std::path::Path;
 
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 mod common;
 use common::http::{bearer, request};
 use common::serve::Serve;
-use common::{aitrail, stderr};
+use common::{aitrail, python_reader, stderr};
 
 const POLICY: &str = r#"
 default_domain = "green"
@@ -327,6 +327,52 @@ fn serve_answers_findings_to_compliance_counts_to_leadership_and_the_policy_to_s
         }])
     );
 
+    // The same findings as OCSF Compliance Findings for a SIEM, each valid
+    // by the OCSF models from PyPI; leadership's counts are not findings.
+    let ocsf = "application/x-ndjson; profile=ocsf";
+    let c_auth = bearer("c-token");
+    let reply = request(
+        serve.address,
+        "GET",
+        path,
+        &[("Authorization", &c_auth), ("Accept", ocsf)],
+        None,
+    )
+    .unwrap();
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let feed = dir.path().join("findings.ndjson");
+    std::fs::write(&feed, &reply.body).unwrap();
+    let checked = python_reader("ocsf_validate.py", &[feed.to_str().unwrap()]);
+    assert_eq!(checked, json!({"valid": expected().as_array().unwrap().len(), "invalid": []}));
+    let first: Value = serde_json::from_slice(reply.body.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(
+        (&first["class_uid"], &first["status"], &first["compliance"]["control"], &first["unmapped"]["exception_id"]),
+        (&json!(2003), &json!("Suppressed"), &json!("unapproved_tool"), &json!("EX-1"))
+    );
+    let l_auth = bearer("l-token");
+    let refused = request(
+        serve.address,
+        "GET",
+        path,
+        &[("Authorization", &l_auth), ("Accept", ocsf)],
+        None,
+    )
+    .unwrap();
+    assert_eq!(refused.status, 406, "{}", String::from_utf8_lossy(&refused.body));
+
+    // The exceptions, as of a day: expiring within 30 days, then expired,
+    // each with the findings and events it excepted.
+    let exception = |to: &str| -> Value {
+        let rows = get(&format!("/v1/exceptions?to={to}"), "c-token")["rows"].clone();
+        assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
+        let row = &rows[0];
+        json!([row["id"], row["state"], row["days_left"], row["findings"], row["events"]])
+    };
+    assert_eq!(exception("2026-03-01"), json!(["EX-1", "upcoming", 31, 0, 0]));
+    assert_eq!(exception("2026-03-02"), json!(["EX-1", "expiring", 30, 0, 0]));
+    assert_eq!(exception("2026-03-03"), json!(["EX-1", "expiring", 29, 1, 1]));
+    assert_eq!(exception("2026-06-01"), json!(["EX-1", "expired", 0, 1, 1]));
+
     let auth = bearer("c-token");
     let body = json!({"sql": "SELECT id, rule, \"match\", CAST(until AS VARCHAR) AS until FROM exceptions"}).to_string();
     let reply = request(
@@ -347,4 +393,54 @@ fn serve_answers_findings_to_compliance_counts_to_leadership_and_the_policy_to_s
         reply.json(),
         json!([{"id": "EX-1", "rule": "unapproved_tool", "match": "team=mobile tool=cursor", "until": "2026-03-31"}])
     );
+}
+
+#[test]
+fn the_review_pack_is_one_offline_html_file_with_every_section_drawn_and_printable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, policy) = setup(dir.path());
+    let out = dir.path().join("review.html");
+    let written = aitrail(
+        &[
+            "review", "--quarter", "2026Q1", "--store", &store, "--policy", &policy, "--out",
+            out.to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
+    let html = std::fs::read_to_string(&out).unwrap();
+    for needs_network in ["<script", "<link", "src=", "url(", "@import"] {
+        assert!(!html.contains(needs_network), "the pack uses {needs_network}");
+    }
+    // Findings by rule and status, as the report counts them.
+    assert!(
+        html.contains("<td>unapproved_tool</td><td class=\"n\">2</td><td class=\"n\">1</td>"),
+        "{html}"
+    );
+    assert!(html.contains("<td>EX-1</td>"), "{html}");
+
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let (png, pdf) = (target.join("review-pack.png"), target.join("review-pack.pdf"));
+    let seen = python_reader(
+        "review_pack.py",
+        &[out.to_str().unwrap(), png.to_str().unwrap(), pdf.to_str().unwrap()],
+    );
+    assert_eq!(
+        seen["headings"],
+        json!([
+            "Approved tools",
+            "Use by domain",
+            "Findings by rule and status",
+            "Exceptions",
+            "Incidents and change-failure rate",
+            "Adoption trend and new teams",
+            "Review load"
+        ])
+    );
+    assert_eq!(seen["loaded"], json!([]), "nothing fetched: {seen}");
+    let bars = seen["bars"].as_array().unwrap();
+    assert!(bars.len() >= 4 && bars.iter().all(|b| b.as_u64() > Some(0)), "{seen}");
+    assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    assert_eq!(&std::fs::read(&pdf).unwrap()[..5], b"%PDF-");
+    eprintln!("review pack: {} and {}", png.display(), pdf.display());
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use aitrail_query::engine::StoreSession;
 use aitrail_query::reports::daily_sums::Kind;
-use aitrail_query::reports::{PlanOutput, Report, ReportParams};
+use aitrail_query::output::json_rows;
+use aitrail_query::reports::{PlanOutput, Report, ReportAnswer, ReportParams};
 use aitrail_query::{Answer, QueryError};
 use arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -17,6 +18,7 @@ use futures::future::BoxFuture;
 
 use crate::evidence::Evidence;
 use crate::findings::{Filter, Finding, Status, findings};
+use crate::ocsf::{self, OCSF_NDJSON};
 use crate::policy::{GovernancePolicy, Rule};
 
 /// The violations report over the policy it was made with.
@@ -52,6 +54,20 @@ impl Report for Violations {
 
     fn sums(&self, _: &ReportParams) -> Vec<Kind> {
         Vec::new()
+    }
+
+    fn media_types(&self) -> &'static [&'static str] {
+        &[OCSF_NDJSON]
+    }
+
+    fn render(&self, _media_type: &str, answer: &ReportAnswer) -> Result<Vec<u8>, String> {
+        if answer.rows.schema.field_with_name("first_event_id").is_err() {
+            return Err("the OCSF form is of single findings, which only compliance tokens see; \
+                        leadership gets counts"
+                .to_string());
+        }
+        let rows = json_rows(&answer.rows.batches).map_err(|err| err.to_string())?;
+        ocsf::lines(&rows)
     }
 
     fn plan<'a>(

@@ -13,6 +13,7 @@ pub mod produce;
 pub mod pseudonym;
 pub mod report;
 pub mod retention;
+pub mod review;
 pub mod serve;
 pub mod sql;
 pub mod validate;

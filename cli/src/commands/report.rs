@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use aitrail_governance::{GovernancePolicy, Violations};
+use aitrail_governance::{Exceptions, GovernancePolicy, Violations};
 
 use aitrail_query::Prices;
 use aitrail_query::output::render;
@@ -22,11 +22,12 @@ use crate::exit::{ExitCode, UsageError};
 use crate::store_args::parse_root;
 
 /// Every report the binary answers, by name: the built-in ones and the
-/// governance policy's `violations`, judging by `policy` (without one it
-/// answers that it needs one).
+/// governance policy's `violations` and `exceptions`, judging by `policy`
+/// (without one they answer that they need one).
 pub fn registry(policy: Option<Arc<GovernancePolicy>>) -> Reports {
     let mut reports = Reports::builtin();
-    reports.register(Arc::new(Violations::new(policy)));
+    reports.register(Arc::new(Violations::new(policy.clone())));
+    reports.register(Arc::new(Exceptions::new(policy)));
     reports
 }
 

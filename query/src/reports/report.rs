@@ -28,6 +28,26 @@ pub trait Report: Send + Sync {
     /// One line on what it answers, for help texts.
     fn about(&self) -> &'static str;
 
+    /// A path under `/v1` it is also served at, beside
+    /// `/v1/reports/{name}` (`exceptions` at `/v1/exceptions`).
+    fn alias(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Media types it can be answered in beyond the tabular ones, as
+    /// `Accept` names them with their parameters (`application/x-ndjson;
+    /// profile=ocsf`); [`Report::render`] writes them.
+    fn media_types(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// `answer` in `media_type`, one of [`Report::media_types`]; the
+    /// reason when this answer cannot be given in it.
+    fn render(&self, media_type: &str, answer: &ReportAnswer) -> Result<Vec<u8>, String> {
+        let _ = answer;
+        Err(format!("the {} report is not offered as {media_type}", self.name()))
+    }
+
     /// The parameters it takes, of `from`, `to`, `bucket`, `by` and
     /// `lookback_hours` (see [`ReportParams::parse`]).
     fn parameters(&self) -> &'static [&'static str];

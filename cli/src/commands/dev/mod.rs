@@ -12,10 +12,12 @@ mod feed;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aitrail_collect::Pseudonyms;
 use aitrail_collect::config::{CollectConfig, CollectorToken};
+use aitrail_governance::GovernancePolicy;
 use aitrail_ingest::{IngestConfig, Settings};
 use aitrail_kafka::KafkaConfig;
 use aitrail_query::http::config::{Role, ServerConfig, TokenConfig};
@@ -113,6 +115,7 @@ struct Setup {
     pseudonyms: Pseudonyms,
     prices: aitrail_query::Prices,
     schedule: Option<aitrail_store::schedule::Schedule>,
+    governance: Arc<GovernancePolicy>,
 }
 
 impl Setup {
@@ -187,6 +190,10 @@ impl Setup {
             pseudonyms,
             prices: defaults.prices()?,
             schedule: defaults.retention_schedule()?,
+            governance: Arc::new(
+                GovernancePolicy::parse(aitrail_governance::EXAMPLE_POLICY, "the example policy")
+                    .map_err(|err| UsageError(err.to_string()))?,
+            ),
         })
     }
 }
@@ -246,6 +253,7 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
         pseudonyms,
         prices,
         schedule,
+        governance,
     } = setup;
     let topic = ingest.topics[0].clone();
     let broker = Broker::start(&topic, &ingest.dlq_topic)
@@ -273,8 +281,8 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
         server,
         root.clone(),
         prices,
-        super::report::registry(None),
-        Vec::new(),
+        super::report::registry(Some(Arc::clone(&governance))),
+        aitrail_governance::policy_tables(&governance)?,
     )
     .await?;
     let serving = tokio::spawn(serve(listener, app, shutdown.clone()));

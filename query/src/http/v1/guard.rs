@@ -104,6 +104,13 @@ fn endpoint_label(app: &App, path: &str) -> String {
         "/v1/whoami" | "/v1/sql" => path.to_string(),
         _ => match path.strip_prefix("/v1/reports/") {
             Some(name) if app.reports.named(name).is_some() => path.to_string(),
+            _ if app
+                .reports
+                .iter()
+                .any(|report| report.alias().is_some_and(|a| path == format!("/v1/{a}"))) =>
+            {
+                path.to_string()
+            }
             _ => "other".to_string(),
         },
     }

@@ -27,10 +27,26 @@ use crate::role::Role;
 
 /// The `/v1` routes of `app`, each behind the guard.
 pub(super) fn routes(app: Arc<App>) -> Router {
-    Router::new()
+    let mut routes = Router::new()
         .route("/v1/whoami", get(whoami).fallback(only("GET")))
         .route("/v1/sql", post(sql).fallback(only("POST")))
-        .route("/v1/reports/{name}", get(report).fallback(only("GET")))
+        .route("/v1/reports/{name}", get(report).fallback(only("GET")));
+    for registered in app.reports.iter() {
+        if let Some(alias) = registered.alias() {
+            let name = registered.name();
+            let handler = move |state: State<Arc<App>>,
+                                token: Extension<Token>,
+                                query: RawQuery,
+                                headers: HeaderMap| {
+                report(state, token, Path(name.to_string()), query, headers)
+            };
+            routes = routes.route(
+                &format!("/v1/{alias}"),
+                get(handler).fallback(only("GET")),
+            );
+        }
+    }
+    routes
         .route("/v1/{*rest}", axum::routing::any(unknown))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), guard))
         .with_state(app)
@@ -105,14 +121,23 @@ async fn report(
         Role::Compliance => 0,
         Role::Leadership => app.config.k_anonymity,
     };
-    let format = negotiate(&headers)?;
+    let own_media = own_media_type(&headers, report.media_types());
+    let format = match own_media {
+        Some(_) => Format::Json,
+        None => negotiate(&headers)?,
+    };
     let session = app
         .sums
         .session(&app.tables, app.config.limits(), report.as_ref(), &params)
         .await?;
     let answer = reports::run(report.as_ref(), &session, &params, k).await?;
     let rows = answer.rows.rows();
-    let response = if format == Format::Json {
+    let response = if let Some(media) = own_media {
+        let body = report
+            .render(media, &answer)
+            .map_err(|reason| ApiError::new(StatusCode::NOT_ACCEPTABLE, "not_acceptable", reason))?;
+        ([(header::CONTENT_TYPE, media)], body).into_response()
+    } else if format == Format::Json {
         let body = answer.to_json().map_err(render_error)?;
         (
             [(header::CONTENT_TYPE, format.media_type())],
@@ -123,6 +148,22 @@ async fn report(
         rendered(format, &answer.rows.batches)?
     };
     Ok(noted(response, Some(rows), Some(logged)))
+}
+
+/// The first of a report's own media types `Accept` lists, compared
+/// without case or blanks (`application/x-ndjson; profile=ocsf`).
+fn own_media_type(headers: &HeaderMap, offered: &'static [&'static str]) -> Option<&'static str> {
+    let accept = headers.get(header::ACCEPT)?.to_str().ok()?;
+    let normal = |text: &str| -> String {
+        text.chars()
+            .filter(|c| !c.is_whitespace())
+            .collect::<String>()
+            .to_ascii_lowercase()
+    };
+    accept.split(',').find_map(|range| {
+        let range = normal(range);
+        offered.iter().copied().find(|media| normal(media) == range)
+    })
 }
 
 async fn unknown(State(app): State<Arc<App>>) -> ApiError {
