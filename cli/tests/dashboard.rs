@@ -209,6 +209,11 @@ fn a_leadership_token_sees_every_chart_drawn_in_a_browser() {
         assert!(points > 0, "{chart} drew nothing: {seen}");
     }
     assert!(seen["incident_rows"].as_u64().unwrap() > 0, "{seen}");
+    // The example policy of `aitrail dev`: findings by rule (a stale
+    // review has nobody behind it, so k-anonymity never hides it) and its
+    // one exception.
+    assert!(seen["finding_rules"].as_u64().unwrap() > 0, "{seen}");
+    assert_eq!(seen["exception_rows"], 1, "{seen}");
     assert_eq!(seen["token_kept_in_session"], true);
     assert_eq!(seen["token_forgotten_on_sign_out"], true);
     assert_eq!(seen["console_errors"], json!([]), "{seen}");

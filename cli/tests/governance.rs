@@ -339,15 +339,34 @@ fn serve_answers_findings_to_compliance_counts_to_leadership_and_the_policy_to_s
         None,
     )
     .unwrap();
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.body)
+    );
     let feed = dir.path().join("findings.ndjson");
     std::fs::write(&feed, &reply.body).unwrap();
     let checked = python_reader("ocsf_validate.py", &[feed.to_str().unwrap()]);
-    assert_eq!(checked, json!({"valid": expected().as_array().unwrap().len(), "invalid": []}));
-    let first: Value = serde_json::from_slice(reply.body.split(|b| *b == b'\n').next().unwrap()).unwrap();
     assert_eq!(
-        (&first["class_uid"], &first["status"], &first["compliance"]["control"], &first["unmapped"]["exception_id"]),
-        (&json!(2003), &json!("Suppressed"), &json!("unapproved_tool"), &json!("EX-1"))
+        checked,
+        json!({"valid": expected().as_array().unwrap().len(), "invalid": []})
+    );
+    let first: Value =
+        serde_json::from_slice(reply.body.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(
+        (
+            &first["class_uid"],
+            &first["status"],
+            &first["compliance"]["control"],
+            &first["unmapped"]["exception_id"]
+        ),
+        (
+            &json!(2003),
+            &json!("Suppressed"),
+            &json!("unapproved_tool"),
+            &json!("EX-1")
+        )
     );
     let l_auth = bearer("l-token");
     let refused = request(
@@ -358,7 +377,12 @@ fn serve_answers_findings_to_compliance_counts_to_leadership_and_the_policy_to_s
         None,
     )
     .unwrap();
-    assert_eq!(refused.status, 406, "{}", String::from_utf8_lossy(&refused.body));
+    assert_eq!(
+        refused.status,
+        406,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
 
     // The exceptions, as of a day: expiring within 30 days, then expired,
     // each with the findings and events it excepted.
@@ -366,12 +390,58 @@ fn serve_answers_findings_to_compliance_counts_to_leadership_and_the_policy_to_s
         let rows = get(&format!("/v1/exceptions?to={to}"), "c-token")["rows"].clone();
         assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
         let row = &rows[0];
-        json!([row["id"], row["state"], row["days_left"], row["findings"], row["events"]])
+        json!([
+            row["id"],
+            row["state"],
+            row["days_left"],
+            row["findings"],
+            row["events"]
+        ])
     };
-    assert_eq!(exception("2026-03-01"), json!(["EX-1", "upcoming", 31, 0, 0]));
-    assert_eq!(exception("2026-03-02"), json!(["EX-1", "expiring", 30, 0, 0]));
-    assert_eq!(exception("2026-03-03"), json!(["EX-1", "expiring", 29, 1, 1]));
+    assert_eq!(
+        exception("2026-03-01"),
+        json!(["EX-1", "upcoming", 31, 0, 0])
+    );
+    assert_eq!(
+        exception("2026-03-02"),
+        json!(["EX-1", "expiring", 30, 0, 0])
+    );
+    assert_eq!(
+        exception("2026-03-03"),
+        json!(["EX-1", "expiring", 29, 1, 1])
+    );
     assert_eq!(exception("2026-06-01"), json!(["EX-1", "expired", 0, 1, 1]));
+
+    // The review pack: its sections as JSON, the pack itself as HTML, and
+    // not for leadership.
+    let review = get("/v1/reports/review?quarter=2026Q1", "c-token");
+    assert_eq!(review["params"]["from"], "2026-01-01");
+    assert_eq!(review["rows"].as_array().unwrap().len(), 7, "{review}");
+    assert_eq!(
+        review["summary"]["quarter"],
+        json!({"year": 2026, "number": 1})
+    );
+    let html_auth = bearer("c-token");
+    let html = request(
+        serve.address,
+        "GET",
+        "/v1/reports/review?quarter=2026Q1",
+        &[("Authorization", &html_auth), ("Accept", "text/html")],
+        None,
+    )
+    .unwrap();
+    assert_eq!(html.status, 200);
+    assert!(html.text().contains("<h1>AI governance review 2026Q1</h1>"));
+    let leader = bearer("l-token");
+    let refused = request(
+        serve.address,
+        "GET",
+        "/v1/reports/review?quarter=2026Q1",
+        &[("Authorization", &leader)],
+        None,
+    )
+    .unwrap();
+    assert_eq!(refused.status, 403);
 
     let auth = bearer("c-token");
     let body = json!({"sql": "SELECT id, rule, \"match\", CAST(until AS VARCHAR) AS until FROM exceptions"}).to_string();
@@ -402,7 +472,14 @@ fn the_review_pack_is_one_offline_html_file_with_every_section_drawn_and_printab
     let out = dir.path().join("review.html");
     let written = aitrail(
         &[
-            "review", "--quarter", "2026Q1", "--store", &store, "--policy", &policy, "--out",
+            "review",
+            "--quarter",
+            "2026Q1",
+            "--store",
+            &store,
+            "--policy",
+            &policy,
+            "--out",
             out.to_str().unwrap(),
         ],
         b"",
@@ -410,7 +487,10 @@ fn the_review_pack_is_one_offline_html_file_with_every_section_drawn_and_printab
     assert_eq!(written.status.code(), Some(0), "{}", stderr(&written));
     let html = std::fs::read_to_string(&out).unwrap();
     for needs_network in ["<script", "<link", "src=", "url(", "@import"] {
-        assert!(!html.contains(needs_network), "the pack uses {needs_network}");
+        assert!(
+            !html.contains(needs_network),
+            "the pack uses {needs_network}"
+        );
     }
     // Findings by rule and status, as the report counts them.
     assert!(
@@ -420,10 +500,17 @@ fn the_review_pack_is_one_offline_html_file_with_every_section_drawn_and_printab
     assert!(html.contains("<td>EX-1</td>"), "{html}");
 
     let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let (png, pdf) = (target.join("review-pack.png"), target.join("review-pack.pdf"));
+    let (png, pdf) = (
+        target.join("review-pack.png"),
+        target.join("review-pack.pdf"),
+    );
     let seen = python_reader(
         "review_pack.py",
-        &[out.to_str().unwrap(), png.to_str().unwrap(), pdf.to_str().unwrap()],
+        &[
+            out.to_str().unwrap(),
+            png.to_str().unwrap(),
+            pdf.to_str().unwrap(),
+        ],
     );
     assert_eq!(
         seen["headings"],
@@ -439,7 +526,10 @@ fn the_review_pack_is_one_offline_html_file_with_every_section_drawn_and_printab
     );
     assert_eq!(seen["loaded"], json!([]), "nothing fetched: {seen}");
     let bars = seen["bars"].as_array().unwrap();
-    assert!(bars.len() >= 4 && bars.iter().all(|b| b.as_u64() > Some(0)), "{seen}");
+    assert!(
+        bars.len() >= 4 && bars.iter().all(|b| b.as_u64() > Some(0)),
+        "{seen}"
+    );
     assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
     assert_eq!(&std::fs::read(&pdf).unwrap()[..5], b"%PDF-");
     eprintln!("review pack: {} and {}", png.display(), pdf.display());

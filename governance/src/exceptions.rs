@@ -91,7 +91,10 @@ impl Report for Exceptions {
             let today = params.to.pred_opt().unwrap_or(params.to);
             let covered = covered(session, policy, params.to).await?;
             let rows = rows(policy, today, &covered);
-            Ok((rows.map_err(|err| QueryError::Invalid(err.to_string()))?, None))
+            Ok((
+                rows.map_err(|err| QueryError::Invalid(err.to_string()))?,
+                None,
+            ))
         }
         .boxed()
     }

@@ -65,7 +65,15 @@ fn compliance_finding(row: &Value) -> Result<Value, String> {
     let excepted = row["status"] == "excepted";
     let (severity_id, severity_name) = severity(rule);
     let identity: Vec<String> = [
-        "rule", "day", "org_id", "user_id", "team", "tool", "model", "repository", "change_id",
+        "rule",
+        "day",
+        "org_id",
+        "user_id",
+        "team",
+        "tool",
+        "model",
+        "repository",
+        "change_id",
     ]
     .iter()
     .map(|key| row[*key].as_str().unwrap_or("").to_string())

@@ -1,18 +1,27 @@
-//! The quarterly review pack (DESIGN §10, `aitrail review`): the sections a
-//! governance board reviews each quarter, gathered from the store and the
-//! policy into [`Pack`], which [`crate::pack_html`] writes as one
+//! The quarterly review pack (DESIGN §10): the sections a governance board
+//! reviews each quarter, gathered from the store and the policy into
+//! [`Pack`] by the `review` report (`GET /v1/reports/review?quarter=`,
+//! `aitrail review`), which [`crate::pack_html`] writes as one
 //! self-contained HTML file.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
+use std::sync::Arc;
+
 use aitrail_query::engine::StoreSession;
 use aitrail_query::output::json_rows;
-use aitrail_query::reports::{self, Reports, one_report_session};
-use aitrail_query::{Prices, QueryError};
-use aitrail_store::StoreRoot;
-use chrono::{Days, Months, NaiveDate};
+use aitrail_query::reports::daily_sums::Kind;
+use aitrail_query::reports::params::quarter_range;
+use aitrail_query::reports::{self, PlanOutput, Report, ReportAnswer, ReportParams, Reports};
+use aitrail_query::{Answer, QueryError, Role};
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use chrono::{Datelike, Days, Months, NaiveDate};
 use datafusion::common::ScalarValue;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::evidence::Evidence;
@@ -21,7 +30,7 @@ use crate::findings::{Filter, Finding, Status, findings};
 use crate::policy::{GovernancePolicy, REVIEW_INTERVAL_DAYS, Rule};
 
 /// A calendar quarter, `2026Q3`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Quarter {
     /// The year.
     pub year: i32,
@@ -32,16 +41,12 @@ pub struct Quarter {
 impl Quarter {
     /// Parses `2026Q3` (or `2026-Q3`); the error says what is expected.
     pub fn parse(text: &str) -> Result<Quarter, String> {
-        let invalid = || format!("`{text}` is not a quarter such as 2026Q3");
-        let (year, number) = text
-            .split_once(['Q', 'q'])
-            .ok_or_else(invalid)?;
-        let year: i32 = year.trim_end_matches('-').parse().map_err(|_| invalid())?;
-        let number: u32 = number.parse().map_err(|_| invalid())?;
-        if !(1..=4).contains(&number) || NaiveDate::from_ymd_opt(year, 1, 1).is_none() {
-            return Err(invalid());
-        }
-        Ok(Quarter { year, number })
+        let (start, _) = quarter_range(text)
+            .ok_or_else(|| format!("`{text}` is not a quarter such as 2026Q3"))?;
+        Ok(Quarter {
+            year: start.year(),
+            number: start.month0() / 3 + 1,
+        })
     }
 
     /// Its first day.
@@ -76,7 +81,7 @@ impl fmt::Display for Quarter {
 }
 
 /// One section's table: column names and rows of cells as text.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Table {
     /// Column names.
     pub columns: Vec<String>,
@@ -119,7 +124,7 @@ fn cell(value: &Value) -> String {
 }
 
 /// A chart: a title and labelled values.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Series {
     /// What the values are.
     pub title: String,
@@ -128,7 +133,7 @@ pub struct Series {
 }
 
 /// One section of the pack.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Section {
     /// Its heading.
     pub title: String,
@@ -141,7 +146,7 @@ pub struct Section {
 }
 
 /// The whole pack.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Pack {
     /// The quarter reviewed.
     pub quarter: Quarter,
@@ -149,25 +154,146 @@ pub struct Pack {
     pub sections: Vec<Section>,
 }
 
-/// Gathers the pack of `quarter` from the store at `root` under `policy`.
-pub async fn gather(
-    root: &StoreRoot,
-    prices: Prices,
+/// The review report over the policy it was made with.
+pub struct Review {
+    policy: Option<Arc<GovernancePolicy>>,
+}
+
+impl Review {
+    /// The pack of `policy` (without one, it answers that a policy is
+    /// needed).
+    pub fn new(policy: Option<Arc<GovernancePolicy>>) -> Review {
+        Review { policy }
+    }
+}
+
+/// The media type the pack is also answered in.
+pub const HTML: &str = "text/html";
+
+/// The incidents report, whose rows and daily sums the pack uses.
+fn incidents_report() -> Result<Arc<dyn Report>, QueryError> {
+    Reports::builtin()
+        .named("incidents")
+        .cloned()
+        .ok_or_else(|| QueryError::Invalid("no incidents report".to_string()))
+}
+
+impl Report for Review {
+    fn name(&self) -> &'static str {
+        "review"
+    }
+
+    fn about(&self) -> &'static str {
+        "the quarterly governance review pack (quarter=2026Q3); JSON, or the HTML pack with \
+         Accept: text/html (needs a policy)"
+    }
+
+    fn parameters(&self) -> &'static [&'static str] {
+        &["quarter"]
+    }
+
+    fn allows(&self, role: Role, _: &ReportParams) -> Result<(), String> {
+        match role {
+            Role::Compliance => Ok(()),
+            Role::Leadership => Err("the review pack is for compliance tokens".to_string()),
+        }
+    }
+
+    fn sums(&self, params: &ReportParams) -> Vec<Kind> {
+        incidents_report().map_or_else(|_| Vec::new(), |report| report.sums(params))
+    }
+
+    fn media_types(&self) -> &'static [&'static str] {
+        &[HTML]
+    }
+
+    fn render(&self, _media_type: &str, answer: &ReportAnswer) -> Result<Vec<u8>, String> {
+        let pack: Pack = answer
+            .summary
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(|err| err.to_string())?
+            .ok_or("no pack to render")?;
+        let generated = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        Ok(crate::pack_html::render(&pack, &generated).into_bytes())
+    }
+
+    fn plan<'a>(
+        &'a self,
+        session: &'a StoreSession,
+        params: &'a ReportParams,
+        _k: i64,
+    ) -> BoxFuture<'a, Result<PlanOutput, QueryError>> {
+        async move {
+            let policy = self.policy.as_ref().ok_or_else(|| {
+                QueryError::Invalid(
+                    "the review pack needs a governance policy: --policy FILE, or \
+                     [governance] policy in the configuration"
+                        .to_string(),
+                )
+            })?;
+            let quarter = params
+                .other("quarter")
+                .ok_or_else(|| QueryError::Invalid("quarter: required, e.g. 2026Q3".to_string()))
+                .and_then(|text| Quarter::parse(text).map_err(QueryError::Invalid))?;
+            let pack = gather(session, policy, params, quarter).await?;
+            let rows = section_rows(&pack).map_err(|err| QueryError::Invalid(err.to_string()))?;
+            let summary =
+                serde_json::to_value(&pack).map_err(|err| QueryError::Invalid(err.to_string()))?;
+            Ok((rows, Some(summary)))
+        }
+        .boxed()
+    }
+}
+
+/// One row per section: its number, title and how many table rows it has.
+fn section_rows(pack: &Pack) -> Result<Answer, arrow::error::ArrowError> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("section", DataType::Int64, false),
+        Field::new("title", DataType::Utf8, false),
+        Field::new("rows", DataType::Int64, false),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(1..=pack.sections.len() as i64)),
+        Arc::new(StringArray::from_iter_values(
+            pack.sections.iter().map(|s| s.title.as_str()),
+        )),
+        Arc::new(Int64Array::from_iter_values(pack.sections.iter().map(
+            |s| {
+                s.tables
+                    .iter()
+                    .map(|(_, t)| t.rows.len() as i64)
+                    .sum::<i64>()
+            },
+        ))),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
+    Ok(Answer {
+        schema,
+        batches: vec![batch],
+    })
+}
+
+/// Gathers the pack of `quarter` from `session`, which has the incidents
+/// report's daily sums for `params` (the quarter's days) registered.
+async fn gather(
+    session: &StoreSession,
     policy: &GovernancePolicy,
+    params: &ReportParams,
     quarter: Quarter,
 ) -> Result<Pack, QueryError> {
     let (from, to) = (quarter.start(), quarter.end());
-    let session = StoreSession::open(root, prices.clone()).await?;
-    let evidence = Evidence::read(&session, from, to).await?;
+    let evidence = Evidence::read(session, from, to).await?;
     let found = findings(policy, &evidence, from, to, &Filter::default());
     let sections = vec![
-        approved_tools(&session, policy, from, to).await?,
-        domains(&session, policy, from, to).await?,
+        approved_tools(session, policy, from, to).await?,
+        domains(session, policy, from, to).await?,
         findings_section(&found),
         exceptions_section(policy, &found, to),
-        incidents(root, prices, from, to).await?,
-        adoption(&session, from, to).await?,
-        review_load(&session, quarter).await?,
+        incidents(session, params).await?,
+        adoption(session, from, to).await?,
+        review_load(session, quarter).await?,
     ];
     Ok(Pack { quarter, sections })
 }
@@ -297,14 +423,20 @@ async fn domains(
     for row in &used {
         let own = row["domain"].as_str();
         let repository = row["repository"].as_str();
-        let domain = own.unwrap_or_else(|| policy.domain_of(repository)).to_string();
+        let domain = own
+            .unwrap_or_else(|| policy.domain_of(repository))
+            .to_string();
         let entry = by_domain.entry(domain).or_default();
         entry.0 += number(&row["events"]);
         entry.1.insert(cell(&row["user_id"]));
     }
     let mut table = Table::new(&["domain", "events", "users"]);
     for (domain, (events, users)) in &by_domain {
-        table.push(vec![domain.clone(), events.to_string(), users.len().to_string()]);
+        table.push(vec![
+            domain.clone(),
+            events.to_string(),
+            users.len().to_string(),
+        ]);
     }
     Ok(Section {
         title: "Use by domain".to_string(),
@@ -327,7 +459,10 @@ fn findings_section(found: &[Finding]) -> Section {
     for rule in Rule::ALL {
         let of_rule: Vec<&Finding> = found.iter().filter(|f| f.rule == rule).collect();
         let count = |status: Status| of_rule.iter().filter(|f| f.status == status).count();
-        let people: BTreeSet<&str> = of_rule.iter().filter_map(|f| f.user_id.as_deref()).collect();
+        let people: BTreeSet<&str> = of_rule
+            .iter()
+            .filter_map(|f| f.user_id.as_deref())
+            .collect();
         table.push(vec![
             rule.name().to_string(),
             count(Status::Open).to_string(),
@@ -400,25 +535,9 @@ fn exceptions_section(policy: &GovernancePolicy, found: &[Finding], to: NaiveDat
     }
 }
 
-async fn incidents(
-    root: &StoreRoot,
-    prices: Prices,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Section, QueryError> {
-    let registry = Reports::builtin();
-    let report = registry
-        .named("incidents")
-        .ok_or_else(|| QueryError::Invalid("no incidents report".to_string()))?;
-    let pairs = [
-        ("from".to_string(), from.to_string()),
-        ("to".to_string(), to.to_string()),
-    ];
-    let params = report
-        .parse_params(pairs, to)
-        .map_err(|err| QueryError::Invalid(format!("{}: {}", err.param, err.problem)))?;
-    let session = one_report_session(root, prices, report.as_ref(), &params).await?;
-    let answer = reports::run(report.as_ref(), &session, &params, 0).await?;
+async fn incidents(session: &StoreSession, params: &ReportParams) -> Result<Section, QueryError> {
+    let report = incidents_report()?;
+    let answer = reports::run(report.as_ref(), session, params, 0).await?;
     let rows = json_rows(&answer.rows.batches).map_err(|e| QueryError::Invalid(e.to_string()))?;
     let mut rates = Table::new(&["changes", "count", "failed", "change-failure rate"]);
     if let Some(summary) = &answer.summary {
@@ -524,7 +643,13 @@ async fn review_load(session: &StoreSession, quarter: Quarter) -> Result<Section
     )
     .await?;
     let total = |rows: &[Value], key: &str| rows.iter().map(|r| number(&r[key])).sum::<u64>();
-    let mut table = Table::new(&["week", "AI-assisted PRs", "reviews", "reviewers", "reviews per reviewer"]);
+    let mut table = Table::new(&[
+        "week",
+        "AI-assisted PRs",
+        "reviews",
+        "reviewers",
+        "reviews per reviewer",
+    ]);
     for row in &now {
         let reviewers = number(&row["reviewers"]);
         let per = if reviewers == 0 {

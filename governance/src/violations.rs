@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use aitrail_query::engine::StoreSession;
-use aitrail_query::reports::daily_sums::Kind;
 use aitrail_query::output::json_rows;
+use aitrail_query::reports::daily_sums::Kind;
 use aitrail_query::reports::{PlanOutput, Report, ReportAnswer, ReportParams};
 use aitrail_query::{Answer, QueryError};
 use arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
@@ -61,10 +61,17 @@ impl Report for Violations {
     }
 
     fn render(&self, _media_type: &str, answer: &ReportAnswer) -> Result<Vec<u8>, String> {
-        if answer.rows.schema.field_with_name("first_event_id").is_err() {
-            return Err("the OCSF form is of single findings, which only compliance tokens see; \
+        if answer
+            .rows
+            .schema
+            .field_with_name("first_event_id")
+            .is_err()
+        {
+            return Err(
+                "the OCSF form is of single findings, which only compliance tokens see; \
                         leadership gets counts"
-                .to_string());
+                    .to_string(),
+            );
         }
         let rows = json_rows(&answer.rows.batches).map_err(|err| err.to_string())?;
         ocsf::lines(&rows)

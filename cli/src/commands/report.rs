@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use aitrail_governance::review::Review;
 use aitrail_governance::{Exceptions, GovernancePolicy, Violations};
 
 use aitrail_query::Prices;
@@ -22,12 +23,13 @@ use crate::exit::{ExitCode, UsageError};
 use crate::store_args::parse_root;
 
 /// Every report the binary answers, by name: the built-in ones and the
-/// governance policy's `violations` and `exceptions`, judging by `policy`
+/// governance policy's `violations`, `exceptions` and `review`, judging by `policy`
 /// (without one they answer that they need one).
 pub fn registry(policy: Option<Arc<GovernancePolicy>>) -> Reports {
     let mut reports = Reports::builtin();
     reports.register(Arc::new(Violations::new(policy.clone())));
-    reports.register(Arc::new(Exceptions::new(policy)));
+    reports.register(Arc::new(Exceptions::new(policy.clone())));
+    reports.register(Arc::new(Review::new(policy)));
     reports
 }
 
@@ -77,6 +79,9 @@ pub struct ReportArgs {
     /// Only open or only excepted findings (violations).
     #[arg(long)]
     status: Option<String>,
+    /// A calendar quarter, e.g. 2026Q3 (review; sets --from and --to).
+    #[arg(long)]
+    quarter: Option<String>,
     /// Output format; json prints the server's answer.
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     format: OutputFormat,
@@ -93,6 +98,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         ("lookback_hours", &args.lookback_hours),
         ("rule", &args.rule),
         ("status", &args.status),
+        ("quarter", &args.quarter),
     ];
     let pairs = given
         .into_iter()

@@ -5,8 +5,8 @@ never tries to download a browser or a driver).
 Usage: dashboard.py URL TOKEN SCREENSHOT
 
 Opens URL, checks that a wrong token is refused with a message, signs in
-with TOKEN, waits until every chart has drawn data points and the incidents
-table has rows, saves a screenshot (PNG) to SCREENSHOT, signs out, and
+with TOKEN, waits until every chart has drawn data points and the incidents and
+governance tables have their rows, saves a screenshot (PNG) to SCREENSHOT, signs out, and
 prints one JSON object: who was signed in, the points per chart, the
 incident rows, the change-failure rates as shown, and the errors the
 browser's console reported (a Content-Security-Policy violation among them).
@@ -34,12 +34,18 @@ TIMEOUT_S = 120
 DRAWN = """
 const charts = [...document.querySelectorAll('.chart')];
 const rows = document.getElementById('incidents').dataset.rows;
-if (charts.length === 0 || charts.some(c => c.dataset.points === undefined) || rows === undefined) {
+const findings = document.getElementById('findings').dataset.rows;
+const exceptions = document.getElementById('exceptions').dataset.rows;
+if (charts.length === 0 || charts.some(c => c.dataset.points === undefined) || rows === undefined
+    || findings === undefined || exceptions === undefined) {
   return null;
 }
 return {
   charts: Object.fromEntries(charts.map(c => [c.id, Number(c.dataset.points)])),
   incident_rows: Number(rows),
+  finding_rules: Number(findings),
+  exception_rows: Number(exceptions),
+  governance_status: document.getElementById('governance-status').textContent,
 };
 """
 

@@ -102,8 +102,19 @@ pub struct ReportParams {
 }
 
 /// The parameters this parser reads itself; any other a report takes is
-/// kept in [`ReportParams::others`].
+/// kept in [`ReportParams::others`] (`quarter` too, which also sets `from`
+/// and `to` when they are not given).
 const COMMON: [&str; 5] = ["from", "to", "bucket", "by", "lookback_hours"];
+
+/// The first day of the calendar quarter `2026Q3` (or `2026-Q3`) and the
+/// first day after it.
+pub fn quarter_range(text: &str) -> Option<(NaiveDate, NaiveDate)> {
+    let (year, number) = text.split_once(['Q', 'q'])?;
+    let year: i32 = year.strip_suffix('-').unwrap_or(year).parse().ok()?;
+    let number: u32 = number.parse().ok().filter(|n| (1..=4).contains(n))?;
+    let start = NaiveDate::from_ymd_opt(year, 3 * number - 2, 1)?;
+    Some((start, start.checked_add_months(chrono::Months::new(3))?))
+}
 
 /// Days a report covers when `from` is not given.
 const DEFAULT_DAYS: u64 = 90;
@@ -156,15 +167,27 @@ impl ReportParams {
                 })
                 .transpose()
         };
-        let to = match date("to")? {
-            Some(to) => to,
-            None => today
+        let quarter = value("quarter")
+            .map(|text| {
+                quarter_range(text).ok_or_else(|| {
+                    error(
+                        "quarter",
+                        format!("`{text}` is not a quarter such as 2026Q3"),
+                    )
+                })
+            })
+            .transpose()?;
+        let to = match (date("to")?, quarter) {
+            (Some(to), _) => to,
+            (None, Some((_, end))) => end,
+            (None, None) => today
                 .checked_add_days(Days::new(1))
                 .ok_or_else(|| error("to", "today has no tomorrow".to_string()))?,
         };
-        let from = match date("from")? {
-            Some(from) => from,
-            None => to
+        let from = match (date("from")?, quarter) {
+            (Some(from), _) => from,
+            (None, Some((start, _))) => start,
+            (None, None) => to
                 .checked_sub_days(Days::new(DEFAULT_DAYS))
                 .ok_or_else(|| error("from", "out of range".to_string()))?,
         };
@@ -281,6 +304,23 @@ mod tests {
         assert_eq!(params.from.to_string(), "2025-12-11");
         assert_eq!(params.bucket, Bucket::Week);
         assert_eq!(params.by, GroupBy::None);
+    }
+
+    #[test]
+    fn a_quarter_is_the_range_of_its_three_months() {
+        const REVIEW: Takes = ("review", &["quarter"]);
+        let params = parse(REVIEW, &[("quarter", "2026Q4")]).unwrap();
+        assert_eq!(
+            (params.from.to_string(), params.to.to_string()),
+            ("2026-10-01".to_string(), "2027-01-01".to_string())
+        );
+        assert_eq!(params.other("quarter"), Some("2026Q4"));
+        let first = parse(REVIEW, &[("quarter", "2026-Q1")]).unwrap();
+        assert_eq!(first.from.to_string(), "2026-01-01");
+        for wrong in ["2026Q5", "2026Q0", "Q3", "2026-07"] {
+            let err = parse(REVIEW, &[("quarter", wrong)]).unwrap_err();
+            assert_eq!(err.param, "quarter", "{wrong}");
+        }
     }
 
     #[test]

@@ -45,7 +45,10 @@ pub trait Report: Send + Sync {
     /// reason when this answer cannot be given in it.
     fn render(&self, media_type: &str, answer: &ReportAnswer) -> Result<Vec<u8>, String> {
         let _ = answer;
-        Err(format!("the {} report is not offered as {media_type}", self.name()))
+        Err(format!(
+            "the {} report is not offered as {media_type}",
+            self.name()
+        ))
     }
 
     /// The parameters it takes, of `from`, `to`, `bucket`, `by` and

@@ -43,12 +43,13 @@ const PREVIOUS_DIGEST_WAIT: Duration = Duration::from_secs(20);
 static SIGNER: OnceLock<Signer> = OnceLock::new();
 
 /// The key this process signs with, the head of each table's chain as
-/// it last saw it, and the size and SHA-256 of each data file it declared
-/// and has not committed yet (by table and file name).
+/// it last saw it (by table URL: the table's name, its version, the
+/// digest's SHA-256), and the size and SHA-256 of each data file it
+/// declared and has not committed yet (by table and file name).
 pub struct Signer {
     key: SigningKey,
     process: String,
-    heads: Mutex<HashMap<String, (u64, String)>>,
+    heads: Mutex<HashMap<String, (String, u64, String)>>,
     written: Mutex<HashMap<(String, String), (u64, String)>>,
 }
 
@@ -105,10 +106,7 @@ pub fn install(key: SigningKey, process: &str) -> Result<(), StoreError> {
 pub fn chain_heads() -> Vec<(String, u64, String)> {
     SIGNER.get().map_or_else(Vec::new, |signer| {
         let heads = signer.heads.lock().expect("no panic holds the lock");
-        let mut heads: Vec<_> = heads
-            .iter()
-            .map(|(table, (version, sha))| (table.clone(), *version, sha.clone()))
-            .collect();
+        let mut heads: Vec<_> = heads.values().cloned().collect();
         heads.sort();
         heads
     })
@@ -125,6 +123,9 @@ pub struct Pending {
 struct Digests {
     root: Arc<dyn ObjectStore>,
     table: String,
+    /// The table's URL: what its chain head is kept by, so that tables
+    /// of one name in two stores never share one.
+    url: String,
 }
 
 impl Digests {
@@ -141,7 +142,11 @@ impl Digests {
         let root = DeltaTableBuilder::from_url(root_url)?
             .build_storage()?
             .object_store(None);
-        Ok(Digests { root, table: name })
+        Ok(Digests {
+            root,
+            table: name,
+            url: url.to_string(),
+        })
     }
 
     async fn read(&self, path: &str) -> Result<Option<Bytes>, StoreError> {
@@ -355,7 +360,7 @@ async fn sign_digest(
         .heads
         .lock()
         .expect("no panic holds the lock")
-        .insert(digests.table.clone(), (version, sha));
+        .insert(digests.url.clone(), (digests.table.clone(), version, sha));
     Ok(())
 }
 
@@ -368,11 +373,11 @@ async fn previous_digest(
     version: u64,
     completing: bool,
 ) -> Result<Option<String>, StoreError> {
-    if let Some((head, sha)) = signer
+    if let Some((_, head, sha)) = signer
         .heads
         .lock()
         .expect("no panic holds the lock")
-        .get(&digests.table)
+        .get(&digests.url)
         && *head == version
     {
         return Ok(Some(sha.clone()));

@@ -5,7 +5,7 @@
 //! compaction keeping every row nor a purge the retention log records and
 //! the policy allowed.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -467,6 +467,8 @@ impl TableCheck<'_> {
                 Some(_) => {}
             }
         }
+        // A live file no digest added is named once, above.
+        let reported: HashSet<String> = live_paths.iter().map(|(path, _)| path.clone()).collect();
         let listed: Vec<_> = store.list(None).try_collect().await?;
         let mut uncommitted = 0;
         for meta in listed {
@@ -474,7 +476,10 @@ impl TableCheck<'_> {
             if path.starts_with("_delta_log/") {
                 continue;
             }
-            if added.contains_key(&unescape(&path)) || added.contains_key(&path) {
+            if added.contains_key(&unescape(&path))
+                || added.contains_key(&path)
+                || reported.contains(&unescape(&path))
+            {
                 continue;
             }
             let problem = match self.declared(store.as_ref(), &meta.location).await? {

@@ -40,10 +40,7 @@ pub(super) fn routes(app: Arc<App>) -> Router {
                                 headers: HeaderMap| {
                 report(state, token, Path(name.to_string()), query, headers)
             };
-            routes = routes.route(
-                &format!("/v1/{alias}"),
-                get(handler).fallback(only("GET")),
-            );
+            routes = routes.route(&format!("/v1/{alias}"), get(handler).fallback(only("GET")));
         }
     }
     routes
@@ -133,9 +130,9 @@ async fn report(
     let answer = reports::run(report.as_ref(), &session, &params, k).await?;
     let rows = answer.rows.rows();
     let response = if let Some(media) = own_media {
-        let body = report
-            .render(media, &answer)
-            .map_err(|reason| ApiError::new(StatusCode::NOT_ACCEPTABLE, "not_acceptable", reason))?;
+        let body = report.render(media, &answer).map_err(|reason| {
+            ApiError::new(StatusCode::NOT_ACCEPTABLE, "not_acceptable", reason)
+        })?;
         ([(header::CONTENT_TYPE, media)], body).into_response()
     } else if format == Format::Json {
         let body = answer.to_json().map_err(render_error)?;

@@ -144,6 +144,11 @@ function clearReports() {
     byId(id).querySelector(".rate-detail").textContent = "";
   }
   byId("incidents-status").textContent = "";
+  for (const id of ["findings", "exceptions"]) {
+    byId(id).tBodies[0].replaceChildren();
+    delete byId(id).dataset.rows;
+  }
+  byId("governance-status").textContent = "";
 }
 
 async function loadReports() {
@@ -165,6 +170,8 @@ async function loadReports() {
     `/v1/reports/token-spend?${range}&bucket=month&by=team`,
     `/v1/reports/token-spend?${range}&bucket=month&by=model`,
     `/v1/reports/incidents?${range}`,
+    `/v1/reports/violations?${range}&bucket=month`,
+    `/v1/exceptions`,
   ];
   const results = await Promise.allSettled(paths.map((path) => api(path, token)));
   if (mine !== generation) {
@@ -174,13 +181,15 @@ async function loadReports() {
     signOut("Your token is no longer accepted; sign in again.");
     return;
   }
-  const [adoptionByTool, adoptionByTeam, spendByTeam, spendByModel, incidents] = results;
+  const [adoptionByTool, adoptionByTeam, spendByTeam, spendByModel, incidents, violations, exceptions] =
+    results;
   const teamColors = colors(adoptionByTeam, spendByTeam);
   draw("adoption-by-tool", adoptionByTool, adoptionChart, colors(adoptionByTool));
   draw("adoption-by-team", adoptionByTeam, adoptionChart, teamColors);
   draw("spend-by-team", spendByTeam, spendChart, teamColors);
   draw("spend-by-model", spendByModel, spendChart, colors(spendByModel));
   drawIncidents(incidents);
+  drawGovernance(violations, exceptions);
 }
 
 // ---- charts ----------------------------------------------------------------
@@ -404,6 +413,65 @@ function drawIncidents(result) {
     rows.length === 0 ? "No incidents to show in this range." : `${rows.length} incidents.`;
   drawRate("rate-ai-assisted", summary.ai_assisted);
   drawRate("rate-other", summary.other);
+}
+
+/**
+ * The findings per rule (from single findings for compliance, from counts
+ * per month and team for leadership) and the exceptions.
+ */
+function drawGovernance(violations, exceptions) {
+  const status = byId("governance-status");
+  const findings = byId("findings");
+  const listed = byId("exceptions");
+  if (violations.status === "rejected" || exceptions.status === "rejected") {
+    const reason = (violations.reason ?? exceptions.reason).message;
+    status.textContent = reason.includes("needs a governance policy")
+      ? "No governance policy is configured ([governance] in aitrail.toml)."
+      : `Could not load: ${reason}`;
+    findings.dataset.rows = "0";
+    listed.dataset.rows = "0";
+    return;
+  }
+  const byRule = new Map();
+  for (const row of violations.value.rows) {
+    const totals = byRule.get(row.rule) ?? { open: 0, excepted: 0, events: 0 };
+    if (row.status === undefined) {
+      totals.open += row.open;
+      totals.excepted += row.excepted;
+    } else {
+      totals[row.status] += 1;
+    }
+    totals.events += row.events;
+    byRule.set(row.rule, totals);
+  }
+  const rows = (table, cells) => {
+    const tr = table.tBodies[0].insertRow();
+    for (const [text, className] of cells) {
+      const td = tr.insertCell();
+      td.textContent = text;
+      td.className = className ?? "";
+    }
+  };
+  for (const [rule, totals] of [...byRule].sort()) {
+    rows(findings, [
+      [rule.replaceAll("_", " ")],
+      [count(totals.open), "num"],
+      [count(totals.excepted), "num"],
+      [count(totals.events), "num"],
+    ]);
+  }
+  findings.dataset.rows = String(byRule.size);
+  for (const row of exceptions.value.rows) {
+    rows(listed, [
+      [row.id],
+      [row.rule.replaceAll("_", " ")],
+      [row.state, `state-${row.state}`],
+      [row.until],
+      [count(row.findings), "num"],
+    ]);
+  }
+  listed.dataset.rows = String(exceptions.value.rows.length);
+  status.textContent = byRule.size === 0 ? "No findings in this range." : "";
 }
 
 /** One side of the change-failure summary: `null` when k-anonymity hides it. */
