@@ -175,7 +175,7 @@ def duckdb_findings(con, policy, frm, to):
                                          OR security_approvals = 0))
        OR (effective_domain <> 'red' AND approvals < {review.get('min_approvals', 1)})"""
     sql = f"""
-    WITH f AS ({usage} UNION ALL {changes})
+    WITH f AS (({usage}) UNION ALL ({changes}))
     SELECT rule, {exception_case(policy)} AS exception_id, day, org_id, user_id, team, tool,
            model, repository, change_id, events, first_event_id, last_event_id
     FROM f"""
