@@ -9,7 +9,7 @@ use aitrail_query::engine::StoreSession;
 use aitrail_query::reports::daily_sums::Kind;
 use aitrail_query::reports::{PlanOutput, Report, ReportParams};
 use aitrail_query::{Answer, QueryError};
-use arrow::array::{ArrayRef, Date32Array, Int64Array, RecordBatch, StringArray};
+use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use chrono::{Days, NaiveDate};
 use futures::FutureExt;
@@ -18,6 +18,8 @@ use futures::future::BoxFuture;
 use crate::evidence::Evidence;
 use crate::findings::{Filter, Status, findings};
 use crate::policy::{Exception, GovernancePolicy};
+use crate::required;
+use crate::tables;
 
 /// Days before its `until` an exception counts as expiring.
 pub const EXPIRING_WITHIN_DAYS: u64 = 30;
@@ -81,13 +83,7 @@ impl Report for Exceptions {
         _k: i64,
     ) -> BoxFuture<'a, Result<PlanOutput, QueryError>> {
         async move {
-            let policy = self.policy.as_ref().ok_or_else(|| {
-                QueryError::Invalid(
-                    "the exceptions report needs a governance policy: --policy FILE, or \
-                     [governance] policy in the configuration"
-                        .to_string(),
-                )
-            })?;
+            let policy = required(self.policy.as_deref(), "the exceptions report")?;
             let today = params.to.pred_opt().unwrap_or(params.to);
             let covered = covered(session, policy, params.to).await?;
             let rows = rows(policy, today, &covered);
@@ -136,23 +132,15 @@ async fn covered(
     Ok(covered)
 }
 
+/// The policy's `exceptions` table with, for each, its state on `today`,
+/// the days left and the findings and events it covered.
 fn rows(
     policy: &GovernancePolicy,
     today: NaiveDate,
     covered: &BTreeMap<String, (i64, i64)>,
 ) -> Result<Answer, arrow::error::ArrowError> {
     let exceptions = &policy.exceptions;
-    let text = |get: fn(&Exception) -> Option<String>| -> ArrayRef {
-        Arc::new(exceptions.iter().map(get).collect::<StringArray>())
-    };
-    let date = |get: fn(&Exception) -> NaiveDate| -> ArrayRef {
-        Arc::new(Date32Array::from(
-            exceptions
-                .iter()
-                .map(|e| get(e).to_epoch_days())
-                .collect::<Vec<_>>(),
-        ))
-    };
+    let listed = tables::exceptions(policy)?;
     let count = |index: usize| -> ArrayRef {
         Arc::new(Int64Array::from(
             exceptions
@@ -165,35 +153,27 @@ fn rows(
                 .collect::<Vec<_>>(),
         ))
     };
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Utf8, false),
-        Field::new("rule", DataType::Utf8, false),
-        Field::new("match", DataType::Utf8, false),
-        Field::new("approved_by", DataType::Utf8, false),
-        Field::new("reason", DataType::Utf8, false),
-        Field::new("compensating_controls", DataType::Utf8, true),
-        Field::new("from", DataType::Date32, false),
-        Field::new("until", DataType::Date32, false),
+    let mut fields: Vec<Field> = listed
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.extend([
         Field::new("state", DataType::Utf8, false),
         Field::new("days_left", DataType::Int64, false),
         Field::new("findings", DataType::Int64, false),
         Field::new("events", DataType::Int64, false),
-    ]));
-    let columns: Vec<ArrayRef> = vec![
-        text(|e| Some(e.id.clone())),
-        text(|e| Some(e.rule.name().to_string())),
-        text(|e| Some(e.match_text())),
-        text(|e| Some(e.approved_by.clone())),
-        text(|e| Some(e.reason.clone())),
-        text(|e| e.compensating_controls.clone()),
-        date(|e| e.from),
-        date(|e| e.until),
+    ]);
+    let schema = Arc::new(Schema::new(fields));
+    let mut columns: Vec<ArrayRef> = listed.columns().to_vec();
+    columns.extend([
         Arc::new(
             exceptions
                 .iter()
                 .map(|e| Some(state(e, today)))
                 .collect::<StringArray>(),
-        ),
+        ) as ArrayRef,
         Arc::new(Int64Array::from(
             exceptions
                 .iter()
@@ -202,7 +182,7 @@ fn rows(
         )),
         count(0),
         count(1),
-    ];
+    ]);
     let batch = RecordBatch::try_new(Arc::clone(&schema), columns)?;
     Ok(Answer {
         schema,

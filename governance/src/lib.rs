@@ -24,6 +24,19 @@ pub use policy::{GovernancePolicy, PolicyError, Rule};
 pub use tables::policy_tables;
 pub use violations::{VIOLATIONS, Violations};
 
+/// The policy a report judges by, or the answer that `what` needs one.
+fn required<'a>(
+    policy: Option<&'a GovernancePolicy>,
+    what: &str,
+) -> Result<&'a GovernancePolicy, aitrail_query::QueryError> {
+    policy.ok_or_else(|| {
+        aitrail_query::QueryError::Invalid(format!(
+            "{what} needs a governance policy: --policy FILE, or [governance] policy in the \
+             configuration"
+        ))
+    })
+}
+
 /// The example policy (`governance/governance.example.toml`), written for
 /// the organization `aitrail gen` generates: what `aitrail dev` judges by,
 /// and a start for a policy of one's own.

@@ -28,6 +28,7 @@ use crate::evidence::Evidence;
 use crate::exceptions::state;
 use crate::findings::{Filter, Finding, Status, findings};
 use crate::policy::{GovernancePolicy, REVIEW_INTERVAL_DAYS, Rule};
+use crate::required;
 
 /// A calendar quarter, `2026Q3`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,13 +227,7 @@ impl Report for Review {
         _k: i64,
     ) -> BoxFuture<'a, Result<PlanOutput, QueryError>> {
         async move {
-            let policy = self.policy.as_ref().ok_or_else(|| {
-                QueryError::Invalid(
-                    "the review pack needs a governance policy: --policy FILE, or \
-                     [governance] policy in the configuration"
-                        .to_string(),
-                )
-            })?;
+            let policy = required(self.policy.as_deref(), "the review pack")?;
             let quarter = params
                 .other("quarter")
                 .ok_or_else(|| QueryError::Invalid("quarter: required, e.g. 2026Q3".to_string()))

@@ -92,7 +92,8 @@ fn domains(policy: &GovernancePolicy) -> Result<RecordBatch, ArrowError> {
     )
 }
 
-fn exceptions(policy: &GovernancePolicy) -> Result<RecordBatch, ArrowError> {
+/// The `exceptions` table: each exception as the policy gives it.
+pub(crate) fn exceptions(policy: &GovernancePolicy) -> Result<RecordBatch, ArrowError> {
     let entries = &policy.exceptions;
     let matches: Vec<String> = entries.iter().map(|e| e.match_text()).collect();
     batch(

@@ -20,6 +20,7 @@ use crate::evidence::Evidence;
 use crate::findings::{Filter, Finding, Status, findings};
 use crate::ocsf::{self, OCSF_NDJSON};
 use crate::policy::{GovernancePolicy, Rule};
+use crate::required;
 
 /// The violations report over the policy it was made with.
 pub struct Violations {
@@ -84,13 +85,7 @@ impl Report for Violations {
         k: i64,
     ) -> BoxFuture<'a, Result<PlanOutput, QueryError>> {
         async move {
-            let policy = self.policy.as_ref().ok_or_else(|| {
-                QueryError::Invalid(
-                    "the violations report needs a governance policy: --policy FILE, or \
-                     [governance] policy in the configuration"
-                        .to_string(),
-                )
-            })?;
+            let policy = required(self.policy.as_deref(), "the violations report")?;
             let filter = filter(params)?;
             let evidence = session
                 .within_time(Evidence::read(session, params.from, params.to))
