@@ -13,14 +13,10 @@ import json
 import re
 import subprocess
 import sys
-import time
 import tomllib
 from datetime import date, timedelta
 
-import duckdb
-from deltalake import DeltaTable
-
-RUNS = 3
+from query_compare import best, duckdb_over
 CLASSES = ["public", "internal", "confidential", "restricted"]
 RULES = ["unapproved_tool", "data_class_exceeded", "red_domain_use",
          "unreviewed_ai_change", "stale_tool_review"]
@@ -52,17 +48,6 @@ def any_glob(globs):
 
 def q(text):
     return "NULL" if text is None else "'" + str(text).replace("'", "''") + "'"
-
-
-def duckdb_over(root, tables):
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
-    for table in tables:
-        files = [f.removeprefix("file://") for f in DeltaTable(f"{root}/{table}").file_uris()]
-        listed = ", ".join(q(f) for f in files)
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM "
-                    f"read_parquet([{listed}], hive_partitioning = true)")
-    return con
 
 
 def policy_tables(con, policy):
@@ -206,15 +191,6 @@ def ours(aitrail, store, policy_file, frm, to):
     columns = ["rule", "status", "exception_id", "day", "org_id", "user_id", "team", "tool",
                "model", "repository", "change_id", "events", "first_event_id", "last_event_id"]
     return [[row[c] for c in columns] for row in json.loads(out.stdout)["rows"]]
-
-
-def best(run):
-    times, result = [], None
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def key(row):

@@ -297,16 +297,15 @@ fn serve_answers_findings_to_compliance_counts_to_leadership_and_the_policy_to_s
         ("cto", "leadership", "l-token"),
     ];
     let serve = Serve::start(dir.path(), Path::new(&store), &server, &tokens);
-    let get = |path: &str, token: &str| {
+    // GET `path` as `token`, asking for `accept` (JSON when none).
+    let fetch = |path: &str, token: &str, accept: Option<&str>| {
         let auth = bearer(token);
-        let reply = request(
-            serve.address,
-            "GET",
-            path,
-            &[("Authorization", &auth)],
-            None,
-        )
-        .unwrap();
+        let mut headers = vec![("Authorization", auth.as_str())];
+        headers.extend(accept.map(|media| ("Accept", media)));
+        request(serve.address, "GET", path, &headers, None).unwrap()
+    };
+    let get = |path: &str, token: &str| {
+        let reply = fetch(path, token, None);
         assert_eq!(
             reply.status,
             200,
@@ -330,15 +329,7 @@ fn serve_answers_findings_to_compliance_counts_to_leadership_and_the_policy_to_s
     // The same findings as OCSF Compliance Findings for a SIEM, each valid
     // by the OCSF models from PyPI; leadership's counts are not findings.
     let ocsf = "application/x-ndjson; profile=ocsf";
-    let c_auth = bearer("c-token");
-    let reply = request(
-        serve.address,
-        "GET",
-        path,
-        &[("Authorization", &c_auth), ("Accept", ocsf)],
-        None,
-    )
-    .unwrap();
+    let reply = fetch(path, "c-token", Some(ocsf));
     assert_eq!(
         reply.status,
         200,
@@ -368,15 +359,7 @@ fn serve_answers_findings_to_compliance_counts_to_leadership_and_the_policy_to_s
             &json!("EX-1")
         )
     );
-    let l_auth = bearer("l-token");
-    let refused = request(
-        serve.address,
-        "GET",
-        path,
-        &[("Authorization", &l_auth), ("Accept", ocsf)],
-        None,
-    )
-    .unwrap();
+    let refused = fetch(path, "l-token", Some(ocsf));
     assert_eq!(
         refused.status,
         406,
@@ -421,26 +404,14 @@ fn serve_answers_findings_to_compliance_counts_to_leadership_and_the_policy_to_s
         review["summary"]["quarter"],
         json!({"year": 2026, "number": 1})
     );
-    let html_auth = bearer("c-token");
-    let html = request(
-        serve.address,
-        "GET",
+    let html = fetch(
         "/v1/reports/review?quarter=2026Q1",
-        &[("Authorization", &html_auth), ("Accept", "text/html")],
-        None,
-    )
-    .unwrap();
+        "c-token",
+        Some("text/html"),
+    );
     assert_eq!(html.status, 200);
     assert!(html.text().contains("<h1>AI governance review 2026Q1</h1>"));
-    let leader = bearer("l-token");
-    let refused = request(
-        serve.address,
-        "GET",
-        "/v1/reports/review?quarter=2026Q1",
-        &[("Authorization", &leader)],
-        None,
-    )
-    .unwrap();
+    let refused = fetch("/v1/reports/review?quarter=2026Q1", "l-token", None);
     assert_eq!(refused.status, 403);
 
     let auth = bearer("c-token");

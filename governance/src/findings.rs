@@ -242,16 +242,9 @@ fn usage_findings(policy: &GovernancePolicy, usage: &[UsageGroup]) -> Vec<Findin
 /// always is; without an approval, nothing else is judged here (the use
 /// is an `unapproved_tool` finding already).
 fn exceeds(approval: Option<&ApprovedTool>, class: &str) -> bool {
-    let rank = data_class_rank(class);
-    if class == "restricted" {
-        return true;
-    }
-    match (approval, rank) {
-        (Some(entry), Some(rank)) => {
-            data_class_rank(&entry.max_data_class).is_some_and(|max| rank > max)
-        }
-        _ => false,
-    }
+    class == "restricted"
+        || approval
+            .is_some_and(|entry| data_class_rank(class) > data_class_rank(&entry.max_data_class))
 }
 
 /// `unreviewed_ai_change`: each AI-assisted merged pull request with

@@ -213,7 +213,6 @@ fn leadership_rows(
         excepted: i64,
         events: i64,
         users: BTreeSet<&'a str>,
-        personal: bool,
     }
     let mut groups: BTreeMap<(NaiveDate, Option<&str>, Rule), Counts> = BTreeMap::new();
     for finding in found {
@@ -231,10 +230,9 @@ fn leadership_rows(
         counts.events += i64::try_from(finding.events).unwrap_or(i64::MAX);
         if let Some(user) = finding.user_id.as_deref() {
             counts.users.insert(user);
-            counts.personal = true;
         }
     }
-    groups.retain(|_, counts| !counts.personal || counts.users.len() as i64 >= k);
+    groups.retain(|_, counts| counts.users.is_empty() || counts.users.len() as i64 >= k);
     let schema = Arc::new(Schema::new(vec![
         Field::new("bucket_start", DataType::Date32, false),
         Field::new("team", DataType::Utf8, true),

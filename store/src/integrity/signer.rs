@@ -51,12 +51,28 @@ pub struct Signer {
     process: String,
     heads: Mutex<HashMap<String, (String, u64, String)>>,
     written: Mutex<HashMap<(String, String), (u64, String)>>,
+    /// The object store of each store root, made once: every commit
+    /// reads and writes its digests there.
+    roots: Mutex<HashMap<String, Arc<dyn ObjectStore>>>,
 }
 
 impl Signer {
     /// The key.
     pub(super) fn key(&self) -> &SigningKey {
         &self.key
+    }
+
+    /// The object store of the store root at `url`.
+    fn root_store(&self, url: url::Url) -> Result<Arc<dyn ObjectStore>, StoreError> {
+        let mut roots = self.roots.lock().expect("no panic holds the lock");
+        if let Some(store) = roots.get(url.as_str()) {
+            return Ok(Arc::clone(store));
+        }
+        let store = DeltaTableBuilder::from_url(url.clone())?
+            .build_storage()?
+            .object_store(None);
+        roots.insert(url.to_string(), Arc::clone(&store));
+        Ok(store)
     }
 
     /// The process named as the writer.
@@ -96,6 +112,7 @@ pub fn install(key: SigningKey, process: &str) -> Result<(), StoreError> {
             process: process.to_string(),
             heads: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
+            roots: Mutex::new(HashMap::new()),
         })
         .map_err(|_| StoreError::Integrity("a signing key is already installed".into()))
 }
@@ -129,7 +146,7 @@ struct Digests {
 }
 
 impl Digests {
-    fn of(table: &DeltaTable) -> Result<Digests, StoreError> {
+    fn of(signer: &Signer, table: &DeltaTable) -> Result<Digests, StoreError> {
         let url = table.table_url();
         let name = url
             .path_segments()
@@ -139,9 +156,7 @@ impl Digests {
         let root_url = url
             .join("..")
             .map_err(|err| StoreError::Integrity(format!("{url}: {err}")))?;
-        let root = DeltaTableBuilder::from_url(root_url)?
-            .build_storage()?
-            .object_store(None);
+        let root = signer.root_store(root_url)?;
         Ok(Digests {
             root,
             table: name,
@@ -182,7 +197,7 @@ pub async fn intend(table: &DeltaTable, actions: &[Action]) -> Result<Option<Pen
     let Some(signer) = SIGNER.get() else {
         return Ok(None);
     };
-    let digests = Digests::of(table)?;
+    let digests = Digests::of(signer, table)?;
     let store = table.log_store().object_store(None);
     let mut added = Vec::new();
     let mut removed = Vec::new();
@@ -262,7 +277,7 @@ pub async fn record(
     let Some(signer) = SIGNER.get() else {
         return Ok(());
     };
-    let digests = Digests::of(table)?;
+    let digests = Digests::of(signer, table)?;
     for version in versions {
         let added = pending
             .as_ref()
@@ -423,7 +438,7 @@ pub async fn complete(table: &DeltaTable) -> Result<(), StoreError> {
     let Some(current) = table.version() else {
         return Ok(());
     };
-    let digests = Digests::of(table)?;
+    let digests = Digests::of(signer, table)?;
     complete_digests(signer, &digests, table, current).await?;
     remove_uncommitted(table, UNCOMMITTED_FILE_AGE).await
 }
@@ -482,7 +497,7 @@ pub async fn remove_uncommitted(table: &DeltaTable, age: TimeDelta) -> Result<()
         return Ok(());
     };
     let before = Utc::now() - age;
-    let digests = &Digests::of(table)?;
+    let digests = &Digests::of(signer, table)?;
     let prefix = Path::from(declared_dir(&digests.table));
     let listed: Vec<_> = digests.root.list(Some(&prefix)).try_collect().await?;
     if listed.is_empty() {
