@@ -17,6 +17,7 @@ pub fn typical_events(users: usize, days: u32) -> (Vec<u8>, u64) {
         seed: 42,
         start: NaiveDate::from_ymd_opt(2026, 1, 5).expect("a fixed valid date"),
         not_after: None,
+        policy: None,
     };
     let mut out = Vec::new();
     let count = generate(&config, &mut out, |_| {}).expect("generating into memory cannot fail");

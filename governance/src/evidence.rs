@@ -1,7 +1,8 @@
 //! What the rules are decided on, read from the store in a few SQL
-//! statements: AI usage grouped by day and by every field a rule reads
-//! (so a year of events becomes the rows a person could review), the
-//! AI-assisted pull requests merged in the range, and the reviews of them.
+//! statements: the AI usage that may break a rule ([`crate::suspects`]),
+//! grouped by day and by every field a rule reads (so a year of events
+//! becomes the rows a person could review), the AI-assisted pull requests
+//! merged in the range, and the reviews of them.
 
 use std::sync::Arc;
 
@@ -12,6 +13,9 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Int64Type, TimeUnit, TimestampMicrosecondType};
 use chrono::NaiveDate;
 use datafusion::common::ScalarValue;
+
+use crate::policy::{GovernancePolicy, Rule};
+use crate::suspects::{self, SUSPECT_USAGE};
 
 /// AI usage of one day sharing every field a rule reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,10 +90,12 @@ pub struct Review {
     pub occurred_at: i64,
 }
 
-/// Everything the rules read for one range of days.
+/// Everything the rules read for one range of days: the usage only where
+/// it may break a usage rule.
 #[derive(Debug, Clone, Default)]
 pub struct Evidence {
-    /// Usage grouped by day and the fields the rules read.
+    /// Usage that may break a rule, grouped by day and the fields the rules
+    /// read.
     pub usage: Vec<UsageGroup>,
     /// The AI-assisted pull requests merged.
     pub changes: Vec<MergedChange>,
@@ -97,13 +103,15 @@ pub struct Evidence {
     pub reviews: Vec<Review>,
 }
 
+/// AI usage grouped by day and every field a rule reads; `{SUSPECT_USAGE}`
+/// stands for the suspect usage's table.
 const USAGE: &str = "SELECT date, org_id, user_id, team, tool, model, repository, \
     COALESCE(data_class, 'internal') AS data_class, domain, count(*) AS events, \
     min(occurred_at) AS first_at, \
     first_value(event_id ORDER BY occurred_at, event_id) AS first_event_id, \
     max(occurred_at) AS last_at, \
     last_value(event_id ORDER BY occurred_at, event_id) AS last_event_id \
-    FROM ai_usage WHERE date >= $from AND date < $to \
+    FROM {SUSPECT_USAGE} \
     GROUP BY date, org_id, user_id, team, tool, model, repository, \
     COALESCE(data_class, 'internal'), domain";
 
@@ -118,13 +126,18 @@ const REVIEWS: &str = "SELECT change_id, repository, user_id, state, occurred_at
      WHERE kind = 'pull_request' AND ai_assisted AND date >= $from AND date < $to)";
 
 impl Evidence {
-    /// Reads what the rules need for `from` (inclusive) to `to`
-    /// (exclusive) from `session`.
+    /// Reads what the rules of `policy` need for `from` (inclusive) to
+    /// `to` (exclusive) from `session`; only what `rule` reads when one is
+    /// given.
     pub async fn read(
         session: &StoreSession,
+        policy: &GovernancePolicy,
         from: NaiveDate,
         to: NaiveDate,
+        rule: Option<Rule>,
     ) -> Result<Evidence, QueryError> {
+        let reads_usage = rule.is_none_or(Rule::reads_usage);
+        let reads_changes = rule.is_none_or(|rule| rule == Rule::UnreviewedAiChange);
         let params = || {
             vec![
                 ("from", ScalarValue::Date32(Some(from.to_epoch_days()))),
@@ -132,26 +145,12 @@ impl Evidence {
             ]
         };
         let mut evidence = Evidence::default();
-        for batch in session.query_with_params(USAGE, params()).await?.batches {
-            let columns = Columns::of(&batch)?;
-            for row in 0..batch.num_rows() {
-                evidence.usage.push(UsageGroup {
-                    day: columns.date(0, row)?,
-                    org_id: columns.text(1, row)?,
-                    user_id: columns.text(2, row)?,
-                    team: columns.optional_text(3, row),
-                    tool: columns.text(4, row)?,
-                    model: columns.text(5, row)?,
-                    repository: columns.optional_text(6, row),
-                    data_class: columns.text(7, row)?,
-                    domain: columns.optional_text(8, row),
-                    events: columns.count(9, row)?,
-                    first_at: columns.micros(10, row)?,
-                    first_event_id: columns.text(11, row)?,
-                    last_at: columns.micros(12, row)?,
-                    last_event_id: columns.text(13, row)?,
-                });
-            }
+        if reads_usage {
+            suspects::register(session, policy, from, to).await?;
+            evidence.usage = usage(session).await?;
+        }
+        if !reads_changes {
+            return Ok(evidence);
         }
         for batch in session.query_with_params(CHANGES, params()).await?.batches {
             let columns = Columns::of(&batch)?;
@@ -192,6 +191,34 @@ impl Evidence {
         }
         Ok(evidence)
     }
+}
+
+/// The suspect usage, grouped (see [`USAGE`]).
+async fn usage(session: &StoreSession) -> Result<Vec<UsageGroup>, QueryError> {
+    let mut usage = Vec::new();
+    let sql = USAGE.replace("{SUSPECT_USAGE}", SUSPECT_USAGE);
+    for batch in session.query(&sql).await?.batches {
+        let columns = Columns::of(&batch)?;
+        for row in 0..batch.num_rows() {
+            usage.push(UsageGroup {
+                day: columns.date(0, row)?,
+                org_id: columns.text(1, row)?,
+                user_id: columns.text(2, row)?,
+                team: columns.optional_text(3, row),
+                tool: columns.text(4, row)?,
+                model: columns.text(5, row)?,
+                repository: columns.optional_text(6, row),
+                data_class: columns.text(7, row)?,
+                domain: columns.optional_text(8, row),
+                events: columns.count(9, row)?,
+                first_at: columns.micros(10, row)?,
+                first_event_id: columns.text(11, row)?,
+                last_at: columns.micros(12, row)?,
+                last_event_id: columns.text(13, row)?,
+            });
+        }
+    }
+    Ok(usage)
 }
 
 /// A batch's columns, text ones cast to plain UTF-8 once (the store may

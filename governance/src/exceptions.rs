@@ -116,7 +116,7 @@ async fn covered(
         return Ok(covered);
     }
     let evidence = session
-        .within_time(Evidence::read(session, from, end))
+        .within_time(Evidence::read(session, policy, from, end, None))
         .await?;
     let filter = Filter {
         rule: None,

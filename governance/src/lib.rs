@@ -15,7 +15,9 @@ pub mod ocsf;
 pub mod pack_html;
 pub mod policy;
 pub mod review;
+mod suspects;
 pub mod tables;
+mod usage_policy;
 pub mod violations;
 
 pub use exceptions::Exceptions;

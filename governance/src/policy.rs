@@ -67,6 +67,14 @@ impl Rule {
         }
     }
 
+    /// Whether it judges AI usage (rather than changes or the policy).
+    pub fn reads_usage(self) -> bool {
+        matches!(
+            self,
+            Rule::UnapprovedTool | Rule::DataClassExceeded | Rule::RedDomainUse
+        )
+    }
+
     /// The rule named `name`.
     pub fn parse(name: &str) -> Option<Rule> {
         Rule::ALL.into_iter().find(|rule| rule.name() == name)

@@ -279,7 +279,7 @@ async fn gather(
     quarter: Quarter,
 ) -> Result<Pack, QueryError> {
     let (from, to) = (quarter.start(), quarter.end());
-    let evidence = Evidence::read(session, from, to).await?;
+    let evidence = Evidence::read(session, policy, from, to, None).await?;
     let found = findings(policy, &evidence, from, to, &Filter::default());
     let sections = vec![
         approved_tools(session, policy, from, to).await?,

@@ -88,7 +88,13 @@ impl Report for Violations {
             let policy = required(self.policy.as_deref(), "the violations report")?;
             let filter = filter(params)?;
             let evidence = session
-                .within_time(Evidence::read(session, params.from, params.to))
+                .within_time(Evidence::read(
+                    session,
+                    policy,
+                    params.from,
+                    params.to,
+                    filter.rule,
+                ))
                 .await?;
             let found = findings(policy, &evidence, params.from, params.to, &filter);
             let answer = if k == 0 {

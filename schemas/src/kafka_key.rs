@@ -102,6 +102,7 @@ mod tests {
                 .unwrap()
                 .date_naive(),
             not_after: None,
+            policy: None,
         };
         let mut lines = Vec::new();
         generate(&config, &mut lines, |_| {}).unwrap();

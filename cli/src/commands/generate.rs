@@ -1,13 +1,16 @@
 //! `aitrail gen`: synthetic JSONL on stdout.
 
 use std::io::{self, BufWriter};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use aitrail_schemas::generator::{GenConfig, generate};
+use aitrail_governance::GovernancePolicy;
+use aitrail_schemas::generator::{GenConfig, GenPolicy, generate};
 use chrono::{NaiveDate, TimeDelta, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::exit::ExitCode;
+use crate::exit::{ExitCode, UsageError};
 
 /// Flags of `aitrail gen`.
 #[derive(Args)]
@@ -25,6 +28,12 @@ pub struct GenArgs {
     /// Nothing dated after the moment gen runs is written.
     #[arg(long)]
     start: Option<NaiveDate>,
+    /// A governance policy (governance.toml) the organization mostly
+    /// follows: approved tools and models, data within what each allows,
+    /// red repositories left alone, pull requests approved as the policy
+    /// requires — broken at known rates (README, "Generated violations").
+    #[arg(long)]
+    policy: Option<PathBuf>,
 }
 
 /// Writes the events; a closed pipe (`| head`) ends it quietly.
@@ -32,12 +41,20 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     let start = args
         .start
         .unwrap_or_else(|| Utc::now().date_naive() - TimeDelta::days(i64::from(args.days)));
+    let policy = match &args.policy {
+        Some(path) => {
+            let policy = GovernancePolicy::load(path).map_err(|err| UsageError(err.to_string()))?;
+            Some(GenPolicy(Arc::new(policy)))
+        }
+        None => None,
+    };
     let config = GenConfig {
         users: args.users,
         days: args.days,
         seed: args.seed,
         start,
         not_after: Some(Utc::now()),
+        policy,
     };
     let progress = ProgressBar::new_spinner().with_style(
         ProgressStyle::with_template("{spinner} {human_pos} events ({per_sec})")

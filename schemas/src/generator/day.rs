@@ -13,6 +13,9 @@ use rand_distr::{Distribution, LogNormal, Normal, Poisson};
 use rand_pcg::Pcg64Mcg;
 
 use super::org::{Organization, Person, TOOLS, ToolProfile, pick};
+use super::policy::{
+    RED_SESSIONS_KEPT, UNAPPROVED_MERGES, UsagePolicy, governed_class, keeps_unapproved_tools,
+};
 use crate::event::{AiUsage, CodeChange, CodeReview, Incident};
 use crate::fields::{
     Attributes, BoundedText, Count, EventId, List, Repository, SchemaVersion, Timestamp,
@@ -269,13 +272,13 @@ pub fn generate_day(
                 } else {
                     &TOOLS[person.main_tool]
                 };
-                if !used_tools.contains(&tool.tool) {
-                    used_tools.push(tool.tool);
-                }
                 let start = working_time(&mut rng, &shapes, person, midnight);
-                emit_session(
-                    &mut out, &mut rng, &shapes, org, person, tool, start, session,
+                let used = emit_session(
+                    &mut out, &mut rng, &shapes, org, person, tool, start, session, date,
                 );
+                if !used_tools.contains(&used) {
+                    used_tools.push(used);
+                }
             }
         }
         let used_ai = !used_tools.is_empty();
@@ -308,6 +311,30 @@ pub fn generate_day(
                 let members = &org.members[person.team];
                 &org.people[members[rng.random_range(0..members.len())]]
             });
+            let policy = org.policy.as_ref().map(|policy| policy.0.as_ref());
+            let reviews = reviewer.map(|reviewer| match policy {
+                Some(policy) => governed_reviews(
+                    &mut rng,
+                    policy,
+                    org,
+                    person,
+                    reviewer,
+                    repository,
+                    ai_assisted,
+                ),
+                None => vec![(reviewer.user_id.as_str(), authors_review(reviewer, person))],
+            });
+            let reviewer_ids = reviews.as_ref().and_then(|reviews| match policy {
+                Some(_) => {
+                    let approvers: Vec<_> = reviews
+                        .iter()
+                        .filter(|(_, state)| *state == ReviewState::Approved)
+                        .map(|(user, _)| text(user))
+                        .collect();
+                    (!approvers.is_empty()).then_some(List(approvers))
+                }
+                None => reviewer.map(|reviewer| List(vec![text(&reviewer.user_id)])),
+            });
             let event = CodeChange {
                 schema_version: SchemaVersion::default(),
                 event_id: out.next_id(),
@@ -324,13 +351,13 @@ pub fn generate_day(
                 lines_added: Some(Count(lines_added)),
                 lines_removed: Some(Count(lines_added / 3)),
                 ai_lines_added: ai_assisted.then(|| Count(lines_added * 6 / 10)),
-                reviewer_ids: reviewer.map(|reviewer| List(vec![text(&reviewer.user_id)])),
-                domain: Some(Domain::Green),
+                reviewer_ids,
+                domain: Some(policy.map_or(Domain::Green, |p| p.domain_of(Some(repository)))),
                 service: None,
             };
             out.emit(at, &event);
-            if let Some(reviewer) = reviewer {
-                emit_reviews(&mut out, &event, reviewer, lines_added);
+            if let Some(reviews) = reviews {
+                emit_reviews(&mut out, &event, &reviews, lines_added);
                 merged.push((repository.clone(), change_id, ai_assisted));
             }
         }
@@ -342,37 +369,94 @@ pub fn generate_day(
     out.finish();
 }
 
-/// The reviews of a merged pull request by its reviewer, before the
-/// merge: an approval (a comment when the reviewer is its author, who
-/// cannot approve), after a request for changes on one pull request in
-/// eight. Times and states come from the change's own numbers, so the
-/// random stream, and every other event, stays as it was.
-fn emit_reviews(out: &mut DayWriter, change: &CodeChange, reviewer: &Person, lines_added: u64) {
-    let last = if reviewer.user_id == change.user_id.as_str() {
+/// The review of the one reviewer a pull request has without a policy: an
+/// approval, or a comment when the reviewer is its author (who cannot
+/// approve).
+fn authors_review(reviewer: &Person, author: &Person) -> ReviewState {
+    if reviewer.user_id == author.user_id {
         ReviewState::Commented
     } else {
         ReviewState::Approved
-    };
-    let states: &[ReviewState] = if last == ReviewState::Approved && lines_added.is_multiple_of(8) {
-        &[ReviewState::ChangesRequested, ReviewState::Approved]
-    } else {
-        &[last]
-    };
+    }
+}
+
+/// The reviews of a pull request under a policy: as many approvals as its
+/// domain needs, by team members other than its author and, in red, by a
+/// security reviewer; or, for [`UNAPPROVED_MERGES`] of the AI-assisted
+/// ones, only a comment. A team too small for the approvals needed merges
+/// with fewer, as small teams do.
+fn governed_reviews<'o>(
+    rng: &mut Pcg64Mcg,
+    policy: &'o dyn UsagePolicy,
+    org: &'o Organization,
+    author: &Person,
+    reviewer: &'o Person,
+    repository: &str,
+    ai_assisted: bool,
+) -> Vec<(&'o str, ReviewState)> {
+    if ai_assisted && rng.random_bool(UNAPPROVED_MERGES) {
+        return vec![(reviewer.user_id.as_str(), ReviewState::Commented)];
+    }
+    let domain = policy.domain_of(Some(repository));
+    let needed = policy.approvals_needed(domain);
+    let mut approvers: Vec<&str> = Vec::new();
+    let security = policy.security_reviewers();
+    if domain == Domain::Red && !security.is_empty() {
+        approvers.push(&security[rng.random_range(0..security.len())]);
+    }
+    let members = &org.members[author.team];
+    let first = rng.random_range(0..members.len());
+    let colleagues = std::iter::once(reviewer)
+        .chain((0..members.len()).map(|n| &org.people[members[(first + n) % members.len()]]));
+    for colleague in colleagues {
+        if approvers.len() >= needed {
+            break;
+        }
+        let id = colleague.user_id.as_str();
+        if id != author.user_id && !approvers.contains(&id) {
+            approvers.push(id);
+        }
+    }
+    approvers
+        .into_iter()
+        .map(|user| (user, ReviewState::Approved))
+        .collect()
+}
+
+/// The reviews of a merged pull request, before the merge, each reviewer
+/// half an hour after the one before; the first approval follows a request
+/// for changes on one pull request in eight. Times and states come from the
+/// change's own numbers, so the random stream stays as it was.
+fn emit_reviews(
+    out: &mut DayWriter,
+    change: &CodeChange,
+    reviews: &[(&str, ReviewState)],
+    lines_added: u64,
+) {
     let before_merge = TimeDelta::minutes(20 + (lines_added % 240) as i64);
-    for (n, state) in states.iter().rev().enumerate() {
-        let at = Timestamp(change.occurred_at.0 - before_merge - TimeDelta::hours(n as i64));
-        let review = CodeReview {
-            schema_version: SchemaVersion::default(),
-            event_id: out.next_id(),
-            event_type: CodeReviewTag::CodeReview,
-            occurred_at: at,
-            org_id: change.org_id.clone(),
-            change_id: change.change_id.clone(),
-            repository: change.repository.clone(),
-            user_id: text(&reviewer.user_id),
-            state: *state,
-        };
-        out.emit(at, &review);
+    for (index, (reviewer, last)) in reviews.iter().enumerate() {
+        let states: &[ReviewState] =
+            if index == 0 && *last == ReviewState::Approved && lines_added.is_multiple_of(8) {
+                &[ReviewState::ChangesRequested, ReviewState::Approved]
+            } else {
+                std::slice::from_ref(last)
+            };
+        let before = before_merge + TimeDelta::minutes(30 * index as i64);
+        for (n, state) in states.iter().rev().enumerate() {
+            let at = Timestamp(change.occurred_at.0 - before - TimeDelta::hours(n as i64));
+            let review = CodeReview {
+                schema_version: SchemaVersion::default(),
+                event_id: out.next_id(),
+                event_type: CodeReviewTag::CodeReview,
+                occurred_at: at,
+                org_id: change.org_id.clone(),
+                change_id: change.change_id.clone(),
+                repository: change.repository.clone(),
+                user_id: text(reviewer),
+                state: *state,
+            };
+            out.emit(at, &review);
+        }
     }
 }
 
@@ -403,15 +487,21 @@ fn emit_session(
     tool: &'static ToolProfile,
     start: Timestamp,
     session: u64,
-) {
+    date: NaiveDate,
+) -> &'static str {
     let team = &org.teams[person.team];
+    let policy = org.policy.as_ref().map(|policy| policy.0.as_ref());
     let operation = pick(rng, tool.operations);
     let (model, provider) = {
-        let choices: Vec<((&str, &str), u32)> =
+        let choices: Vec<((&'static str, &'static str), u32)> =
             tool.models.iter().map(|(m, p, w)| ((*m, *p), *w)).collect();
         pick(rng, &choices)
     };
-    let repository = rng
+    let (tool, (model, provider), allowed) = match policy {
+        Some(policy) => governed_use(policy, person, tool, (model, provider), date),
+        None => (tool, (model, provider), None),
+    };
+    let mut repository = rng
         .random_bool(0.9)
         .then(|| &team.repositories[rng.random_range(0..team.repositories.len())]);
     let session_id = format!(
@@ -438,10 +528,21 @@ fn emit_session(
             ],
         )
     };
-    let domain = pick(
+    let data_class = match allowed {
+        Some(allowed) => governed_class(rng, data_class, allowed),
+        None => data_class,
+    };
+    let mut domain = pick(
         rng,
         &[(Domain::Green, 85), (Domain::Yellow, 12), (Domain::Red, 3)],
     );
+    if let Some(policy) = policy {
+        domain = policy.domain_of(repository.map(String::as_str));
+        if domain == Domain::Red && !rng.random_bool(RED_SESSIONS_KEPT) {
+            repository = None;
+            domain = policy.domain_of(None);
+        }
+    }
     let gateway_priced = rng.random_bool(0.3);
     let ticket = rng
         .random_bool(0.25)
@@ -517,6 +618,43 @@ fn emit_session(
         let gap = shapes.gap_seconds.sample(rng).min(1800.0);
         at = Timestamp(at.0 + TimeDelta::microseconds((gap * 1e6) as i64));
     }
+    tool.tool
+}
+
+/// A tool and model `policy` approves on `date` in place of the ones the
+/// person reached for, with the data class the approval allows: the same
+/// tool with another of its models, else the person's main, then second,
+/// then any tool. People of a team that [`keeps_unapproved_tools`], and
+/// everyone when nothing is approved, keep what they reached for (`None`:
+/// no approval).
+fn governed_use(
+    policy: &dyn UsagePolicy,
+    person: &Person,
+    tool: &'static ToolProfile,
+    model: (&'static str, &'static str),
+    date: NaiveDate,
+) -> (
+    &'static ToolProfile,
+    (&'static str, &'static str),
+    Option<DataClass>,
+) {
+    if let Some(allowed) = policy.allowed_class(tool.tool, model.0, date) {
+        return (tool, model, Some(allowed));
+    }
+    if keeps_unapproved_tools(person.team) {
+        return (tool, model, None);
+    }
+    let candidates = [tool, &TOOLS[person.main_tool], &TOOLS[person.second_tool]]
+        .into_iter()
+        .chain(TOOLS.iter());
+    for candidate in candidates {
+        for (name, provider, _) in candidate.models {
+            if let Some(allowed) = policy.allowed_class(candidate.tool, name, date) {
+                return (candidate, (name, provider), Some(allowed));
+            }
+        }
+    }
+    (tool, model, None)
 }
 
 /// Deployments of each repository that changed today, and the incidents
@@ -562,7 +700,11 @@ fn emit_deployments(
                 lines_removed: None,
                 ai_lines_added: None,
                 reviewer_ids: None,
-                domain: Some(Domain::Green),
+                domain: Some(
+                    org.policy
+                        .as_ref()
+                        .map_or(Domain::Green, |p| p.0.domain_of(Some(repository))),
+                ),
                 service: Some(text(service)),
             };
             out.emit(at, &deployment);

@@ -10,6 +10,7 @@
 
 mod day;
 mod org;
+mod policy;
 
 use std::io::{self, Write};
 use std::num::NonZeroUsize;
@@ -21,6 +22,10 @@ use rand_pcg::Pcg64Mcg;
 
 pub use day::{DayOutput, DayPlan, generate_day};
 pub use org::{Organization, TOOLS};
+pub use policy::{
+    ABOVE_ALLOWED_SESSIONS, GenPolicy, RED_SESSIONS_KEPT, RESTRICTED_SESSIONS, UNAPPROVED_MERGES,
+    UsagePolicy, keeps_unapproved_tools,
+};
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,6 +44,10 @@ pub struct GenConfig {
     /// west of UTC, whose yesterday ends in today's UTC hours) never
     /// produces an event the validator refuses as `future_timestamp`.
     pub not_after: Option<DateTime<Utc>>,
+    /// A governance policy the organization's use mostly follows, with
+    /// violations at known rates ([`RESTRICTED_SESSIONS`] and its
+    /// neighbours); without one, people use any tool on any data anywhere.
+    pub policy: Option<GenPolicy>,
 }
 
 impl GenConfig {
@@ -46,7 +55,9 @@ impl GenConfig {
     /// configured days; later days (a live stream) continue it.
     pub fn organization(&self) -> Organization {
         let mut rng = Pcg64Mcg::seed_from_u64(self.seed);
-        Organization::new(&mut rng, self.users, self.days)
+        let mut org = Organization::new(&mut rng, self.users, self.days);
+        org.policy = self.policy.clone();
+        org
     }
 
     /// The prefix of every generated `event_id`: the seed and the start, so

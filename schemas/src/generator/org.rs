@@ -6,6 +6,7 @@ use rand::seq::IndexedRandom;
 use rand_distr::{Distribution, LogNormal};
 use rand_pcg::Pcg64Mcg;
 
+use super::GenPolicy;
 use crate::vocab::{Client, Operation};
 
 /// An AI coding tool as the generator uses it: which models it calls, for
@@ -149,6 +150,8 @@ pub struct Organization {
     pub people: Vec<Person>,
     /// Indices into `people` of each team's members.
     pub members: Vec<Vec<usize>>,
+    /// The policy its use mostly follows, if any.
+    pub policy: Option<GenPolicy>,
 }
 
 impl Organization {
@@ -224,6 +227,7 @@ impl Organization {
             teams,
             people,
             members,
+            policy: None,
         }
     }
 }

@@ -16,6 +16,7 @@ fn config(seed: u64) -> GenConfig {
         seed,
         start: NaiveDate::from_ymd_opt(2025, 1, 6).unwrap(),
         not_after: None,
+        policy: None,
     }
 }
 

@@ -18,6 +18,7 @@ static LINES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| {
         seed: 11,
         start: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
         not_after: None,
+        policy: None,
     };
     let mut out = Vec::new();
     generate(&config, &mut out, |_| {}).unwrap();
