@@ -138,59 +138,91 @@ impl Evidence {
     ) -> Result<Evidence, QueryError> {
         let reads_usage = rule.is_none_or(Rule::reads_usage);
         let reads_changes = rule.is_none_or(|rule| rule == Rule::UnreviewedAiChange);
-        let params = || {
-            vec![
-                ("from", ScalarValue::Date32(Some(from.to_epoch_days()))),
-                ("to", ScalarValue::Date32(Some(to.to_epoch_days()))),
-            ]
-        };
-        let mut evidence = Evidence::default();
-        if reads_usage {
+        let params = vec![
+            ("from", ScalarValue::Date32(Some(from.to_epoch_days()))),
+            ("to", ScalarValue::Date32(Some(to.to_epoch_days()))),
+        ];
+        let usage = async {
+            if !reads_usage {
+                return Ok(Vec::new());
+            }
             suspects::register(session, policy, from, to).await?;
-            evidence.usage = usage(session).await?;
-        }
-        if !reads_changes {
-            return Ok(evidence);
-        }
-        for batch in session.query_with_params(CHANGES, params()).await?.batches {
-            let columns = Columns::of(&batch)?;
-            for row in 0..batch.num_rows() {
-                evidence.changes.push(MergedChange {
-                    event_id: columns.text(0, row)?,
-                    occurred_at: columns.micros(1, row)?,
-                    day: columns.date(2, row)?,
-                    org_id: columns.text(3, row)?,
-                    change_id: columns.text(4, row)?,
-                    repository: columns.text(5, row)?,
-                    user_id: columns.text(6, row)?,
-                    team: columns.optional_text(7, row),
-                    domain: columns.optional_text(8, row),
-                    reviewer_ids: columns
-                        .optional_text(9, row)
-                        .map(|text| {
-                            text.split('\n')
-                                .filter(|s| !s.is_empty())
-                                .map(str::to_string)
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                });
+            usage(session).await
+        };
+        let changes = async {
+            match reads_changes {
+                true => changes(session, params.clone()).await,
+                false => Ok(Vec::new()),
             }
-        }
-        for batch in session.query_with_params(REVIEWS, params()).await?.batches {
-            let columns = Columns::of(&batch)?;
-            for row in 0..batch.num_rows() {
-                evidence.reviews.push(Review {
-                    change_id: columns.text(0, row)?,
-                    repository: columns.text(1, row)?,
-                    user_id: columns.text(2, row)?,
-                    state: columns.text(3, row)?,
-                    occurred_at: columns.micros(4, row)?,
-                });
+        };
+        let reviews = async {
+            match reads_changes {
+                true => reviews(session, params.clone()).await,
+                false => Ok(Vec::new()),
             }
-        }
-        Ok(evidence)
+        };
+        let (usage, changes, reviews) = futures::try_join!(usage, changes, reviews)?;
+        Ok(Evidence {
+            usage,
+            changes,
+            reviews,
+        })
     }
+}
+
+/// The AI-assisted pull requests merged in the range (see [`CHANGES`]).
+async fn changes(
+    session: &StoreSession,
+    params: Vec<(&str, ScalarValue)>,
+) -> Result<Vec<MergedChange>, QueryError> {
+    let mut changes = Vec::new();
+    for batch in session.query_with_params(CHANGES, params).await?.batches {
+        let columns = Columns::of(&batch)?;
+        for row in 0..batch.num_rows() {
+            changes.push(MergedChange {
+                event_id: columns.text(0, row)?,
+                occurred_at: columns.micros(1, row)?,
+                day: columns.date(2, row)?,
+                org_id: columns.text(3, row)?,
+                change_id: columns.text(4, row)?,
+                repository: columns.text(5, row)?,
+                user_id: columns.text(6, row)?,
+                team: columns.optional_text(7, row),
+                domain: columns.optional_text(8, row),
+                reviewer_ids: columns
+                    .optional_text(9, row)
+                    .map(|text| {
+                        text.split('\n')
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_string)
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            });
+        }
+    }
+    Ok(changes)
+}
+
+/// The reviews of those pull requests (see [`REVIEWS`]).
+async fn reviews(
+    session: &StoreSession,
+    params: Vec<(&str, ScalarValue)>,
+) -> Result<Vec<Review>, QueryError> {
+    let mut reviews = Vec::new();
+    for batch in session.query_with_params(REVIEWS, params).await?.batches {
+        let columns = Columns::of(&batch)?;
+        for row in 0..batch.num_rows() {
+            reviews.push(Review {
+                change_id: columns.text(0, row)?,
+                repository: columns.text(1, row)?,
+                user_id: columns.text(2, row)?,
+                state: columns.text(3, row)?,
+                occurred_at: columns.micros(4, row)?,
+            });
+        }
+    }
+    Ok(reviews)
 }
 
 /// The suspect usage, grouped (see [`USAGE`]).

@@ -106,7 +106,7 @@ pub struct Glob {
 }
 
 impl Glob {
-    fn new(text: &str) -> Result<Glob, String> {
+    pub(crate) fn new(text: &str) -> Result<Glob, String> {
         Pattern::new(text)
             .map(|pattern| Glob {
                 text: text.to_string(),

@@ -3,30 +3,24 @@
 //! such events, and only they need grouping by user and reading into the
 //! rules. The filter is exact for `unapproved_tool`, `data_class_exceeded`
 //! and `red_domain_use` (the rules themselves still decide): the policy's
-//! globs are resolved against the tools, models and repositories the range
-//! holds, and approvals keep their order (the first entry covering a use
-//! decides, as in [`GovernancePolicy::approval`]).
+//! globs become `LIKE` patterns (a glob with a character class, a regular
+//! expression), approvals keep their order (the first entry covering a use
+//! decides, as in [`GovernancePolicy::approval`]) and so do domain rules.
 
-use std::collections::BTreeSet;
 use std::ops::Not;
 
 use aitrail_query::QueryError;
 use aitrail_query::engine::StoreSession;
-use arrow::array::{Array, AsArray};
-use arrow::compute::cast;
-use arrow::datatypes::DataType;
 use chrono::NaiveDate;
 use datafusion::common::ScalarValue;
-use datafusion::functions::expr_fn::coalesce;
+use datafusion::functions::expr_fn::{coalesce, regexp_like};
+use datafusion::logical_expr::expr::Like;
 use datafusion::logical_expr::{Expr, col, lit, when};
 
-use crate::policy::{DATA_CLASSES, GovernancePolicy, data_class_rank};
+use crate::policy::{DATA_CLASSES, Glob, GovernancePolicy, data_class_rank};
 
 /// The table name the suspect usage is registered under in a session.
 pub const SUSPECT_USAGE: &str = "suspect_ai_usage";
-
-const VALUES: &str = "SELECT tool, model, repository FROM ai_usage \
-    WHERE date >= $from AND date < $to GROUP BY tool, model, repository";
 
 /// Registers [`SUSPECT_USAGE`] in `session`: the rows of `ai_usage` from
 /// `from` (inclusive) to `to` (exclusive) that an approval does not cover,
@@ -38,112 +32,157 @@ pub async fn register(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<(), QueryError> {
-    let (pairs, repositories) = values(session, from, to).await?;
     let in_range = col("date").gt_eq(day(from)).and(col("date").lt(day(to)));
-    let suspect = approved_within_class(policy, &pairs)
-        .and(class().not_eq(lit("restricted")))
-        .and(red(policy, &repositories).not())
-        .not();
     let frame = session
         .context()
         .table("ai_usage")
         .await?
-        .filter(in_range.and(suspect))?;
+        .filter(in_range.and(suspect(policy)))?;
     session
         .context()
         .register_table(SUSPECT_USAGE, frame.into_view())?;
     Ok(())
 }
 
-/// The distinct (tool, model) pairs and repositories of the range.
-async fn values(
-    session: &StoreSession,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<(BTreeSet<(String, String)>, BTreeSet<String>), QueryError> {
-    let params = vec![("from", day_value(from)), ("to", day_value(to))];
-    let mut pairs = BTreeSet::new();
-    let mut repositories = BTreeSet::new();
-    for batch in session.query_with_params(VALUES, params).await?.batches {
-        let text = |index: usize| {
-            cast(batch.column(index), &DataType::Utf8)
-                .map_err(|err| QueryError::Invalid(format!("governance evidence: {err}")))
-        };
-        let (tools, models, repos) = (text(0)?, text(1)?, text(2)?);
-        let (tools, models, repos) = (
-            tools.as_string::<i32>(),
-            models.as_string::<i32>(),
-            repos.as_string::<i32>(),
-        );
-        for row in 0..batch.num_rows() {
-            if tools.is_valid(row) && models.is_valid(row) {
-                pairs.insert((tools.value(row).to_string(), models.value(row).to_string()));
-            }
-            if repos.is_valid(row) {
-                repositories.insert(repos.value(row).to_string());
-            }
-        }
-    }
-    Ok((pairs, repositories))
+/// Whether a row of `ai_usage` may break a usage rule of `policy`.
+pub fn suspect(policy: &GovernancePolicy) -> Expr {
+    approved_within_class(policy)
+        .and(class().not_eq(lit("restricted")))
+        .and(red(policy).not())
+        .not()
 }
 
 /// Whether an approval covers the use and allows its data class: the
 /// rank the first covering entry allows (−1 without one) is at least the
 /// class's.
-fn approved_within_class(policy: &GovernancePolicy, pairs: &BTreeSet<(String, String)>) -> Expr {
-    let mut branches = policy.approved_tools.iter().filter_map(|entry| {
-        let models: Vec<Expr> = pairs
-            .iter()
-            .filter(|(tool, model)| {
-                *tool == entry.tool
-                    && (entry.models.is_empty() || entry.models.iter().any(|g| g.matches(model)))
-            })
-            .map(|(_, model)| lit(model.as_str()))
-            .collect();
-        if models.is_empty() {
-            return None;
-        }
+fn approved_within_class(policy: &GovernancePolicy) -> Expr {
+    let branches = policy.approved_tools.iter().map(|entry| {
         let mut covers = col("tool")
             .eq(lit(entry.tool.as_str()))
-            .and(col("model").in_list(models, false))
             .and(col("date").gt_eq(day(entry.from)));
         if let Some(until) = entry.until {
             covers = covers.and(col("date").lt_eq(day(until)));
         }
+        if !entry.models.is_empty() {
+            covers = covers.and(any_glob(col("model"), &entry.models));
+        }
         let rank = data_class_rank(&entry.max_data_class).unwrap_or(0) as i64;
-        Some((covers, lit(rank)))
+        (covers, lit(rank))
     });
-    let Some((covers, rank)) = branches.next() else {
-        return lit(false);
-    };
-    let allowed = branches
-        .fold(when(covers, rank), |mut case, (covers, rank)| {
-            case.when(covers, rank)
-        })
-        .otherwise(lit(-1i64))
-        .expect("a CASE with branches and an ELSE is well formed");
-    allowed.gt_eq(class_rank())
+    first_match(branches, lit(-1i64)).gt_eq(class_rank())
 }
 
-/// Whether the use is in a red domain: its own, else its repository's.
-fn red(policy: &GovernancePolicy, repositories: &BTreeSet<String>) -> Expr {
-    let red_repositories: Vec<Expr> = repositories
-        .iter()
-        .filter(|repository| policy.domain_of(Some(repository)) == "red")
-        .map(|repository| lit(repository.as_str()))
-        .collect();
-    let by_repository = if red_repositories.is_empty() {
-        lit(false)
-    } else {
-        col("repository").in_list(red_repositories, false)
+/// Whether the use is in a red domain: its own, else its repository's
+/// (the first `[[domains]]` rule matching it, else the default).
+fn red(policy: &GovernancePolicy) -> Expr {
+    let default = lit(policy.domain_of(None));
+    let rules = policy.domains.iter().map(|rule| {
+        (
+            any_glob(col("repository"), &rule.repositories),
+            lit(rule.domain.as_str()),
+        )
+    });
+    let by_repository = first_match(
+        std::iter::once((col("repository").is_null(), default.clone())).chain(rules),
+        default,
+    );
+    coalesce(vec![col("domain"), by_repository]).eq(lit("red"))
+}
+
+/// `CASE WHEN … THEN … END` over `branches` in order, else `otherwise`.
+fn first_match(branches: impl IntoIterator<Item = (Expr, Expr)>, otherwise: Expr) -> Expr {
+    let mut branches = branches.into_iter();
+    let Some((condition, then)) = branches.next() else {
+        return otherwise;
     };
-    let by_repository = when(
-        col("repository").is_null(),
-        lit(policy.domain_of(None) == "red"),
-    )
-    .otherwise(by_repository)
-    .expect("a CASE with a branch and an ELSE is well formed");
-    coalesce(vec![col("domain").eq(lit("red")), by_repository])
+    branches
+        .fold(when(condition, then), |mut case, (condition, then)| {
+            case.when(condition, then)
+        })
+        .otherwise(otherwise)
+        .expect("a CASE with branches and an ELSE is well formed")
+}
+
+/// Whether `value` matches one of `globs`.
+fn any_glob(value: Expr, globs: &[Glob]) -> Expr {
+    globs
+        .iter()
+        .map(|glob| matches_glob(value.clone(), glob))
+        .reduce(Expr::or)
+        .unwrap_or_else(|| lit(false))
+}
+
+/// Whether `value` matches `glob` as [`Glob::matches`] decides (`*` any
+/// text, `/` included; `?` one character; `[…]`, `[!…]` a class).
+pub fn matches_glob(value: Expr, glob: &Glob) -> Expr {
+    let text = glob.as_str();
+    if text.contains('[') || text.contains("**") {
+        return regexp_like(value, lit(glob_regex(text)), None);
+    }
+    let mut pattern = String::with_capacity(text.len() + 4);
+    for c in text.chars() {
+        match c {
+            '*' => pattern.push('%'),
+            '?' => pattern.push('_'),
+            '%' | '_' | '\\' => {
+                pattern.push('\\');
+                pattern.push(c);
+            }
+            c => pattern.push(c),
+        }
+    }
+    Expr::Like(Like::new(
+        false,
+        Box::new(value),
+        Box::new(lit(pattern)),
+        Some('\\'),
+        false,
+    ))
+}
+
+/// An anchored regular expression matching what the glob `text` matches.
+fn glob_regex(text: &str) -> String {
+    let mut regex = String::from("^");
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.next_if_eq(&'*').is_some() => {
+                if chars.next_if_eq(&'/').is_some() {
+                    regex.push_str("(?:.*/)?");
+                } else {
+                    regex.push_str(".*");
+                }
+            }
+            '*' => regex.push_str(".*"),
+            '?' => regex.push('.'),
+            '[' => {
+                regex.push('[');
+                if chars.next_if_eq(&'!').is_some() {
+                    regex.push('^');
+                }
+                let mut first = true;
+                for c in chars.by_ref() {
+                    if c == ']' && !first {
+                        break;
+                    }
+                    first = false;
+                    push_escaped(&mut regex, c, c != '-');
+                }
+                regex.push(']');
+            }
+            c => push_escaped(&mut regex, c, true),
+        }
+    }
+    regex.push('$');
+    regex
+}
+
+/// Appends `c`, escaped when it is punctuation (and `escape_dash` allows).
+fn push_escaped(regex: &mut String, c: char, escape_dash: bool) {
+    if c.is_ascii_punctuation() && (escape_dash || c != '-') {
+        regex.push('\\');
+    }
+    regex.push(c);
 }
 
 /// The event's data class (`internal` when it gave none).
@@ -153,15 +192,11 @@ fn class() -> Expr {
 
 /// The rank of the event's data class (`public` 0 … `restricted` 3).
 fn class_rank() -> Expr {
-    let mut classes = DATA_CLASSES.iter().enumerate();
-    let (rank, name) = classes.next().expect("there are data classes");
-    classes
-        .fold(
-            when(class().eq(lit(*name)), lit(rank as i64)),
-            |mut case, (rank, name)| case.when(class().eq(lit(*name)), lit(rank as i64)),
-        )
-        .otherwise(lit(DATA_CLASSES.len() as i64))
-        .expect("a CASE with branches and an ELSE is well formed")
+    let ranks = DATA_CLASSES
+        .iter()
+        .enumerate()
+        .map(|(rank, name)| (class().eq(lit(*name)), lit(rank as i64)));
+    first_match(ranks, lit(DATA_CLASSES.len() as i64))
 }
 
 fn day_value(day: NaiveDate) -> ScalarValue {
@@ -170,4 +205,81 @@ fn day_value(day: NaiveDate) -> ScalarValue {
 
 fn day(day: NaiveDate) -> Expr {
     lit(day_value(day))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Array, AsArray, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::prelude::SessionContext;
+
+    use super::*;
+
+    const VALUES: &[&str] = &[
+        "claude-sonnet-4-5",
+        "claude-",
+        "claude",
+        "gpt-5",
+        "a/b",
+        "a/x/y/b",
+        "ab",
+        "50%_off",
+        "50x_off",
+        "back\\slash",
+        "back/slash",
+        "[x]",
+        "-",
+        "ümlaut-ß",
+        "",
+    ];
+
+    const GLOBS: &[&str] = &[
+        "claude-*",
+        "claude-?*",
+        "*",
+        "?",
+        "a/**/b",
+        "a/*",
+        "a?b",
+        "50%_off",
+        "50?_off",
+        "back\\*",
+        "[[]x[]]",
+        "[!a-c]*",
+        "[a-c-]*",
+        "[-]",
+        "*[0-9]",
+        "ü*-?",
+    ];
+
+    #[tokio::test]
+    async fn a_glob_in_sql_matches_what_the_policy_matches() {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Utf8, false)]));
+        let values = StringArray::from(VALUES.to_vec());
+        let batch = RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(values)]).unwrap();
+        let ctx = SessionContext::new();
+        ctx.register_batch("t", batch).unwrap();
+        for text in GLOBS {
+            let glob = Glob::new(text).unwrap();
+            let frame = ctx
+                .table("t")
+                .await
+                .unwrap()
+                .filter(matches_glob(col("v"), &glob))
+                .unwrap();
+            let mut matched: Vec<String> = Vec::new();
+            for batch in frame.collect().await.unwrap() {
+                let column = batch.column(0).as_string::<i32>();
+                matched.extend((0..column.len()).map(|row| column.value(row).to_string()));
+            }
+            let expected: Vec<String> = VALUES
+                .iter()
+                .filter(|value| glob.matches(value))
+                .map(|value| value.to_string())
+                .collect();
+            assert_eq!(matched, expected, "glob {text}");
+        }
+    }
 }

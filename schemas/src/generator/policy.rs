@@ -46,10 +46,11 @@ impl PartialEq for GenPolicy {
 
 impl Eq for GenPolicy {}
 
-/// Every fourth team, from the second, uses the tools its people like,
-/// approved or not (shadow AI); every other team uses approved tools only.
+/// One team in eight (the sixth, the fourteenth, …) uses the tools its
+/// people like, approved or not (shadow AI); every other team uses
+/// approved tools only.
 pub fn keeps_unapproved_tools(team: usize) -> bool {
-    team % 4 == 1
+    team % 8 == 5
 }
 
 /// Share of sessions of an approved tool that handle restricted data.
