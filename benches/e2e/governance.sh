@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Issue 30's figures: `aitrail report violations` for a year of a generated
-# organization under the example policy (governance/governance.example.toml),
+# Issue 30's figures: `aitrail report violations` for a year of an
+# organization generated under the example policy (`gen --policy`), judged by
+# that policy (governance/governance.example.toml),
 # timed, and the same findings computed by DuckDB from the same Parquet files
 # with SQL written from DESIGN §10 (benches/e2e/governance_compare.py),
 # checked row for row.
 #
-#   benches/e2e/governance.sh [USERS] [DAYS]     # defaults: 1000 users, 365 days (≈ 5M events)
+#   benches/e2e/governance.sh [USERS] [DAYS]     # defaults: 1000 users, 365 days (≈ 4.5M events; 2200 users ≈ 10M)
 #
 # The store is generated once and kept in $AITRAIL_BENCH_DIR between runs;
 # AITRAIL_BIN names a binary to use instead of building one.
@@ -23,7 +24,7 @@ if [ ! -d "$work/store/ai_usage" ]; then
   echo "== gen --users $users --days $days | load" >&2
   printf 'default_tier = "standard"\n[[tiers]]\nname = "standard"\nkeep_days = 2557\n' \
     > "$work/retention.toml"
-  "$bin" gen --users "$users" --days "$days" --seed 1 \
+  "$bin" gen --users "$users" --days "$days" --seed 1 --policy governance/governance.example.toml \
     | "$bin" load --store "$work/store" --policy "$work/retention.toml"
 fi
 "$bin" sql --store "$work/store" --format csv "SELECT count(*) AS ai_usage_events FROM ai_usage"

@@ -326,6 +326,46 @@ fn serve_answers_findings_to_compliance_counts_to_leadership_and_the_policy_to_s
         }])
     );
 
+    // The row cap is for SQL answers, not for what a report reads on its
+    // way: a server that allows one row still judges every group of events
+    // and answers both roles in full.
+    let capped_dir = dir.path().join("capped");
+    std::fs::create_dir(&capped_dir).unwrap();
+    let capped = Serve::start(
+        &capped_dir,
+        Path::new(&store),
+        &server.replace("k_anonymity = 2\n", "k_anonymity = 2\nmax_rows = 1\n"),
+        &tokens,
+    );
+    let capped_get = |token: &str| {
+        let auth = bearer(token);
+        request(
+            capped.address,
+            "GET",
+            path,
+            &[("Authorization", auth.as_str())],
+            None,
+        )
+        .unwrap()
+    };
+    let leadership = capped_get("l-token");
+    assert_eq!(
+        leadership.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&leadership.body)
+    );
+    assert_eq!(leadership.json()["rows"].as_array().unwrap().len(), 1);
+    let compliance = capped_get("c-token");
+    assert_eq!(
+        compliance.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&compliance.body)
+    );
+    assert_eq!(compliance.json()["rows"], expected());
+    drop(capped);
+
     // The same findings as OCSF Compliance Findings for a SIEM, each valid
     // by the OCSF models from PyPI; leadership's counts are not findings.
     let ocsf = "application/x-ndjson; profile=ocsf";

@@ -176,7 +176,7 @@ async fn changes(
     params: Vec<(&str, ScalarValue)>,
 ) -> Result<Vec<MergedChange>, QueryError> {
     let mut changes = Vec::new();
-    for batch in session.query_with_params(CHANGES, params).await?.batches {
+    for batch in session.query_within_report(CHANGES, params).await? {
         let columns = Columns::of(&batch)?;
         for row in 0..batch.num_rows() {
             changes.push(MergedChange {
@@ -210,7 +210,7 @@ async fn reviews(
     params: Vec<(&str, ScalarValue)>,
 ) -> Result<Vec<Review>, QueryError> {
     let mut reviews = Vec::new();
-    for batch in session.query_with_params(REVIEWS, params).await?.batches {
+    for batch in session.query_within_report(REVIEWS, params).await? {
         let columns = Columns::of(&batch)?;
         for row in 0..batch.num_rows() {
             reviews.push(Review {
@@ -229,7 +229,7 @@ async fn reviews(
 async fn usage(session: &StoreSession) -> Result<Vec<UsageGroup>, QueryError> {
     let mut usage = Vec::new();
     let sql = USAGE.replace("{SUSPECT_USAGE}", SUSPECT_USAGE);
-    for batch in session.query(&sql).await?.batches {
+    for batch in session.query_within_report(&sql, Vec::new()).await? {
         let columns = Columns::of(&batch)?;
         for row in 0..batch.num_rows() {
             usage.push(UsageGroup {

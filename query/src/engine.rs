@@ -326,6 +326,22 @@ impl StoreSession {
         .await
     }
 
+    /// Runs one read-only statement with `params` for a report's own
+    /// use: what a report reads on the way to its answer (a year's
+    /// findings evidence, say) is not capped at the rows an answer may
+    /// have; the timeout and the memory limit still hold.
+    pub async fn query_within_report(
+        &self,
+        sql: &str,
+        params: Vec<(&str, ScalarValue)>,
+    ) -> Result<Vec<RecordBatch>, QueryError> {
+        self.within_time(async {
+            let frame = self.plan(sql).await?.with_param_values(params)?;
+            Ok(frame.collect().await?)
+        })
+        .await
+    }
+
     /// Plans every later join with its smaller side built once and shared
     /// by all partitions, instead of repartitioning both sides by the join
     /// key. For the reports, whose joins each have a small side (incidents,
