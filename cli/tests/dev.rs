@@ -15,6 +15,12 @@ use common::dev::Dev;
 use common::http::{authorization, bearer, get, post_sql, request};
 use common::sql;
 
+/// The policy `aitrail dev` judges and generates by.
+const EXAMPLE_POLICY: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../governance/governance.example.toml"
+);
+
 /// A small organization: 60 people, 20 days, and a brisk live stream.
 const SMALL: [&str; 6] = ["--users", "60", "--backfill-days", "20", "--rate", "100"];
 
@@ -269,14 +275,25 @@ fn a_backfill_larger_than_the_broker_keeps_is_stored_whole() {
         &["--users", "200", "--backfill-days", "90", "--rate", "0"],
     );
 
-    // Dates up to the day before yesterday are whole in both: later ones
+    // `aitrail dev` generates under the example policy, and so does this
+    // `gen`. Dates up to the day before yesterday are whole in both: later ones
     // can reach past the moment the backfill stopped at.
     let today = Utc::now().date_naive();
     let last_whole = today - chrono::TimeDelta::days(2);
     let start = (today - chrono::TimeDelta::days(90)).to_string();
     let generated = common::aitrail(
         &[
-            "gen", "--users", "200", "--days", "90", "--seed", "1", "--start", &start,
+            "gen",
+            "--users",
+            "200",
+            "--days",
+            "90",
+            "--seed",
+            "1",
+            "--start",
+            &start,
+            "--policy",
+            EXAMPLE_POLICY,
         ],
         b"",
     );

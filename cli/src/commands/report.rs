@@ -124,7 +124,10 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         .map_err(|err| UsageError(err.to_string()))?;
     let mut out = std::io::stdout().lock();
     match args.format {
-        OutputFormat::Json => writeln!(out, "{}", report.to_json()?)?,
+        OutputFormat::Json => {
+            out.write_all(&report.to_json()?)?;
+            out.write_all(b"\n")?;
+        }
         format => {
             out.write_all(&render(&report.rows.batches, format.into())?)?;
             if let (Some(summary), OutputFormat::Table) = (&report.summary, format) {

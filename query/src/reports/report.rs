@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::daily_sums::Kind;
 use super::params::{Bucket, GroupBy, ParamError, ReportParams};
 use crate::engine::{Answer, QueryError, StoreSession};
-use crate::output::json_rows;
+use crate::output::{Format, render};
 use crate::role::Role;
 
 /// What a plan returns: the rows and, for a report that has one, a
@@ -103,16 +103,24 @@ pub struct ReportAnswer {
 
 impl ReportAnswer {
     /// The JSON answer: `{report, params, rows}` and, for a report with
-    /// one, `summary`.
-    pub fn to_json(&self) -> Result<Value, ArrowError> {
-        let mut out = json!({
-            "report": self.params.report,
-            "params": self.params.to_json(),
-            "rows": json_rows(&self.rows.batches)?,
-        });
+    /// one, `summary`. The rows are written straight from their batches
+    /// into the answer, not built as JSON values first: a year of findings
+    /// is tens of thousands of rows.
+    pub fn to_json(&self) -> Result<Vec<u8>, ArrowError> {
+        let rows = render(&self.rows.batches, Format::Json)?;
+        let mut out = Vec::with_capacity(rows.len() + 256);
+        let head = json!({"report": self.params.report, "params": self.params.to_json()});
+        let head =
+            serde_json::to_vec(&head).map_err(|err| ArrowError::JsonError(err.to_string()))?;
+        out.extend_from_slice(&head[..head.len() - 1]);
+        out.extend_from_slice(b",\"rows\":");
+        out.extend_from_slice(rows.trim_ascii_end());
         if let Some(summary) = &self.summary {
-            out["summary"] = summary.clone();
+            out.extend_from_slice(b",\"summary\":");
+            serde_json::to_writer(&mut out, summary)
+                .map_err(|err| ArrowError::JsonError(err.to_string()))?;
         }
+        out.push(b'}');
         Ok(out)
     }
 }

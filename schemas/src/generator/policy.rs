@@ -46,11 +46,11 @@ impl PartialEq for GenPolicy {
 
 impl Eq for GenPolicy {}
 
-/// One team in eight (the sixth, the fourteenth, …) uses the tools its
-/// people like, approved or not (shadow AI); every other team uses
-/// approved tools only.
+/// One team in eight (the second, the tenth, …: any organization of two
+/// teams or more has one) uses the tools its people like, approved or not
+/// (shadow AI); every other team uses approved tools only.
 pub fn keeps_unapproved_tools(team: usize) -> bool {
-    team % 8 == 5
+    team % 8 == 1
 }
 
 /// Share of sessions of an approved tool that handle restricted data.

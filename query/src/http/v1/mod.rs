@@ -136,11 +136,7 @@ async fn report(
         ([(header::CONTENT_TYPE, media)], body).into_response()
     } else if format == Format::Json {
         let body = answer.to_json().map_err(render_error)?;
-        (
-            [(header::CONTENT_TYPE, format.media_type())],
-            body.to_string(),
-        )
-            .into_response()
+        ([(header::CONTENT_TYPE, format.media_type())], body).into_response()
     } else {
         rendered(format, &answer.rows.batches)?
     };
