@@ -175,33 +175,29 @@ async fn changes(
     session: &StoreSession,
     params: Vec<(&str, ScalarValue)>,
 ) -> Result<Vec<MergedChange>, QueryError> {
-    let mut changes = Vec::new();
-    for batch in session.query_within_report(CHANGES, params).await? {
-        let columns = Columns::of(&batch)?;
-        for row in 0..batch.num_rows() {
-            changes.push(MergedChange {
-                event_id: columns.text(0, row)?,
-                occurred_at: columns.micros(1, row)?,
-                day: columns.date(2, row)?,
-                org_id: columns.text(3, row)?,
-                change_id: columns.text(4, row)?,
-                repository: columns.text(5, row)?,
-                user_id: columns.text(6, row)?,
-                team: columns.optional_text(7, row),
-                domain: columns.optional_text(8, row),
-                reviewer_ids: columns
-                    .optional_text(9, row)
-                    .map(|text| {
-                        text.split('\n')
-                            .filter(|s| !s.is_empty())
-                            .map(str::to_string)
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            });
-        }
-    }
-    Ok(changes)
+    rows(session, CHANGES, params, |columns, row| {
+        Ok(MergedChange {
+            event_id: columns.text(0, row)?,
+            occurred_at: columns.micros(1, row)?,
+            day: columns.date(2, row)?,
+            org_id: columns.text(3, row)?,
+            change_id: columns.text(4, row)?,
+            repository: columns.text(5, row)?,
+            user_id: columns.text(6, row)?,
+            team: columns.optional_text(7, row),
+            domain: columns.optional_text(8, row),
+            reviewer_ids: columns
+                .optional_text(9, row)
+                .map(|text| {
+                    text.split('\n')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    })
+    .await
 }
 
 /// The reviews of those pull requests (see [`REVIEWS`]).
@@ -209,48 +205,57 @@ async fn reviews(
     session: &StoreSession,
     params: Vec<(&str, ScalarValue)>,
 ) -> Result<Vec<Review>, QueryError> {
-    let mut reviews = Vec::new();
-    for batch in session.query_within_report(REVIEWS, params).await? {
-        let columns = Columns::of(&batch)?;
-        for row in 0..batch.num_rows() {
-            reviews.push(Review {
-                change_id: columns.text(0, row)?,
-                repository: columns.text(1, row)?,
-                user_id: columns.text(2, row)?,
-                state: columns.text(3, row)?,
-                occurred_at: columns.micros(4, row)?,
-            });
-        }
-    }
-    Ok(reviews)
+    rows(session, REVIEWS, params, |columns, row| {
+        Ok(Review {
+            change_id: columns.text(0, row)?,
+            repository: columns.text(1, row)?,
+            user_id: columns.text(2, row)?,
+            state: columns.text(3, row)?,
+            occurred_at: columns.micros(4, row)?,
+        })
+    })
+    .await
 }
 
 /// The suspect usage, grouped (see [`USAGE`]).
 async fn usage(session: &StoreSession) -> Result<Vec<UsageGroup>, QueryError> {
-    let mut usage = Vec::new();
     let sql = USAGE.replace("{SUSPECT_USAGE}", SUSPECT_USAGE);
-    for batch in session.query_within_report(&sql, Vec::new()).await? {
+    rows(session, &sql, Vec::new(), |columns, row| {
+        Ok(UsageGroup {
+            day: columns.date(0, row)?,
+            org_id: columns.text(1, row)?,
+            user_id: columns.text(2, row)?,
+            team: columns.optional_text(3, row),
+            tool: columns.text(4, row)?,
+            model: columns.text(5, row)?,
+            repository: columns.optional_text(6, row),
+            data_class: columns.text(7, row)?,
+            domain: columns.optional_text(8, row),
+            events: columns.count(9, row)?,
+            first_at: columns.micros(10, row)?,
+            first_event_id: columns.text(11, row)?,
+            last_at: columns.micros(12, row)?,
+            last_event_id: columns.text(13, row)?,
+        })
+    })
+    .await
+}
+
+/// Each row of `sql` with `params`, read by `read`.
+async fn rows<T>(
+    session: &StoreSession,
+    sql: &str,
+    params: Vec<(&str, ScalarValue)>,
+    read: impl Fn(&Columns, usize) -> Result<T, QueryError>,
+) -> Result<Vec<T>, QueryError> {
+    let mut rows = Vec::new();
+    for batch in session.query_within_report(sql, params).await? {
         let columns = Columns::of(&batch)?;
         for row in 0..batch.num_rows() {
-            usage.push(UsageGroup {
-                day: columns.date(0, row)?,
-                org_id: columns.text(1, row)?,
-                user_id: columns.text(2, row)?,
-                team: columns.optional_text(3, row),
-                tool: columns.text(4, row)?,
-                model: columns.text(5, row)?,
-                repository: columns.optional_text(6, row),
-                data_class: columns.text(7, row)?,
-                domain: columns.optional_text(8, row),
-                events: columns.count(9, row)?,
-                first_at: columns.micros(10, row)?,
-                first_event_id: columns.text(11, row)?,
-                last_at: columns.micros(12, row)?,
-                last_event_id: columns.text(13, row)?,
-            });
+            rows.push(read(&columns, row)?);
         }
     }
-    Ok(usage)
+    Ok(rows)
 }
 
 /// A batch's columns, text ones cast to plain UTF-8 once (the store may
