@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use datafusion::common::ScalarValue;
 
 use crate::policy::{GovernancePolicy, Rule};
-use crate::suspects::{self, SUSPECT_USAGE};
+use crate::suspects::{self, SUSPECT_USAGE, day_value};
 
 /// AI usage of one day sharing every field a rule reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,10 +138,7 @@ impl Evidence {
     ) -> Result<Evidence, QueryError> {
         let reads_usage = rule.is_none_or(Rule::reads_usage);
         let reads_changes = rule.is_none_or(|rule| rule == Rule::UnreviewedAiChange);
-        let params = vec![
-            ("from", ScalarValue::Date32(Some(from.to_epoch_days()))),
-            ("to", ScalarValue::Date32(Some(to.to_epoch_days()))),
-        ];
+        let params = vec![("from", day_value(from)), ("to", day_value(to))];
         let usage = async {
             if !reads_usage {
                 return Ok(Vec::new());

@@ -206,7 +206,8 @@ fn class() -> Expr {
     coalesce(vec![col("data_class"), lit("internal")])
 }
 
-fn day_value(day: NaiveDate) -> ScalarValue {
+/// `day` as an SQL date value.
+pub fn day_value(day: NaiveDate) -> ScalarValue {
     ScalarValue::Date32(Some(day.to_epoch_days()))
 }
 

@@ -10,8 +10,8 @@ use aitrail_governance::evidence::{Evidence, MergedChange, Review, UsageGroup};
 use aitrail_governance::{EXAMPLE_POLICY, Filter, GovernancePolicy, Rule, findings};
 use aitrail_schemas::Validator;
 use aitrail_schemas::generator::{
-    ABOVE_ALLOWED_SESSIONS, GenConfig, GenPolicy, RED_SESSIONS_KEPT, RESTRICTED_SESSIONS,
-    UNAPPROVED_MERGES, generate, keeps_unapproved_tools,
+    ABOVE_ALLOWED_SESSIONS, GenConfig, RED_SESSIONS_KEPT, RESTRICTED_SESSIONS, UNAPPROVED_MERGES,
+    generate, keeps_unapproved_tools,
 };
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde_json::Value;
@@ -108,7 +108,7 @@ fn an_organization_generated_under_the_example_policy_breaks_it_at_the_declared_
         seed: 5,
         start,
         not_after: None,
-        policy: Some(GenPolicy(policy.clone())),
+        policy: Some(policy.clone()),
     };
     let mut out = Vec::new();
     generate(&config, &mut out, |_| {}).unwrap();

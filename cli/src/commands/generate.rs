@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use aitrail_governance::GovernancePolicy;
-use aitrail_schemas::generator::{GenConfig, GenPolicy, generate};
+use aitrail_schemas::generator::{GenConfig, UsagePolicy, generate};
 use chrono::{NaiveDate, TimeDelta, Utc};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -41,10 +41,10 @@ pub fn run(args: GenArgs) -> anyhow::Result<ExitCode> {
     let start = args
         .start
         .unwrap_or_else(|| Utc::now().date_naive() - TimeDelta::days(i64::from(args.days)));
-    let policy = match &args.policy {
+    let policy: Option<Arc<dyn UsagePolicy>> = match &args.policy {
         Some(path) => {
             let policy = GovernancePolicy::load(path).map_err(|err| UsageError(err.to_string()))?;
-            Some(GenPolicy(Arc::new(policy)))
+            Some(Arc::new(policy))
         }
         None => None,
     };

@@ -253,6 +253,7 @@ pub fn generate_day(
     let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
     let day_f = f64::from(day);
 
+    let policy = org.policy.as_deref();
     // Pull requests merged today per repository, for deployments and incidents.
     let mut merged: Vec<(String, String, bool)> = Vec::new();
 
@@ -311,7 +312,6 @@ pub fn generate_day(
                 let members = &org.members[person.team];
                 &org.people[members[rng.random_range(0..members.len())]]
             });
-            let policy = org.policy.as_ref().map(|policy| policy.0.as_ref());
             let reviews = reviewer.map(|reviewer| match policy {
                 Some(policy) => governed_reviews(
                     &mut rng,
@@ -490,7 +490,7 @@ fn emit_session(
     date: NaiveDate,
 ) -> &'static str {
     let team = &org.teams[person.team];
-    let policy = org.policy.as_ref().map(|policy| policy.0.as_ref());
+    let policy = org.policy.as_deref();
     let operation = pick(rng, tool.operations);
     let (model, provider) = {
         let choices: Vec<((&'static str, &'static str), u32)> =
@@ -702,8 +702,8 @@ fn emit_deployments(
                 reviewer_ids: None,
                 domain: Some(
                     org.policy
-                        .as_ref()
-                        .map_or(Domain::Green, |p| p.0.domain_of(Some(repository))),
+                        .as_deref()
+                        .map_or(Domain::Green, |p| p.domain_of(Some(repository))),
                 ),
                 service: Some(text(service)),
             };

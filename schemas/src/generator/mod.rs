@@ -14,6 +14,7 @@ mod policy;
 
 use std::io::{self, Write};
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
@@ -23,12 +24,12 @@ use rand_pcg::Pcg64Mcg;
 pub use day::{DayOutput, DayPlan, generate_day};
 pub use org::{Organization, TOOLS};
 pub use policy::{
-    ABOVE_ALLOWED_SESSIONS, GenPolicy, RED_SESSIONS_KEPT, RESTRICTED_SESSIONS, UNAPPROVED_MERGES,
-    UsagePolicy, keeps_unapproved_tools,
+    ABOVE_ALLOWED_SESSIONS, RED_SESSIONS_KEPT, RESTRICTED_SESSIONS, UNAPPROVED_MERGES, UsagePolicy,
+    keeps_unapproved_tools,
 };
 
 /// What to generate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct GenConfig {
     /// Number of developers.
     pub users: usize,
@@ -47,7 +48,7 @@ pub struct GenConfig {
     /// A governance policy the organization's use mostly follows, with
     /// violations at known rates ([`RESTRICTED_SESSIONS`] and its
     /// neighbours); without one, people use any tool on any data anywhere.
-    pub policy: Option<GenPolicy>,
+    pub policy: Option<Arc<dyn UsagePolicy>>,
 }
 
 impl GenConfig {

@@ -6,7 +6,9 @@ use rand::seq::IndexedRandom;
 use rand_distr::{Distribution, LogNormal};
 use rand_pcg::Pcg64Mcg;
 
-use super::GenPolicy;
+use std::sync::Arc;
+
+use super::UsagePolicy;
 use crate::vocab::{Client, Operation};
 
 /// An AI coding tool as the generator uses it: which models it calls, for
@@ -151,7 +153,7 @@ pub struct Organization {
     /// Indices into `people` of each team's members.
     pub members: Vec<Vec<usize>>,
     /// The policy its use mostly follows, if any.
-    pub policy: Option<GenPolicy>,
+    pub policy: Option<Arc<dyn UsagePolicy>>,
 }
 
 impl Organization {

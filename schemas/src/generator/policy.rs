@@ -7,7 +7,6 @@
 //! only the questions below.
 
 use std::fmt;
-use std::sync::Arc;
 
 use chrono::NaiveDate;
 use rand::Rng;
@@ -15,8 +14,9 @@ use rand_pcg::Pcg64Mcg;
 
 use crate::vocab::{DataClass, Domain};
 
-/// The questions the generator asks of a governance policy.
-pub trait UsagePolicy: Send + Sync {
+/// The questions the generator asks of a governance policy, shared by the
+/// threads that make days (`Arc<dyn UsagePolicy>`).
+pub trait UsagePolicy: Send + Sync + fmt::Debug {
     /// The highest data class an approval in force on `date` lets `tool`
     /// with `model` see, or `None` when nothing approves that use.
     fn allowed_class(&self, tool: &str, model: &str, date: NaiveDate) -> Option<DataClass>;
@@ -27,24 +27,6 @@ pub trait UsagePolicy: Send + Sync {
     /// Reviewers (user ids as stored) one of whom must approve a red change.
     fn security_reviewers(&self) -> &[String];
 }
-
-/// A policy handed to the generator: shared by the threads that make days.
-#[derive(Clone)]
-pub struct GenPolicy(pub Arc<dyn UsagePolicy>);
-
-impl fmt::Debug for GenPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("GenPolicy")
-    }
-}
-
-impl PartialEq for GenPolicy {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl Eq for GenPolicy {}
 
 /// One team in eight (the second, the tenth, …: any organization of two
 /// teams or more has one) uses the tools its people like, approved or not

@@ -23,7 +23,7 @@ use aitrail_kafka::KafkaConfig;
 use aitrail_query::http::config::{Role, ServerConfig, TokenConfig};
 use aitrail_query::http::{App, serve};
 use aitrail_schemas::EventType;
-use aitrail_schemas::generator::{GenConfig, GenPolicy};
+use aitrail_schemas::generator::GenConfig;
 use aitrail_store::retention::plan::partitions;
 use aitrail_store::table::open_existing;
 use aitrail_store::{Policy, StoreRoot};
@@ -301,7 +301,7 @@ async fn dev(args: DevArgs, setup: Setup, shutdown: CancellationToken) -> anyhow
         seed: args.seed,
         start: now.date_naive() - TimeDelta::days(i64::from(args.backfill_days)),
         not_after: Some(now),
-        policy: Some(GenPolicy(governance.clone())),
+        policy: Some(governance.clone()),
     };
     let mut feed = Feed::new(&bootstrap, &topic, history).context("cannot create the producer")?;
     let already = stored_rows(&root).await?;
