@@ -15,6 +15,7 @@ import time
 import urllib.request
 
 import duckdb
+import pyarrow
 from deltalake import DeltaTable
 
 RUNS = 3
@@ -83,7 +84,13 @@ def duckdb_over(root, tables):
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     for table in tables:
-        files = [f.removeprefix("file://") for f in DeltaTable(f"{root}/{table}").file_uris()]
+        delta = DeltaTable(f"{root}/{table}")
+        files = [f.removeprefix("file://") for f in delta.file_uris()]
+        if not files:
+            # read_parquet([]) is an error: an empty table is its schema.
+            con.register(f"{table}_empty", pyarrow.schema(delta.schema().to_arrow()).empty_table())
+            con.execute(f"CREATE VIEW {table} AS SELECT * FROM {table}_empty")
+            continue
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM "
                     f"read_parquet([{listed}], hive_partitioning = true)")

@@ -17,37 +17,39 @@ use datafusion::common::ScalarValue;
 use crate::policy::{GovernancePolicy, Rule};
 use crate::suspects::{self, SUSPECT_USAGE, day_value};
 
-/// AI usage of one day sharing every field a rule reads.
+/// AI usage of one day sharing every field a rule reads. Its text is
+/// shared: read from the store, each distinct name is held once however
+/// many groups carry it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageGroup {
     /// The UTC day.
     pub day: NaiveDate,
     /// The organization.
-    pub org_id: String,
+    pub org_id: Arc<str>,
     /// The user.
-    pub user_id: String,
+    pub user_id: Arc<str>,
     /// The team.
-    pub team: Option<String>,
+    pub team: Option<Arc<str>>,
     /// The tool.
-    pub tool: String,
+    pub tool: Arc<str>,
     /// The model.
-    pub model: String,
+    pub model: Arc<str>,
     /// The repository.
-    pub repository: Option<String>,
+    pub repository: Option<Arc<str>>,
     /// The data class (`internal` when the event gave none).
-    pub data_class: String,
+    pub data_class: Arc<str>,
     /// The domain the event gave.
-    pub domain: Option<String>,
+    pub domain: Option<Arc<str>>,
     /// How many events.
     pub events: u64,
     /// The first event's time (µs since the epoch) and id.
     pub first_at: i64,
     /// The first event's id.
-    pub first_event_id: String,
+    pub first_event_id: Arc<str>,
     /// The last event's time (µs since the epoch).
     pub last_at: i64,
     /// The last event's id.
-    pub last_event_id: String,
+    pub last_event_id: Arc<str>,
 }
 
 /// An AI-assisted pull request merged in the range.
@@ -217,42 +219,79 @@ async fn reviews(
 /// The suspect usage, grouped (see [`USAGE`]).
 async fn usage(session: &StoreSession) -> Result<Vec<UsageGroup>, QueryError> {
     let sql = USAGE.replace("{SUSPECT_USAGE}", SUSPECT_USAGE);
+    let mut names = Names::default();
     rows(session, &sql, Vec::new(), |columns, row| {
         Ok(UsageGroup {
             day: columns.date(0, row)?,
-            org_id: columns.text(1, row)?,
-            user_id: columns.text(2, row)?,
-            team: columns.optional_text(3, row),
-            tool: columns.text(4, row)?,
-            model: columns.text(5, row)?,
-            repository: columns.optional_text(6, row),
-            data_class: columns.text(7, row)?,
-            domain: columns.optional_text(8, row),
+            org_id: names.required(columns, 1, row)?,
+            user_id: names.required(columns, 2, row)?,
+            team: names.optional(columns, 3, row),
+            tool: names.required(columns, 4, row)?,
+            model: names.required(columns, 5, row)?,
+            repository: names.optional(columns, 6, row),
+            data_class: names.required(columns, 7, row)?,
+            domain: names.optional(columns, 8, row),
             events: columns.count(9, row)?,
             first_at: columns.micros(10, row)?,
-            first_event_id: columns.text(11, row)?,
+            first_event_id: Arc::from(columns.text_ref(11, row)?),
             last_at: columns.micros(12, row)?,
-            last_event_id: columns.text(13, row)?,
+            last_event_id: Arc::from(columns.text_ref(13, row)?),
         })
     })
     .await
 }
 
-/// Each row of `sql` with `params`, read by `read`.
+/// Each row of `sql` with `params`, read by `read` batch by batch as the
+/// statement yields them.
 async fn rows<T>(
     session: &StoreSession,
     sql: &str,
     params: Vec<(&str, ScalarValue)>,
-    read: impl Fn(&Columns, usize) -> Result<T, QueryError>,
+    mut read: impl FnMut(&Columns, usize) -> Result<T, QueryError>,
 ) -> Result<Vec<T>, QueryError> {
     let mut rows = Vec::new();
-    for batch in session.query_within_report(sql, params).await? {
-        let columns = Columns::of(&batch)?;
-        for row in 0..batch.num_rows() {
-            rows.push(read(&columns, row)?);
-        }
-    }
+    session
+        .query_within_report(sql, params, |batch| {
+            let columns = Columns::of(&batch)?;
+            for row in 0..batch.num_rows() {
+                rows.push(read(&columns, row)?);
+            }
+            Ok(())
+        })
+        .await?;
     Ok(rows)
+}
+
+/// One shared copy of each name (organization, person, team, tool,
+/// model, repository, class, domain): a year of usage groups repeats a
+/// few thousand names millions of times.
+#[derive(Default)]
+struct Names(foldhash::HashSet<Arc<str>>);
+
+impl Names {
+    fn shared(&mut self, text: &str) -> Arc<str> {
+        if let Some(known) = self.0.get(text) {
+            return Arc::clone(known);
+        }
+        let name: Arc<str> = Arc::from(text);
+        self.0.insert(Arc::clone(&name));
+        name
+    }
+
+    fn optional(&mut self, columns: &Columns, column: usize, row: usize) -> Option<Arc<str>> {
+        columns
+            .optional_text_ref(column, row)
+            .map(|text| self.shared(text))
+    }
+
+    fn required(
+        &mut self,
+        columns: &Columns,
+        column: usize,
+        row: usize,
+    ) -> Result<Arc<str>, QueryError> {
+        Ok(self.shared(columns.text_ref(column, row)?))
+    }
 }
 
 /// A batch's columns, text ones cast to plain UTF-8 once (the store may
@@ -283,14 +322,22 @@ impl Columns {
         ))
     }
 
-    fn optional_text(&self, column: usize, row: usize) -> Option<String> {
+    fn optional_text_ref(&self, column: usize, row: usize) -> Option<&str> {
         let array = self.columns[column].as_string_opt::<i32>()?;
-        array.is_valid(row).then(|| array.value(row).to_string())
+        array.is_valid(row).then(|| array.value(row))
+    }
+
+    fn text_ref(&self, column: usize, row: usize) -> Result<&str, QueryError> {
+        self.optional_text_ref(column, row)
+            .ok_or_else(|| self.missing(column))
+    }
+
+    fn optional_text(&self, column: usize, row: usize) -> Option<String> {
+        self.optional_text_ref(column, row).map(str::to_string)
     }
 
     fn text(&self, column: usize, row: usize) -> Result<String, QueryError> {
-        self.optional_text(column, row)
-            .ok_or_else(|| self.missing(column))
+        Ok(self.text_ref(column, row)?.to_string())
     }
 
     fn date(&self, column: usize, row: usize) -> Result<NaiveDate, QueryError> {

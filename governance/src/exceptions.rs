@@ -124,7 +124,7 @@ async fn covered(
     };
     for finding in findings(policy, &evidence, from, end, &filter) {
         if let Some(id) = finding.exception_id {
-            let entry = covered.entry(id).or_insert((0, 0));
+            let entry = covered.entry(id.to_string()).or_insert((0, 0));
             entry.0 += 1;
             entry.1 += i64::try_from(finding.events).unwrap_or(i64::MAX);
         }

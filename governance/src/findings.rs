@@ -5,7 +5,9 @@
 //! and last event, `excepted` when an exception in force on its day
 //! matches it.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use chrono::{Days, NaiveDate};
 
@@ -42,7 +44,9 @@ impl Status {
 }
 
 /// One finding, its columns in the order of DESIGN §10; a column that does
-/// not apply to its rule is `None`.
+/// not apply to its rule is `None`. Text is shared with the evidence it
+/// came from (a month of findings names the same people, tools and
+/// repositories over and over).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
     /// The rule broken.
@@ -50,29 +54,29 @@ pub struct Finding {
     /// Open or excepted.
     pub status: Status,
     /// The exception that covers it.
-    pub exception_id: Option<String>,
+    pub exception_id: Option<Arc<str>>,
     /// The UTC day (a stale review: the report's last day).
     pub day: NaiveDate,
     /// The organization.
-    pub org_id: Option<String>,
+    pub org_id: Option<Arc<str>>,
     /// The user (the author, for a change).
-    pub user_id: Option<String>,
+    pub user_id: Option<Arc<str>>,
     /// The team.
-    pub team: Option<String>,
+    pub team: Option<Arc<str>>,
     /// The tool.
-    pub tool: Option<String>,
+    pub tool: Option<Arc<str>>,
     /// The model (a stale review: the entry's first model glob).
-    pub model: Option<String>,
+    pub model: Option<Arc<str>>,
     /// The repository.
-    pub repository: Option<String>,
+    pub repository: Option<Arc<str>>,
     /// The change (`unreviewed_ai_change`).
-    pub change_id: Option<String>,
+    pub change_id: Option<Arc<str>>,
     /// Events behind it.
     pub events: u64,
     /// The first of them (by time, then id).
-    pub first_event_id: Option<String>,
+    pub first_event_id: Option<Arc<str>>,
     /// The last of them.
-    pub last_event_id: Option<String>,
+    pub last_event_id: Option<Arc<str>>,
 }
 
 impl Finding {
@@ -130,7 +134,7 @@ pub fn findings(
     for finding in &mut found {
         if let Some(exception) = policy.exceptions.iter().find(|e| finding.excepted_by(e)) {
             finding.status = Status::Excepted;
-            finding.exception_id = Some(exception.id.clone());
+            finding.exception_id = Some(Arc::from(exception.id.as_str()));
         }
     }
     found.retain(|finding| {
@@ -138,104 +142,243 @@ pub fn findings(
             && filter.status.is_none_or(|status| finding.status == status)
     });
     found.sort_by(|a, b| {
-        (
-            a.rule, a.day, &a.org_id, &a.user_id, &a.team, &a.tool, &a.model,
-        )
-            .cmp(&(
-                b.rule, b.day, &b.org_id, &b.user_id, &b.team, &b.tool, &b.model,
-            ))
-            .then_with(|| (&a.repository, &a.change_id).cmp(&(&b.repository, &b.change_id)))
+        (a.rule, a.day)
+            .cmp(&(b.rule, b.day))
+            .then_with(|| text_order(&a.org_id, &b.org_id))
+            .then_with(|| text_order(&a.user_id, &b.user_id))
+            .then_with(|| text_order(&a.team, &b.team))
+            .then_with(|| text_order(&a.tool, &b.tool))
+            .then_with(|| text_order(&a.model, &b.model))
+            .then_with(|| text_order(&a.repository, &b.repository))
+            .then_with(|| text_order(&a.change_id, &b.change_id))
     });
     found
 }
 
-/// The key a usage finding is kept under.
-type UsageKey = (
-    Rule,
-    NaiveDate,
-    String,
-    String,
-    Option<String>,
-    String,
-    String,
-    Option<String>,
-);
-
-/// Events of one usage finding, with the first and last of them.
-struct Tally {
-    events: u64,
-    first: (i64, String),
-    last: (i64, String),
+/// The order of two texts, equal at once when they share one copy (most
+/// findings of a day share their organization, person and tool).
+fn shared_order(a: &Arc<str>, b: &Arc<str>) -> Ordering {
+    match Arc::ptr_eq(a, b) {
+        true => Ordering::Equal,
+        false => a.cmp(b),
+    }
 }
 
-/// `unapproved_tool`, `data_class_exceeded` and `red_domain_use` over the
-/// usage grouped by day and every field a rule reads.
-fn usage_findings(policy: &GovernancePolicy, usage: &[UsageGroup]) -> Vec<Finding> {
-    let mut tallies: BTreeMap<UsageKey, Tally> = BTreeMap::new();
-    for group in usage {
-        let approval = policy.approval(&group.tool, &group.model, group.day);
-        let mut broken = Vec::new();
-        if approval.is_none() {
-            broken.push(Rule::UnapprovedTool);
+/// [`shared_order`] of texts that may be missing (missing first).
+fn text_order(a: &Option<Arc<str>>, b: &Option<Arc<str>>) -> Ordering {
+    match (a, b) {
+        (Some(a), Some(b)) => shared_order(a, b),
+        _ => a.cmp(b),
+    }
+}
+
+/// Where a group's finding stands among its rule's findings: its day and
+/// the text rank of its organization, person, team, tool, model and
+/// repository (none first), so a year of groups sorts by numbers.
+type Place = (NaiveDate, [u32; 6]);
+
+/// Each distinct name the groups carry, by the address of its one copy,
+/// ranked in text order from 1 (equal texts in separate copies share a
+/// rank).
+struct Ranks(foldhash::HashMap<usize, u32>);
+
+impl Ranks {
+    fn of(usage: &[UsageGroup]) -> Ranks {
+        let mut names: foldhash::HashMap<usize, &Arc<str>> = foldhash::HashMap::default();
+        for group in usage {
+            for name in names_of(group).into_iter().flatten() {
+                names.entry(address(name)).or_insert(name);
+            }
         }
-        if exceeds(approval, &group.data_class) {
-            broken.push(Rule::DataClassExceeded);
+        let mut sorted: Vec<(usize, &Arc<str>)> = names.into_iter().collect();
+        sorted.sort_unstable_by(|a, b| a.1.cmp(b.1));
+        let mut ranks = foldhash::HashMap::default();
+        let mut rank = 0;
+        let mut previous: Option<&Arc<str>> = None;
+        for (address, name) in sorted {
+            if previous != Some(name) {
+                rank += 1;
+            }
+            ranks.insert(address, rank);
+            previous = Some(name);
         }
-        let domain = group
-            .domain
-            .as_deref()
-            .unwrap_or_else(|| policy.domain_of(group.repository.as_deref()));
-        if domain == "red" {
-            broken.push(Rule::RedDomainUse);
-        }
-        for rule in broken {
-            let key = (
-                rule,
-                group.day,
-                group.org_id.clone(),
-                group.user_id.clone(),
-                group.team.clone(),
-                group.tool.clone(),
-                group.model.clone(),
-                group.repository.clone(),
-            );
-            let first = (group.first_at, group.first_event_id.clone());
-            let last = (group.last_at, group.last_event_id.clone());
-            tallies
-                .entry(key)
-                .and_modify(|tally| {
-                    tally.events += group.events;
-                    tally.first = tally.first.clone().min(first.clone());
-                    tally.last = tally.last.clone().max(last.clone());
-                })
-                .or_insert(Tally {
-                    events: group.events,
-                    first,
-                    last,
-                });
+        Ranks(ranks)
+    }
+
+    fn place(&self, group: &UsageGroup) -> Place {
+        let rank = |name: Option<&Arc<str>>| name.map_or(0, |name| self.0[&address(name)]);
+        (group.day, names_of(group).map(rank))
+    }
+}
+
+/// The names of a group in the order findings sort by.
+fn names_of(group: &UsageGroup) -> [Option<&Arc<str>>; 6] {
+    [
+        Some(&group.org_id),
+        Some(&group.user_id),
+        group.team.as_ref(),
+        Some(&group.tool),
+        Some(&group.model),
+        group.repository.as_ref(),
+    ]
+}
+
+/// Where `name`'s one copy lives, which identifies it while the groups do.
+fn address(name: &Arc<str>) -> usize {
+    Arc::as_ptr(name).cast::<u8>() as usize
+}
+
+/// Events of one usage finding, with the first and last of them (time,
+/// then id).
+struct Tally<'a> {
+    events: u64,
+    first: (i64, &'a Arc<str>),
+    last: (i64, &'a Arc<str>),
+}
+
+impl<'a> Tally<'a> {
+    fn of(group: &'a UsageGroup) -> Tally<'a> {
+        Tally {
+            events: group.events,
+            first: (group.first_at, &group.first_event_id),
+            last: (group.last_at, &group.last_event_id),
         }
     }
-    tallies
-        .into_iter()
-        .map(
-            |((rule, day, org_id, user_id, team, tool, model, repository), tally)| Finding {
-                rule,
-                status: Status::Open,
-                exception_id: None,
-                day,
-                org_id: Some(org_id),
-                user_id: Some(user_id),
-                team,
-                tool: Some(tool),
-                model: Some(model),
-                repository,
-                change_id: None,
-                events: tally.events,
-                first_event_id: Some(tally.first.1),
-                last_event_id: Some(tally.last.1),
-            },
-        )
-        .collect()
+
+    fn add(&mut self, group: &'a UsageGroup) {
+        self.events += group.events;
+        self.first = self.first.min((group.first_at, &group.first_event_id));
+        self.last = self.last.max((group.last_at, &group.last_event_id));
+    }
+
+    /// The finding of `rule` for the groups of `key` this tallied.
+    fn finding(&self, rule: Rule, key: &UsageGroup) -> Finding {
+        Finding {
+            rule,
+            status: Status::Open,
+            exception_id: None,
+            day: key.day,
+            org_id: Some(Arc::clone(&key.org_id)),
+            user_id: Some(Arc::clone(&key.user_id)),
+            team: key.team.clone(),
+            tool: Some(Arc::clone(&key.tool)),
+            model: Some(Arc::clone(&key.model)),
+            repository: key.repository.clone(),
+            change_id: None,
+            events: self.events,
+            first_event_id: Some(Arc::clone(self.first.1)),
+            last_event_id: Some(Arc::clone(self.last.1)),
+        }
+    }
+}
+
+/// The usage rules, in the order of [`Rule`].
+const USAGE_RULES: [Rule; 3] = [
+    Rule::UnapprovedTool,
+    Rule::DataClassExceeded,
+    Rule::RedDomainUse,
+];
+
+/// `unapproved_tool`, `data_class_exceeded` and `red_domain_use` over the
+/// usage grouped by day and every field a rule reads; groups that differ
+/// only in data class or domain add up to one finding. The groups are put
+/// in finding order first, so each finding is complete when the next
+/// place starts and each rule's findings come out in order.
+fn usage_findings(policy: &GovernancePolicy, usage: &[UsageGroup]) -> Vec<Finding> {
+    let ranks = Ranks::of(usage);
+    let mut groups: Vec<(Place, &UsageGroup)> = usage
+        .iter()
+        .map(|group| (ranks.place(group), group))
+        .collect();
+    groups.sort_unstable_by_key(|(place, _)| *place);
+    let mut verdicts = Verdicts::new(policy);
+    let mut found: [Vec<Finding>; 3] = Default::default();
+    let mut current: Option<(Place, &UsageGroup)> = None;
+    let mut tallies: [Option<Tally>; 3] = Default::default();
+    for (place, group) in groups {
+        if current.is_some_and(|(current, _)| current != place) {
+            flush(&mut tallies, current.map(|(_, key)| key), &mut found);
+        }
+        current = Some((place, group));
+        let approval = verdicts.approval(&group.tool, &group.model, group.day);
+        let domain = match group.domain.as_deref() {
+            Some(domain) => domain,
+            None => verdicts.domain_of(group.repository.as_deref()),
+        };
+        let broken = [
+            approval.is_none(),
+            exceeds(approval, &group.data_class),
+            domain == "red",
+        ];
+        for (tally, broken) in tallies.iter_mut().zip(broken) {
+            if broken {
+                match tally {
+                    Some(tally) => tally.add(group),
+                    None => *tally = Some(Tally::of(group)),
+                }
+            }
+        }
+    }
+    flush(&mut tallies, current.map(|(_, key)| key), &mut found);
+    found.into_iter().flatten().collect()
+}
+
+/// Ends the findings of `key` tallied so far, one per rule broken.
+fn flush(
+    tallies: &mut [Option<Tally>; 3],
+    key: Option<&UsageGroup>,
+    found: &mut [Vec<Finding>; 3],
+) {
+    let Some(key) = key else { return };
+    for ((tally, rule), found) in tallies.iter_mut().zip(USAGE_RULES).zip(found.iter_mut()) {
+        if let Some(tally) = tally.take() {
+            found.push(tally.finding(rule, key));
+        }
+    }
+}
+
+/// The policy's answers for the names usage carries, each worked out
+/// once: a year of groups asks about the same tools, models and
+/// repositories over and over, and matching their globs is the costly
+/// part.
+struct Verdicts<'a> {
+    policy: &'a GovernancePolicy,
+    approvals: foldhash::HashMap<(&'a str, &'a str, NaiveDate), Option<&'a ApprovedTool>>,
+    domains: foldhash::HashMap<&'a str, &'a str>,
+}
+
+impl<'a> Verdicts<'a> {
+    fn new(policy: &'a GovernancePolicy) -> Verdicts<'a> {
+        Verdicts {
+            policy,
+            approvals: foldhash::HashMap::default(),
+            domains: foldhash::HashMap::default(),
+        }
+    }
+
+    /// [`GovernancePolicy::approval`], remembered.
+    fn approval(
+        &mut self,
+        tool: &'a str,
+        model: &'a str,
+        day: NaiveDate,
+    ) -> Option<&'a ApprovedTool> {
+        *self
+            .approvals
+            .entry((tool, model, day))
+            .or_insert_with(|| self.policy.approval(tool, model, day))
+    }
+
+    /// [`GovernancePolicy::domain_of`], remembered.
+    fn domain_of(&mut self, repository: Option<&'a str>) -> &'a str {
+        match repository {
+            None => self.policy.domain_of(None),
+            Some(repository) => self
+                .domains
+                .entry(repository)
+                .or_insert_with(|| self.policy.domain_of(Some(repository))),
+        }
+    }
 }
 
 /// Whether data of `class` is beyond what `approval` allows: `restricted`
@@ -311,21 +454,22 @@ fn change_findings(
             .iter()
             .any(|user| policy.review.security_reviewers.iter().any(|s| s == user));
         if (approvers.len() as u64) < u64::from(required) || (red && !security_approved) {
+            let event_id: Arc<str> = Arc::from(change.event_id.as_str());
             found.push(Finding {
                 rule: Rule::UnreviewedAiChange,
                 status: Status::Open,
                 exception_id: None,
                 day: change.day,
-                org_id: Some(change.org_id.clone()),
-                user_id: Some(change.user_id.clone()),
-                team: change.team.clone(),
+                org_id: Some(Arc::from(change.org_id.as_str())),
+                user_id: Some(Arc::from(change.user_id.as_str())),
+                team: change.team.as_deref().map(Arc::from),
                 tool: None,
                 model: None,
-                repository: Some(change.repository.clone()),
-                change_id: Some(change.change_id.clone()),
+                repository: Some(Arc::from(change.repository.as_str())),
+                change_id: Some(Arc::from(change.change_id.as_str())),
                 events: 1,
-                first_event_id: Some(change.event_id.clone()),
-                last_event_id: Some(change.event_id.clone()),
+                first_event_id: Some(Arc::clone(&event_id)),
+                last_event_id: Some(event_id),
             });
         }
     }
@@ -355,8 +499,8 @@ fn stale_reviews(policy: &GovernancePolicy, from: NaiveDate, to: NaiveDate) -> V
             org_id: None,
             user_id: None,
             team: None,
-            tool: Some(entry.tool.clone()),
-            model: entry.models.first().map(|glob| glob.as_str().to_string()),
+            tool: Some(Arc::from(entry.tool.as_str())),
+            model: entry.models.first().map(|glob| Arc::from(glob.as_str())),
             repository: None,
             change_id: None,
             events: 0,

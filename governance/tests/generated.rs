@@ -43,19 +43,21 @@ fn evidence_of(events: &[Value]) -> Evidence {
         match event["event_type"].as_str().unwrap() {
             "ai_usage" => evidence.usage.push(UsageGroup {
                 day: day_of(at),
-                org_id: text(event, "org_id"),
-                user_id: text(event, "user_id"),
-                team: optional(event, "team"),
-                tool: text(event, "tool"),
-                model: text(event, "model"),
-                repository: optional(event, "repository"),
-                data_class: optional(event, "data_class").unwrap_or("internal".into()),
-                domain: optional(event, "domain"),
+                org_id: text(event, "org_id").into(),
+                user_id: text(event, "user_id").into(),
+                team: optional(event, "team").map(Into::into),
+                tool: text(event, "tool").into(),
+                model: text(event, "model").into(),
+                repository: optional(event, "repository").map(Into::into),
+                data_class: optional(event, "data_class")
+                    .unwrap_or("internal".into())
+                    .into(),
+                domain: optional(event, "domain").map(Into::into),
                 events: 1,
                 first_at: at,
-                first_event_id: text(event, "event_id"),
+                first_event_id: text(event, "event_id").into(),
                 last_at: at,
-                last_event_id: text(event, "event_id"),
+                last_event_id: text(event, "event_id").into(),
             }),
             "code_change" if event["kind"] == "pull_request" && event["ai_assisted"] == true => {
                 evidence.changes.push(MergedChange {

@@ -91,11 +91,12 @@ fn of_rule(found: &[Finding], rule: Rule) -> Vec<(String, String, &'static str, 
             (
                 f.day.to_string(),
                 f.change_id
-                    .clone()
-                    .or_else(|| f.first_event_id.clone())
-                    .unwrap_or_default(),
+                    .as_deref()
+                    .or(f.first_event_id.as_deref())
+                    .unwrap_or_default()
+                    .to_string(),
                 f.status.name(),
-                f.exception_id.clone(),
+                f.exception_id.as_deref().map(str::to_string),
             )
         })
         .collect()
@@ -178,6 +179,66 @@ fn data_classes_above_the_entry_and_restricted_always_are_findings() {
 }
 
 #[test]
+fn groups_that_differ_only_in_class_or_domain_add_up_to_one_finding_in_any_order() {
+    let group = |id: &str, hour: u32, class: &str, domain: Option<&str>, events: u64| {
+        let mut group = usage("2026-03-04", "cursor", "gpt-5", id);
+        group.data_class = class.into();
+        group.domain = domain.map(Into::into);
+        group.events = events;
+        group.first_at = at(&format!("2026-03-04T{hour:02}:00:00Z"));
+        group.last_at = group.first_at;
+        group
+    };
+    let mut other_person = group("other", 9, "internal", None, 7);
+    other_person.user_id = "u_0".into();
+    let evidence = Evidence {
+        usage: vec![
+            group("noon", 12, "internal", Some("red"), 2),
+            other_person,
+            group("early", 8, "restricted", None, 3),
+            group("late", 18, "internal", None, 4),
+        ],
+        ..Evidence::default()
+    };
+    let found = run(&evidence, "2026-03-01", "2026-04-01");
+    let unapproved: Vec<_> = found
+        .iter()
+        .filter(|f| f.rule == Rule::UnapprovedTool)
+        .map(|f| {
+            (
+                f.user_id.as_deref().unwrap().to_string(),
+                f.events,
+                f.first_event_id.as_deref().unwrap().to_string(),
+                f.last_event_id.as_deref().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected = |user: &str, events, first: &str, last: &str| {
+        (
+            user.to_string(),
+            events,
+            first.to_string(),
+            last.to_string(),
+        )
+    };
+    assert_eq!(
+        unapproved,
+        [
+            expected("u_0", 7, "other", "other"),
+            expected("u_1", 9, "early", "late")
+        ]
+    );
+    assert_eq!(
+        of_rule(&found, Rule::DataClassExceeded),
+        [row("2026-03-04", "early")]
+    );
+    assert_eq!(
+        of_rule(&found, Rule::RedDomainUse),
+        [row("2026-03-04", "noon")]
+    );
+}
+
+#[test]
 fn a_repository_in_two_domain_globs_takes_the_first_and_an_events_own_domain_wins() {
     let mut auth = usage("2026-03-03", "copilot", "gpt-5", "auth");
     auth.repository = Some("github.com/acme/auth-service".into());
@@ -198,7 +259,7 @@ fn a_repository_in_two_domain_globs_takes_the_first_and_an_events_own_domain_win
     let red: Vec<_> = found
         .iter()
         .filter(|f| f.rule == Rule::RedDomainUse)
-        .map(|f| f.repository.clone().unwrap())
+        .map(|f| f.repository.as_deref().unwrap().to_string())
         .collect();
     assert_eq!(
         red,
@@ -469,7 +530,7 @@ fn an_entry_not_reviewed_for_over_92_days_before_the_reports_end_is_stale() {
         run(&Evidence::default(), "2026-06-01", to)
             .into_iter()
             .filter(|f| f.rule == Rule::StaleToolReview)
-            .map(|f| (f.tool.unwrap(), f.model))
+            .map(|f| (f.tool.unwrap().to_string(), f.model.map(|m| m.to_string())))
             .collect()
     };
     assert_eq!(stale("2026-08-02"), [("copilot".to_string(), None)]);

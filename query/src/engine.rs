@@ -327,17 +327,23 @@ impl StoreSession {
     }
 
     /// Runs one read-only statement with `params` for a report's own
-    /// use: what a report reads on the way to its answer (a year's
-    /// findings evidence, say) is not capped at the rows an answer may
-    /// have; the timeout and the memory limit still hold.
+    /// use, handing each batch to `each` as it arrives: what a report
+    /// reads on the way to its answer (a year's findings evidence, say) is
+    /// not capped at the rows an answer may have and is never held whole;
+    /// the timeout and the memory limit still hold.
     pub async fn query_within_report(
         &self,
         sql: &str,
         params: Vec<(&str, ScalarValue)>,
-    ) -> Result<Vec<RecordBatch>, QueryError> {
+        mut each: impl FnMut(RecordBatch) -> Result<(), QueryError>,
+    ) -> Result<(), QueryError> {
         self.within_time(async {
             let frame = self.plan(sql).await?.with_param_values(params)?;
-            Ok(frame.collect().await?)
+            let mut stream = frame.execute_stream().await?;
+            while let Some(batch) = stream.next().await {
+                each(batch?)?;
+            }
+            Ok(())
         })
         .await
     }

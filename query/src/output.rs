@@ -1,6 +1,7 @@
 //! Rendering query results for people (a table) and programs (CSV, JSON,
 //! Arrow IPC).
 
+use std::io::Write;
 use std::sync::Arc;
 
 use arrow::array::ArrayRef;
@@ -39,49 +40,58 @@ impl Format {
 /// Renders `batches` in `format`; `batches` holds at least one (possibly
 /// empty) batch, whose schema names the columns.
 pub fn render(batches: &[RecordBatch], format: Format) -> Result<Vec<u8>, ArrowError> {
+    let mut out = Vec::new();
+    write(batches, format, &mut out)?;
+    Ok(out)
+}
+
+/// Writes `batches` in `format` to `out` as [`render`] renders them, one
+/// batch at a time, so a large answer bound for a file or a pipe is never
+/// held twice.
+pub fn write(
+    batches: &[RecordBatch],
+    format: Format,
+    mut out: impl Write,
+) -> Result<(), ArrowError> {
     match format {
         Format::Table => {
-            Ok(format!("{}\n", arrow::util::pretty::pretty_format_batches(batches)?).into_bytes())
+            writeln!(
+                out,
+                "{}",
+                arrow::util::pretty::pretty_format_batches(batches)?
+            )?;
         }
         Format::Csv => {
-            let mut out = Vec::new();
             let mut writer = arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(&mut out);
             for batch in batches {
                 writer.write(&flat(batch)?)?;
             }
-            drop(writer);
-            Ok(out)
         }
         Format::Json => {
             let mut writer = WriterBuilder::new()
                 .with_explicit_nulls(true)
-                .build::<_, JsonArray>(Vec::new());
+                .build::<_, JsonArray>(&mut out);
             for batch in batches {
                 writer.write(batch)?;
             }
             writer.finish()?;
-            let mut out = writer.into_inner();
-            if out.is_empty() {
-                out.extend_from_slice(b"[]");
-            }
-            out.push(b'\n');
-            Ok(out)
+            drop(writer);
+            out.write_all(b"\n")?;
         }
         Format::ArrowStream => {
             let Some(first) = batches.first() else {
-                return Ok(Vec::new());
+                return Ok(());
             };
-            let mut writer =
-                arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &first.schema())?;
+            let mut writer = arrow::ipc::writer::StreamWriter::try_new(&mut out, &first.schema())?;
             for batch in batches {
                 writer.write(batch)?;
             }
             writer.finish()?;
-            writer.into_inner()
         }
     }
+    Ok(())
 }
 
 /// The rows of `batches` as JSON objects, for answers that embed them.
@@ -118,4 +128,44 @@ fn flat(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
         }
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Int64Array, StringArray};
+
+    fn batch(rows: usize) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("team", DataType::Utf8, true),
+            Field::new("events", DataType::Int64, false),
+        ]));
+        let teams: StringArray = (0..rows)
+            .map(|row| (row % 2 == 0).then(|| format!("team-{row}")))
+            .collect();
+        let events: Int64Array = (0..rows as i64).collect();
+        RecordBatch::try_new(schema, vec![Arc::new(teams), Arc::new(events)]).unwrap()
+    }
+
+    #[test]
+    fn an_empty_answer_is_an_empty_json_array() {
+        assert_eq!(render(&[batch(0)], Format::Json).unwrap(), b"[]\n");
+        assert_eq!(render(&[], Format::Json).unwrap(), b"[]\n");
+    }
+
+    #[test]
+    fn rows_of_several_batches_are_one_json_array_and_one_csv() {
+        let batches = [batch(2), batch(0), batch(1)];
+        let json: Value = serde_json::from_slice(&render(&batches, Format::Json).unwrap()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!([
+                {"team": "team-0", "events": 0},
+                {"team": null, "events": 1},
+                {"team": "team-0", "events": 0}
+            ])
+        );
+        let csv = String::from_utf8(render(&batches, Format::Csv).unwrap()).unwrap();
+        assert_eq!(csv, "team,events\nteam-0,0\n,1\nteam-0,0\n");
+    }
 }

@@ -11,7 +11,7 @@ use aitrail_governance::review::Review;
 use aitrail_governance::{Exceptions, GovernancePolicy, Violations};
 
 use aitrail_query::Prices;
-use aitrail_query::output::render;
+use aitrail_query::output::write;
 use aitrail_query::reports::{self, Reports, one_report_session};
 use aitrail_store::StoreRoot;
 use clap::Args;
@@ -122,19 +122,20 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
             reports::run(report.as_ref(), &session, &params, 0).await
         })
         .map_err(|err| UsageError(err.to_string()))?;
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match args.format {
         OutputFormat::Json => {
             out.write_all(&report.to_json()?)?;
             out.write_all(b"\n")?;
         }
         format => {
-            out.write_all(&render(&report.rows.batches, format.into())?)?;
+            write(&report.rows.batches, format.into(), &mut out)?;
             if let (Some(summary), OutputFormat::Table) = (&report.summary, format) {
                 writeln!(out, "change-failure rate: {summary}")?;
             }
         }
     }
+    out.flush()?;
     Ok(ExitCode::Ok)
 }
 
