@@ -4,6 +4,7 @@
 //! becomes the rows a person could review), the AI-assisted pull requests
 //! merged in the range, and the reviews of them.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use aitrail_query::QueryError;
@@ -117,15 +118,18 @@ const USAGE: &str = "SELECT date, org_id, user_id, team, tool, model, repository
     GROUP BY date, org_id, user_id, team, tool, model, repository, \
     COALESCE(data_class, 'internal'), domain";
 
-const CHANGES: &str = "SELECT event_id, occurred_at, date, org_id, change_id, repository, \
-    user_id, team, domain, array_to_string(reviewer_ids, '\n') AS reviewers \
-    FROM code_changes \
-    WHERE kind = 'pull_request' AND ai_assisted AND date >= $from AND date < $to";
-
-const REVIEWS: &str = "SELECT change_id, repository, user_id, state, occurred_at \
-    FROM code_reviews WHERE date < $to AND change_id IN \
-    (SELECT change_id FROM code_changes \
-     WHERE kind = 'pull_request' AND ai_assisted AND date >= $from AND date < $to)";
+/// The AI-assisted pull requests merged in the range, each with every
+/// review of it up to the range's end (a row per review; one with none
+/// when it has none): one scan of `code_changes` serves both.
+const CHANGES_AND_REVIEWS: &str = "SELECT c.event_id, c.occurred_at, c.date, c.org_id, \
+    c.change_id, c.repository, c.user_id, c.team, c.domain, \
+    array_to_string(c.reviewer_ids, '\n') AS reviewers, \
+    r.user_id AS reviewer, r.state, r.occurred_at AS reviewed_at \
+    FROM (SELECT * FROM code_changes \
+          WHERE kind = 'pull_request' AND ai_assisted AND date >= $from AND date < $to) c \
+    LEFT JOIN (SELECT change_id, repository, user_id, state, occurred_at \
+               FROM code_reviews WHERE date < $to) r \
+    ON r.change_id = c.change_id AND r.repository = c.repository";
 
 impl Evidence {
     /// Reads what the rules of `policy` need for `from` (inclusive) to
@@ -150,17 +154,11 @@ impl Evidence {
         };
         let changes = async {
             match reads_changes {
-                true => changes(session, params.clone()).await,
-                false => Ok(Vec::new()),
+                true => changes_and_reviews(session, params).await,
+                false => Ok((Vec::new(), Vec::new())),
             }
         };
-        let reviews = async {
-            match reads_changes {
-                true => reviews(session, params.clone()).await,
-                false => Ok(Vec::new()),
-            }
-        };
-        let (usage, changes, reviews) = futures::try_join!(usage, changes, reviews)?;
+        let (usage, (changes, reviews)) = futures::try_join!(usage, changes)?;
         Ok(Evidence {
             usage,
             changes,
@@ -169,51 +167,57 @@ impl Evidence {
     }
 }
 
-/// The AI-assisted pull requests merged in the range (see [`CHANGES`]).
-async fn changes(
+/// The AI-assisted pull requests merged in the range and their reviews
+/// (see [`CHANGES_AND_REVIEWS`]).
+async fn changes_and_reviews(
     session: &StoreSession,
     params: Vec<(&str, ScalarValue)>,
-) -> Result<Vec<MergedChange>, QueryError> {
-    rows(session, CHANGES, params, |columns, row| {
-        Ok(MergedChange {
-            event_id: columns.text(0, row)?,
-            occurred_at: columns.micros(1, row)?,
-            day: columns.date(2, row)?,
-            org_id: columns.text(3, row)?,
-            change_id: columns.text(4, row)?,
-            repository: columns.text(5, row)?,
-            user_id: columns.text(6, row)?,
-            team: columns.optional_text(7, row),
-            domain: columns.optional_text(8, row),
-            reviewer_ids: columns
-                .optional_text(9, row)
-                .map(|text| {
-                    text.split('\n')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default(),
+) -> Result<(Vec<MergedChange>, Vec<Review>), QueryError> {
+    let mut changes = Vec::new();
+    let mut reviews = Vec::new();
+    let mut seen = HashSet::new();
+    session
+        .query_within_report(CHANGES_AND_REVIEWS, params, |batch| {
+            let columns = Columns::of(&batch)?;
+            for row in 0..batch.num_rows() {
+                let event_id = columns.text_ref(0, row)?;
+                if let Some(reviewer) = columns.optional_text(10, row) {
+                    reviews.push(Review {
+                        change_id: columns.text(4, row)?,
+                        repository: columns.text(5, row)?,
+                        user_id: reviewer,
+                        state: columns.text(11, row)?,
+                        occurred_at: columns.micros(12, row)?,
+                    });
+                }
+                if !seen.insert(event_id.to_string()) {
+                    continue;
+                }
+                changes.push(MergedChange {
+                    event_id: event_id.to_string(),
+                    occurred_at: columns.micros(1, row)?,
+                    day: columns.date(2, row)?,
+                    org_id: columns.text(3, row)?,
+                    change_id: columns.text(4, row)?,
+                    repository: columns.text(5, row)?,
+                    user_id: columns.text(6, row)?,
+                    team: columns.optional_text(7, row),
+                    domain: columns.optional_text(8, row),
+                    reviewer_ids: columns
+                        .optional_text(9, row)
+                        .map(|text| {
+                            text.split('\n')
+                                .filter(|s| !s.is_empty())
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            Ok(())
         })
-    })
-    .await
-}
-
-/// The reviews of those pull requests (see [`REVIEWS`]).
-async fn reviews(
-    session: &StoreSession,
-    params: Vec<(&str, ScalarValue)>,
-) -> Result<Vec<Review>, QueryError> {
-    rows(session, REVIEWS, params, |columns, row| {
-        Ok(Review {
-            change_id: columns.text(0, row)?,
-            repository: columns.text(1, row)?,
-            user_id: columns.text(2, row)?,
-            state: columns.text(3, row)?,
-            occurred_at: columns.micros(4, row)?,
-        })
-    })
-    .await
+        .await?;
+    Ok((changes, reviews))
 }
 
 /// The suspect usage, grouped (see [`USAGE`]).
