@@ -10,7 +10,7 @@ use crate::exit::UsageError;
 /// Bytes read from the input at a time: few enough that the lines the
 /// kernel just copied in are still in the core's cache when the validator
 /// reads them. With 1 MiB, the kernel's copy took three times the CPU
-/// (benches/README.md).
+/// (benches/HISTORY.md).
 const READ_BUFFER_BYTES: usize = 128 << 10;
 
 /// A JSONL source and the name rejects give it.

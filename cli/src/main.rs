@@ -17,7 +17,7 @@ use exit::ExitCode;
 /// short-lived buffers (the Delta log's JSON decoders, Parquet pages)
 /// between long-lived ones on every commit, and glibc's heap grew around
 /// them for as long as a live stream ran, where jemalloc's stays flat
-/// (benches/README.md, the soak).
+/// (benches/HISTORY.md, the soak).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

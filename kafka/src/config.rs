@@ -167,7 +167,7 @@ const CONSUMER_ONLY: [&str; 5] = [
 ///   every fetch this long, which at librdkafka's 500 ms capped any
 ///   consumer (Python's confluent-kafka included) near 200k events/s.
 ///
-/// Measured in benches/README.md (host C, "the consumer's prefetch").
+/// Measured in benches/HISTORY.md (host C, "the consumer's prefetch").
 const CONSUMER_DEFAULTS: [(&str, &str); 4] = [
     ("statistics.interval.ms", "5000"),
     ("fetch.queue.backoff.ms", "10"),

@@ -107,7 +107,7 @@ impl Outbox {
     /// Lets go of the oldest messages the broker has already acknowledged,
     /// without waiting: a steady stream well under `max_in_flight` would
     /// otherwise keep that many delivered messages (a slow live stream's
-    /// memory grew for the better part of an hour, benches/README.md).
+    /// memory grew for the better part of an hour, benches/HISTORY.md).
     async fn release_acknowledged(&mut self) -> Result<(), KafkaError> {
         while let Some((_, delivery)) = self.in_flight.front_mut() {
             let Some(outcome) = delivery.now_or_never() else {

@@ -281,7 +281,7 @@ pub async fn commit_on_held_version(
 /// is read afresh from that checkpoint. A snapshot advanced commit by
 /// commit keeps about 600 KiB for every commit it was advanced over (the
 /// JSON decoder delta-rs read that commit with, measured with jemalloc's
-/// heap profiles, benches/README.md), all freed when it is read afresh;
+/// heap profiles, benches/HISTORY.md), all freed when it is read afresh;
 /// doing so at each checkpoint bounds that memory by the checkpoint
 /// interval however long a writer runs.
 pub async fn adopt_commit(

@@ -426,7 +426,7 @@ fn split_by_partition(batch: &RecordBatch) -> Result<Vec<PartitionRows>, ArrowEr
 }
 
 /// Partitions of one batch encoded at once by [`StoreWriter::stage`]: two,
-/// for the two cores the figures of benches/README.md are measured on; more
+/// for the two cores the figures of benches/HISTORY.md are measured on; more
 /// would hold more writers' buffers for no gain there.
 const PARALLEL_ENCODERS: usize = 2;
 
@@ -499,7 +499,7 @@ const DISTINCT_VALUED_COLUMNS: [&str; 5] = [
 /// Counts and amounts (tokens, cost, lines, durations). They repeat values,
 /// but spread over a long tail: on a year of `gen`, `ai_usage` came out 7 %
 /// smaller with zstd over their plain values than with a dictionary, and
-/// the load ran about 1 % fewer instructions (benches/README.md).
+/// the load ran about 1 % fewer instructions (benches/HISTORY.md).
 const MEASURE_COLUMNS: [&str; 10] = [
     "input_tokens",
     "output_tokens",
@@ -518,7 +518,7 @@ const MEASURE_COLUMNS: [&str; 10] = [
 /// of `gen`, it made most of them 7 % smaller at best, or larger, and the
 /// rest together ≈ 2 MB smaller in 160 MB. Each compressed column chunk
 /// costs the writer a zstd compressor and decompressor of its own, which
-/// weighs most in small files (benches/README.md).
+/// weighs most in small files (benches/HISTORY.md).
 const SMALL_VOCABULARY_COLUMNS: [&str; 17] = [
     "schema_version",
     "event_type",
@@ -544,7 +544,7 @@ const SMALL_VOCABULARY_COLUMNS: [&str; 17] = [
 /// sessions, repositories, tools and models from across their range, so
 /// their minimum and maximum never let a reader skip a file or a page,
 /// while comparing each value to find them took about 5 % of a load's
-/// instructions (benches/README.md). Numbers and timestamps keep theirs.
+/// instructions (benches/HISTORY.md). Numbers and timestamps keep theirs.
 fn text_columns() -> Vec<ColumnPath> {
     let mut columns = Vec::new();
     for event_type in EventType::ALL {
@@ -564,7 +564,7 @@ fn text_columns() -> Vec<ColumnPath> {
 /// dictionary encoding of the columns that repeat values, large row
 /// groups. Level 2 of zstd, not its default 3: on a year of `gen` the
 /// tables came out no larger and the load ran about 3 % fewer
-/// instructions (benches/README.md). A Bloom filter on `event_id` in every
+/// instructions (benches/HISTORY.md). A Bloom filter on `event_id` in every
 /// row group, so that the duplicate check reads only the row groups that
 /// may hold an id it looks up (the writer folds it to the rows written:
 /// about 1–2 bytes a row), allocated for `rows` ids (at most a row
