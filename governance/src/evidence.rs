@@ -175,7 +175,7 @@ async fn changes_and_reviews(
 ) -> Result<(Vec<MergedChange>, Vec<Review>), QueryError> {
     let mut changes = Vec::new();
     let mut reviews = Vec::new();
-    let mut seen = HashSet::new();
+    let mut seen: HashSet<String> = HashSet::new();
     session
         .query_within_report(CHANGES_AND_REVIEWS, params, |batch| {
             let columns = Columns::of(&batch)?;
@@ -190,9 +190,10 @@ async fn changes_and_reviews(
                         occurred_at: columns.micros(12, row)?,
                     });
                 }
-                if !seen.insert(event_id.to_string()) {
+                if seen.contains(event_id) {
                     continue;
                 }
+                seen.insert(event_id.to_string());
                 changes.push(MergedChange {
                     event_id: event_id.to_string(),
                     occurred_at: columns.micros(1, row)?,

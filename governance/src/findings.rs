@@ -5,7 +5,6 @@
 //! and last event, `excepted` when an exception in force on its day
 //! matches it.
 
-use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -142,34 +141,15 @@ pub fn findings(
             && filter.status.is_none_or(|status| finding.status == status)
     });
     found.sort_by(|a, b| {
-        (a.rule, a.day)
-            .cmp(&(b.rule, b.day))
-            .then_with(|| text_order(&a.org_id, &b.org_id))
-            .then_with(|| text_order(&a.user_id, &b.user_id))
-            .then_with(|| text_order(&a.team, &b.team))
-            .then_with(|| text_order(&a.tool, &b.tool))
-            .then_with(|| text_order(&a.model, &b.model))
-            .then_with(|| text_order(&a.repository, &b.repository))
-            .then_with(|| text_order(&a.change_id, &b.change_id))
+        (
+            a.rule, a.day, &a.org_id, &a.user_id, &a.team, &a.tool, &a.model,
+        )
+            .cmp(&(
+                b.rule, b.day, &b.org_id, &b.user_id, &b.team, &b.tool, &b.model,
+            ))
+            .then_with(|| (&a.repository, &a.change_id).cmp(&(&b.repository, &b.change_id)))
     });
     found
-}
-
-/// The order of two texts, equal at once when they share one copy (most
-/// findings of a day share their organization, person and tool).
-fn shared_order(a: &Arc<str>, b: &Arc<str>) -> Ordering {
-    match Arc::ptr_eq(a, b) {
-        true => Ordering::Equal,
-        false => a.cmp(b),
-    }
-}
-
-/// [`shared_order`] of texts that may be missing (missing first).
-fn text_order(a: &Option<Arc<str>>, b: &Option<Arc<str>>) -> Ordering {
-    match (a, b) {
-        (Some(a), Some(b)) => shared_order(a, b),
-        _ => a.cmp(b),
-    }
 }
 
 /// Where a group's finding stands among its rule's findings: its day and
@@ -291,7 +271,6 @@ fn usage_findings(policy: &GovernancePolicy, usage: &[UsageGroup]) -> Vec<Findin
         .map(|group| (ranks.place(group), group))
         .collect();
     groups.sort_unstable_by_key(|(place, _)| *place);
-    let mut verdicts = Verdicts::new(policy);
     let mut found: [Vec<Finding>; 3] = Default::default();
     let mut current: Option<(Place, &UsageGroup)> = None;
     let mut tallies: [Option<Tally>; 3] = Default::default();
@@ -300,11 +279,11 @@ fn usage_findings(policy: &GovernancePolicy, usage: &[UsageGroup]) -> Vec<Findin
             flush(&mut tallies, current.map(|(_, key)| key), &mut found);
         }
         current = Some((place, group));
-        let approval = verdicts.approval(&group.tool, &group.model, group.day);
-        let domain = match group.domain.as_deref() {
-            Some(domain) => domain,
-            None => verdicts.domain_of(group.repository.as_deref()),
-        };
+        let approval = policy.approval(&group.tool, &group.model, group.day);
+        let domain = group
+            .domain
+            .as_deref()
+            .unwrap_or_else(|| policy.domain_of(group.repository.as_deref()));
         let broken = [
             approval.is_none(),
             exceeds(approval, &group.data_class),
@@ -333,50 +312,6 @@ fn flush(
     for ((tally, rule), found) in tallies.iter_mut().zip(USAGE_RULES).zip(found.iter_mut()) {
         if let Some(tally) = tally.take() {
             found.push(tally.finding(rule, key));
-        }
-    }
-}
-
-/// The policy's answers for the names usage carries, each worked out
-/// once: a year of groups asks about the same tools, models and
-/// repositories over and over, and matching their globs is the costly
-/// part.
-struct Verdicts<'a> {
-    policy: &'a GovernancePolicy,
-    approvals: foldhash::HashMap<(&'a str, &'a str, NaiveDate), Option<&'a ApprovedTool>>,
-    domains: foldhash::HashMap<&'a str, &'a str>,
-}
-
-impl<'a> Verdicts<'a> {
-    fn new(policy: &'a GovernancePolicy) -> Verdicts<'a> {
-        Verdicts {
-            policy,
-            approvals: foldhash::HashMap::default(),
-            domains: foldhash::HashMap::default(),
-        }
-    }
-
-    /// [`GovernancePolicy::approval`], remembered.
-    fn approval(
-        &mut self,
-        tool: &'a str,
-        model: &'a str,
-        day: NaiveDate,
-    ) -> Option<&'a ApprovedTool> {
-        *self
-            .approvals
-            .entry((tool, model, day))
-            .or_insert_with(|| self.policy.approval(tool, model, day))
-    }
-
-    /// [`GovernancePolicy::domain_of`], remembered.
-    fn domain_of(&mut self, repository: Option<&'a str>) -> &'a str {
-        match repository {
-            None => self.policy.domain_of(None),
-            Some(repository) => self
-                .domains
-                .entry(repository)
-                .or_insert_with(|| self.policy.domain_of(Some(repository))),
         }
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::daily_sums::Kind;
 use super::params::{Bucket, GroupBy, ParamError, ReportParams};
 use crate::engine::{Answer, QueryError, StoreSession};
-use crate::output::{Format, render};
+use crate::output::{Format, write};
 use crate::role::Role;
 
 /// What a plan returns: the rows and, for a report that has one, a
@@ -107,14 +107,15 @@ impl ReportAnswer {
     /// into the answer, not built as JSON values first: a year of findings
     /// is tens of thousands of rows.
     pub fn to_json(&self) -> Result<Vec<u8>, ArrowError> {
-        let rows = render(&self.rows.batches, Format::Json)?;
-        let mut out = Vec::with_capacity(rows.len() + 256);
         let head = json!({"report": self.params.report, "params": self.params.to_json()});
-        let head =
+        let mut out =
             serde_json::to_vec(&head).map_err(|err| ArrowError::JsonError(err.to_string()))?;
-        out.extend_from_slice(&head[..head.len() - 1]);
+        out.pop();
         out.extend_from_slice(b",\"rows\":");
-        out.extend_from_slice(rows.trim_ascii_end());
+        write(&self.rows.batches, Format::Json, &mut out)?;
+        if out.ends_with(b"\n") {
+            out.pop();
+        }
         if let Some(summary) = &self.summary {
             out.extend_from_slice(b",\"summary\":");
             serde_json::to_writer(&mut out, summary)
