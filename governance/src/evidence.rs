@@ -4,7 +4,6 @@
 //! becomes the rows a person could review), the AI-assisted pull requests
 //! merged in the range, and the reviews of them.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use aitrail_query::QueryError;
@@ -175,7 +174,7 @@ async fn changes_and_reviews(
 ) -> Result<(Vec<MergedChange>, Vec<Review>), QueryError> {
     let mut changes = Vec::new();
     let mut reviews = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen: foldhash::HashSet<String> = foldhash::HashSet::default();
     session
         .query_within_report(CHANGES_AND_REVIEWS, params, |batch| {
             let columns = Columns::of(&batch)?;

@@ -336,7 +336,7 @@ fn change_findings(
     changes: &[MergedChange],
     reviews: &[Review],
 ) -> Vec<Finding> {
-    let mut by_change: BTreeMap<(&str, &str), Vec<&Review>> = BTreeMap::new();
+    let mut by_change: foldhash::HashMap<(&str, &str), Vec<&Review>> = foldhash::HashMap::default();
     for review in reviews {
         by_change
             .entry((review.repository.as_str(), review.change_id.as_str()))

@@ -36,8 +36,7 @@ pub async fn register(
 ) -> Result<(), QueryError> {
     let in_range = col("date").gt_eq(day(from)).and(col("date").lt(day(to)));
     let frame = session
-        .context()
-        .table("ai_usage")
+        .table_with_string_views("ai_usage")
         .await?
         .filter(in_range.and(suspect(policy)))?;
     session

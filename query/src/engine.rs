@@ -364,6 +364,18 @@ impl StoreSession {
             .repartition_joins = false;
     }
 
+    /// The table `name` with its text columns read as string views (see
+    /// [`SnapshotScan::with_string_views`]): for a report's filter over a
+    /// large table that keeps few of its rows. A table not yet created is
+    /// read as registered.
+    pub async fn table_with_string_views(&self, name: &str) -> Result<DataFrame, QueryError> {
+        let provider = self.ctx.table_provider(name).await?;
+        match provider.downcast_ref::<SnapshotScan>() {
+            Some(scan) => Ok(self.ctx.read_table(Arc::new(scan.with_string_views()))?),
+            None => Ok(self.ctx.table(name).await?),
+        }
+    }
+
     /// The underlying DataFusion session.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
