@@ -56,7 +56,7 @@ impl App {
                 .try_fold(StoreTables::new(root, prices)?, |tables, (name, rows)| {
                     Ok::<_, QueryError>(tables.with_table(&name, rows))
                 })?,
-            sums: ReportSums::default(),
+            sums: ReportSums::new(config.report_sums_bytes()),
             reports,
             tokens: Tokens::new(&config.tokens),
             config,

@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::limits::Limits;
+use crate::reports::DEFAULT_KEPT_BYTES;
 pub use crate::role::Role;
 
 /// One `[[server.tokens]]` entry: the token itself is never configured,
@@ -40,6 +41,11 @@ pub struct ServerConfig {
     /// Memory a query's operators may hold, in MiB.
     #[serde(default = "default_memory")]
     pub memory_limit_mb: usize,
+    /// Memory the reports' per-day sums kept between requests may hold
+    /// together, in MiB; sums that alone would hold more are worked out by
+    /// each report.
+    #[serde(default = "default_report_sums")]
+    pub report_sums_mb: usize,
     /// The bearer tokens.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
@@ -65,6 +71,10 @@ fn default_memory() -> usize {
     1024
 }
 
+fn default_report_sums() -> usize {
+    DEFAULT_KEPT_BYTES >> 20
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
@@ -73,6 +83,7 @@ impl Default for ServerConfig {
             query_timeout_s: default_timeout(),
             max_rows: default_max_rows(),
             memory_limit_mb: default_memory(),
+            report_sums_mb: default_report_sums(),
             tokens: Vec::new(),
         }
     }
@@ -101,6 +112,7 @@ impl ServerConfig {
             ("query_timeout_s", self.query_timeout_s as usize),
             ("max_rows", self.max_rows),
             ("memory_limit_mb", self.memory_limit_mb),
+            ("report_sums_mb", self.report_sums_mb),
         ] {
             if value == 0 {
                 return Err(error(key.to_string(), "must be at least 1"));
@@ -138,6 +150,11 @@ impl ServerConfig {
             }
         }
         Ok(())
+    }
+
+    /// The bytes the reports' kept sums may hold.
+    pub fn report_sums_bytes(&self) -> usize {
+        self.report_sums_mb.saturating_mul(1 << 20)
     }
 
     /// The per-query limits.

@@ -3,6 +3,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -35,6 +36,8 @@ pub struct Metrics {
     pub seconds: LatencyFamily,
     /// Access-log flushes that failed (they are retried).
     pub access_log_failures: Counter,
+    /// Bytes the reports' per-day sums hold between requests.
+    pub report_sums_bytes: Gauge,
 }
 
 fn latency() -> Histogram {
@@ -47,6 +50,7 @@ impl Default for Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let seconds: LatencyFamily = Family::new_with_constructor(latency);
         let access_log_failures = Counter::default();
+        let report_sums_bytes = Gauge::default();
         registry.register(
             "requests",
             "/v1 requests by endpoint and status",
@@ -62,11 +66,17 @@ impl Default for Metrics {
             "Access-log flushes that failed and will be retried",
             access_log_failures.clone(),
         );
+        registry.register(
+            "report_sums_bytes",
+            "Bytes the reports' per-day sums hold between requests",
+            report_sums_bytes.clone(),
+        );
         Metrics {
             registry,
             requests,
             seconds,
             access_log_failures,
+            report_sums_bytes,
         }
     }
 }

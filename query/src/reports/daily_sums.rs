@@ -25,7 +25,8 @@ mod kinds;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError};
 
 use aitrail_schemas::EventType;
 use arrow::array::AsArray;
@@ -53,6 +54,10 @@ const ROWS_PER_AGGREGATION: usize = 1_000_000;
 /// the most recently asked for.
 const KEPT_LOOKBACKS: usize = 3;
 
+/// Bytes the kept sums of a server hold together at most unless
+/// configured otherwise (`[server] report_sums_mb`).
+pub const DEFAULT_KEPT_BYTES: usize = 256 << 20;
+
 /// Every day an aggregation may be asked for, as `Date32` days.
 const EVERY_DAY: (i32, i32) = (i32::MIN / 2, i32::MAX / 2);
 
@@ -68,6 +73,9 @@ pub struct DailySums {
     /// sums were last brought up to date; none while a refresh is under
     /// way or after one was cut short.
     versions: Vec<Option<u64>>,
+    /// Whether the sums outgrew the bytes they may hold: each report then
+    /// works them out for itself instead.
+    over_cap: bool,
 }
 
 /// One day's sums and the files they were made from.
@@ -84,6 +92,7 @@ impl DailySums {
             days: BTreeMap::new(),
             incidents: BTreeMap::new(),
             versions: Vec::new(),
+            over_cap: false,
         }
     }
 
@@ -122,8 +131,16 @@ impl DailySums {
     /// table. Days are summed a million events at a time, each run kept as
     /// soon as it is done: memory stays bounded on a store of any age,
     /// and a refresh cut short (by the query timeout) is resumed by the
-    /// next.
-    async fn refresh(&mut self, session: &StoreSession) -> Result<MemTable, QueryError> {
+    /// next. `None`, with nothing kept, once the sums hold more than
+    /// `cap_bytes`: they are then never kept again.
+    async fn refresh(
+        &mut self,
+        session: &StoreSession,
+        cap_bytes: usize,
+    ) -> Result<Option<MemTable>, QueryError> {
+        if self.over_cap {
+            return Ok(None);
+        }
         let (from, to) = EVERY_DAY;
         let schema: SchemaRef = Arc::new(
             self.aggregation(session, from, to)
@@ -145,7 +162,7 @@ impl DailySums {
             // A report that started before the last refresh: the newer
             // sums serve it too, rather than being turned back (and days
             // retention has since purged being read again).
-            return self.table(session, schema);
+            return self.table(session, schema).map(Some);
         }
         // Until this refresh is done, the sums are no snapshot's: a report
         // on an older snapshot must not take them as they are.
@@ -193,9 +210,28 @@ impl DailySums {
                 let files = files[day].clone();
                 self.days.insert(*day, Day { files, sums });
             }
+            if self.bytes() > cap_bytes {
+                tracing::info!(
+                    sums = self.kind.name,
+                    cap_bytes,
+                    "the report sums outgrew their memory; each report works them out itself"
+                );
+                self.days.clear();
+                self.incidents.clear();
+                self.over_cap = true;
+                return Ok(None);
+            }
         }
         self.versions = versions;
-        self.table(session, schema)
+        self.table(session, schema).map(Some)
+    }
+
+    /// The bytes the kept days' sums hold.
+    fn bytes(&self) -> usize {
+        self.days
+            .values()
+            .map(|day| day.sums.get_array_memory_size())
+            .sum()
     }
 
     /// The aggregation over the days `from` to `to` (excluded).
@@ -270,39 +306,119 @@ struct FilesRead {
 
 /// The sums kept between reports: those of every kind a report asked for,
 /// the incidents' windows only for the [`KEPT_LOOKBACKS`] lookbacks asked
-/// for last.
-#[derive(Default)]
+/// for last, together within a number of bytes (the least recently used
+/// kinds let go first). Each kind has a lock of its own, so reports that
+/// need different sums (another lookback, another report) never wait on
+/// one another's refresh; reports that need the same sums share its one
+/// refresh.
 pub struct KeptSums {
+    /// Bytes the kept sums may hold together.
+    cap_bytes: usize,
     /// The least recently used first.
-    sums: Vec<DailySums>,
+    slots: std::sync::Mutex<Vec<Arc<Slot>>>,
+}
+
+/// One kind's sums.
+struct Slot {
+    kind: Kind,
+    sums: tokio::sync::Mutex<DailySums>,
+    /// What the sums held when last refreshed.
+    bytes: AtomicUsize,
 }
 
 impl KeptSums {
+    /// No sums yet; together they will hold at most `cap_bytes`.
+    pub fn new(cap_bytes: usize) -> Self {
+        KeptSums {
+            cap_bytes,
+            slots: std::sync::Mutex::default(),
+        }
+    }
+
     /// Brings the sums of `kinds` up to date with the tables `session`
-    /// reads and registers them in it.
+    /// reads and registers them in it, for a report of the days `from`
+    /// (included) to `to` (excluded). Sums that outgrow the cap on their
+    /// own are worked out for this report alone.
     pub async fn register(
-        &mut self,
+        &self,
         session: &StoreSession,
         kinds: &[Kind],
+        from: NaiveDate,
+        to: NaiveDate,
     ) -> Result<(), QueryError> {
         for wanted in kinds {
-            let sums = match self.sums.iter().position(|kept| kept.kind == *wanted) {
-                Some(index) => self.sums.remove(index),
-                None => DailySums::of(*wanted),
-            };
-            self.sums.push(sums);
-            let sums = self.sums.last_mut().expect("just kept");
-            let table = sums.refresh(session).await?;
-            session
-                .context()
-                .register_table(sums.kind.name, Arc::new(table))?;
-        }
-        let is_window = |sums: &DailySums| matches!(sums.kind.reach, Reach::Lookback(_));
-        while self.sums.iter().filter(|sums| is_window(sums)).count() > KEPT_LOOKBACKS {
-            let oldest = self.sums.iter().position(is_window).expect("counted");
-            self.sums.remove(oldest);
+            let slot = self.slot(*wanted);
+            let mut sums = slot.sums.lock().await;
+            let refreshed = sums.refresh(session, self.cap_bytes).await;
+            slot.bytes.store(sums.bytes(), Ordering::Relaxed);
+            drop(sums);
+            match refreshed? {
+                Some(table) => {
+                    session
+                        .context()
+                        .register_table(wanted.name, Arc::new(table))?;
+                }
+                None => {
+                    DailySums::of(*wanted)
+                        .register_for_one_report(session, from, to)
+                        .await?
+                }
+            }
+            self.let_go_beyond_cap(&slot);
         }
         Ok(())
+    }
+
+    /// The bytes the kept sums hold, as last counted.
+    pub fn bytes(&self) -> usize {
+        self.locked_slots()
+            .iter()
+            .map(|slot| slot.bytes.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// The slot of `kind`, made the most recently used; the windows of
+    /// lookbacks asked for before the last [`KEPT_LOOKBACKS`] are let go.
+    fn slot(&self, kind: Kind) -> Arc<Slot> {
+        let mut slots = self.locked_slots();
+        let slot = match slots.iter().position(|slot| slot.kind == kind) {
+            Some(index) => slots.remove(index),
+            None => Arc::new(Slot {
+                kind,
+                sums: tokio::sync::Mutex::new(DailySums::of(kind)),
+                bytes: AtomicUsize::new(0),
+            }),
+        };
+        slots.push(Arc::clone(&slot));
+        let is_window = |slot: &Arc<Slot>| matches!(slot.kind.reach, Reach::Lookback(_));
+        while slots.iter().filter(|slot| is_window(slot)).count() > KEPT_LOOKBACKS {
+            let oldest = slots.iter().position(is_window).expect("counted");
+            slots.remove(oldest);
+        }
+        slot
+    }
+
+    /// Lets the least recently used sums other than `current` go until the
+    /// rest fit the cap (a report still reading them keeps them until it
+    /// is done).
+    fn let_go_beyond_cap(&self, current: &Arc<Slot>) {
+        let mut slots = self.locked_slots();
+        let mut total: usize = slots
+            .iter()
+            .map(|slot| slot.bytes.load(Ordering::Relaxed))
+            .sum();
+        let mut index = 0;
+        while total > self.cap_bytes && index < slots.len() {
+            if Arc::ptr_eq(&slots[index], current) {
+                index += 1;
+                continue;
+            }
+            total -= slots.remove(index).bytes.load(Ordering::Relaxed);
+        }
+    }
+
+    fn locked_slots(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Slot>>> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

@@ -30,6 +30,7 @@ pub mod report;
 pub mod sessions;
 pub mod token_spend;
 
+pub use daily_sums::DEFAULT_KEPT_BYTES;
 pub use params::{Bucket, GroupBy, ParamError, ReportParams};
 pub use registry::Reports;
 pub use report::{BucketReport, PlanOutput, Report, ReportAnswer, run};

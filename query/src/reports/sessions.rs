@@ -4,9 +4,8 @@
 //! ([`one_report_session`]).
 
 use aitrail_store::StoreRoot;
-use tokio::sync::Mutex;
 
-use super::daily_sums::{DailySums, KeptSums};
+use super::daily_sums::{DEFAULT_KEPT_BYTES, DailySums, KeptSums};
 use super::params::ReportParams;
 use super::report::Report;
 use crate::engine::{QueryError, StoreSession, StoreTables};
@@ -14,12 +13,19 @@ use crate::limits::Limits;
 use crate::prices::Prices;
 
 /// The per-day sums kept between the reports of a server.
-#[derive(Default)]
 pub struct ReportSums {
-    kept: Mutex<KeptSums>,
+    kept: KeptSums,
 }
 
 impl ReportSums {
+    /// No sums yet; together they will hold at most `cap_bytes` (sums
+    /// that alone would hold more are worked out by each report).
+    pub fn new(cap_bytes: usize) -> Self {
+        ReportSums {
+            kept: KeptSums::new(cap_bytes),
+        }
+    }
+
     /// A session of `tables` within `limits`, with the sums `report` reads
     /// for `params` brought up to date and registered, within the
     /// session's timeout.
@@ -32,12 +38,24 @@ impl ReportSums {
     ) -> Result<StoreSession, QueryError> {
         let session = tables.session(limits).await?;
         session
-            .within_time(async {
-                let mut kept = self.kept.lock().await;
-                kept.register(&session, &report.sums(params)).await
-            })
+            .within_time(
+                self.kept
+                    .register(&session, &report.sums(params), params.from, params.to),
+            )
             .await?;
         Ok(session)
+    }
+
+    /// The bytes the kept sums hold.
+    pub fn bytes(&self) -> usize {
+        self.kept.bytes()
+    }
+}
+
+impl Default for ReportSums {
+    /// Sums within [`DEFAULT_KEPT_BYTES`].
+    fn default() -> Self {
+        ReportSums::new(DEFAULT_KEPT_BYTES)
     }
 }
 

@@ -177,8 +177,12 @@ async fn a_report_on_an_older_snapshot_reads_the_newer_sums() {
     let newer = tables.session(Limits::NONE).await.unwrap();
 
     let mut sums = DailySums::of(Kind::AI_USAGE);
-    sums.refresh(&newer).await.unwrap();
-    let table = sums.refresh(&older).await.unwrap();
+    sums.refresh(&newer, DEFAULT_KEPT_BYTES).await.unwrap();
+    let table = sums
+        .refresh(&older, DEFAULT_KEPT_BYTES)
+        .await
+        .unwrap()
+        .expect("within the cap");
     older
         .context()
         .register_table("sums", Arc::new(table))
@@ -206,4 +210,126 @@ fn days_are_summed_in_runs_of_at_most_a_million_events() {
         vec![&[0, 1][..], &[2][..], &[3][..], &[4, 5][..]]
     );
     assert!(chunks(&[], &rows).is_empty());
+}
+
+fn incident(id: &str, day: &str) -> String {
+    serde_json::json!({
+        "schema_version": 1, "event_id": id, "event_type": "incident",
+        "occurred_at": format!("{day}T12:00:00Z"), "org_id": "acme",
+        "incident_id": id, "severity": "sev2",
+        "repositories": ["github.com/acme/web"],
+        "caused_by_change_id": "x",
+    })
+    .to_string()
+}
+
+/// A store with usage, changes and incidents over three weeks.
+async fn three_weeks() -> (tempfile::TempDir, StoreTables) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = StoreRoot::parse(dir.path().to_str().unwrap()).unwrap();
+    let mut lines = Vec::new();
+    for day in 1..=21 {
+        let date = format!("2026-11-{day:02}");
+        lines.push(usage(&format!("u{day}"), &date, &format!("s{day}")));
+        lines.push(change(&format!("c{day}"), &date));
+        if day % 3 == 0 {
+            lines.push(incident(&format!("i{day}"), &date));
+        }
+    }
+    commit(&root, &lines).await;
+    let tables = StoreTables::new(root, Prices::default()).unwrap();
+    (dir, tables)
+}
+
+/// What the incidents report with `lookback_hours` registers: its window
+/// sums, the changes' outcomes, the usage.
+fn incident_kinds(lookback_hours: u32) -> Vec<Kind> {
+    vec![
+        Kind::incident_windows(lookback_hours),
+        Kind::CHANGE_OUTCOMES,
+        Kind::AI_USAGE,
+    ]
+}
+
+/// Every row of each of `kinds`' sums as registered by `kept` for the
+/// three weeks, sorted.
+async fn sums_read(tables: &StoreTables, kept: &KeptSums, kinds: Vec<Kind>) -> Vec<String> {
+    let session = tables.session(Limits::NONE).await.unwrap();
+    let (from, to) = ("2026-11-01".parse().unwrap(), "2026-11-22".parse().unwrap());
+    kept.register(&session, &kinds, from, to).await.unwrap();
+    let mut rows = Vec::new();
+    for kind in &kinds {
+        let sql = format!(
+            "SELECT * FROM {} WHERE date >= DATE '2026-11-01'",
+            kind.name
+        );
+        let answer = session.query(&sql).await.unwrap();
+        rows.extend(
+            json_rows(&answer.batches)
+                .unwrap()
+                .into_iter()
+                .map(|row| format!("{}: {row}", kind.name)),
+        );
+    }
+    rows.sort();
+    rows
+}
+
+const LOOKBACKS: [u32; 4] = [24, 48, 96, 168];
+
+#[tokio::test]
+async fn kept_sums_stay_within_their_cap_under_concurrent_lookbacks() {
+    let (_dir, tables) = three_weeks().await;
+    let uncapped = KeptSums::new(usize::MAX);
+    let mut expected = Vec::new();
+    for hours in LOOKBACKS {
+        expected.push(sums_read(&tables, &uncapped, incident_kinds(hours)).await);
+    }
+    let largest = uncapped
+        .locked_slots()
+        .iter()
+        .map(|slot| slot.bytes.load(Ordering::Relaxed))
+        .max()
+        .unwrap();
+    let cap = largest + largest / 2;
+    assert!(uncapped.bytes() > cap, "the kinds together outgrow the cap");
+    let capped = KeptSums::new(cap);
+    for _ in 0..2 {
+        let answers = futures::future::join_all(
+            LOOKBACKS.map(|hours| sums_read(&tables, &capped, incident_kinds(hours))),
+        )
+        .await;
+        assert_eq!(answers, expected);
+        assert!(capped.bytes() <= cap, "{} > {cap}", capped.bytes());
+        assert!(capped.bytes() > 0, "sums within the cap are kept");
+    }
+}
+
+#[tokio::test]
+async fn sums_beyond_the_cap_are_worked_out_by_each_report() {
+    let (_dir, tables) = three_weeks().await;
+    let uncapped = KeptSums::new(usize::MAX);
+    let tiny = KeptSums::new(1);
+    for hours in LOOKBACKS {
+        let kinds = incident_kinds(hours);
+        let expected = sums_read(&tables, &uncapped, kinds.clone()).await;
+        assert!(!expected.is_empty());
+        assert_eq!(sums_read(&tables, &tiny, kinds.clone()).await, expected);
+        assert_eq!(sums_read(&tables, &tiny, kinds.clone()).await, expected);
+        assert_eq!(tiny.bytes(), 0);
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_of_one_lookback_never_waits_for_another() {
+    let (_dir, tables) = three_weeks().await;
+    let kept = KeptSums::new(usize::MAX);
+    let busy = kept.slot(Kind::incident_windows(24));
+    let _refreshing = busy.sums.lock().await;
+    let other = sums_read(&tables, &kept, vec![Kind::incident_windows(48)]);
+    let answer = tokio::time::timeout(std::time::Duration::from_secs(30), other).await;
+    assert!(answer.is_ok_and(|rows| !rows.is_empty()));
+    let same = sums_read(&tables, &kept, vec![Kind::incident_windows(24)]);
+    let waited = tokio::time::timeout(std::time::Duration::from_millis(300), same).await;
+    assert!(waited.is_err(), "the same sums wait for their one refresh");
 }
