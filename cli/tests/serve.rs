@@ -165,6 +165,13 @@ fn every_endpoint_answers_each_token_as_its_role_allows() {
         "{metrics}"
     );
     assert!(metrics.contains("aitrail_query_request_seconds_bucket"));
+    let sums_bytes: u64 = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("aitrail_query_report_sums_bytes "))
+        .expect("the report sums gauge")
+        .parse()
+        .unwrap();
+    assert!(sums_bytes > 0, "the reports' sums are kept: {metrics}");
 }
 
 #[test]

@@ -147,6 +147,9 @@ impl Observed for App {
     }
 
     fn metrics(&self) -> String {
+        self.metrics
+            .report_sums_bytes
+            .set(i64::try_from(self.sums.bytes()).unwrap_or(i64::MAX));
         self.metrics.encode()
     }
 }

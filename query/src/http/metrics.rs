@@ -36,7 +36,8 @@ pub struct Metrics {
     pub seconds: LatencyFamily,
     /// Access-log flushes that failed (they are retried).
     pub access_log_failures: Counter,
-    /// Bytes the reports' per-day sums hold between requests.
+    /// Bytes the reports' per-day sums hold between requests, as of the
+    /// last scrape.
     pub report_sums_bytes: Gauge,
 }
 

@@ -127,9 +127,6 @@ async fn report(
         .sums
         .session(&app.tables, app.config.limits(), report.as_ref(), &params)
         .await?;
-    app.metrics
-        .report_sums_bytes
-        .set(i64::try_from(app.sums.bytes()).unwrap_or(i64::MAX));
     let answer = reports::run(report.as_ref(), &session, &params, k).await?;
     let rows = answer.rows.rows();
     let response = if let Some(media) = own_media {
