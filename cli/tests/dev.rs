@@ -16,10 +16,12 @@ use common::http::{authorization, bearer, get, post_sql, request};
 use common::sql;
 
 /// The policy `aitrail dev` judges and generates by.
-const EXAMPLE_POLICY: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../governance/governance.example.toml"
-);
+fn example_policy() -> String {
+    common::manifest_dir()
+        .join("../governance/governance.example.toml")
+        .to_string_lossy()
+        .into_owned()
+}
 
 /// A small organization: 60 people, 20 days, and a brisk live stream.
 const SMALL: [&str; 6] = ["--users", "60", "--backfill-days", "20", "--rate", "100"];
@@ -293,7 +295,7 @@ fn a_backfill_larger_than_the_broker_keeps_is_stored_whole() {
             "--start",
             &start,
             "--policy",
-            EXAMPLE_POLICY,
+            &example_policy(),
         ],
         b"",
     );

@@ -206,7 +206,7 @@ fn golden_store(dir: &Path) -> StoreRoot {
 }
 
 fn golden_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let dir = common::manifest_dir().join("tests/golden");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use aitrail_collect::Pseudonyms;
@@ -17,7 +16,7 @@ const PROTOCOLS: [&str; 3] = ["http/protobuf", "http/json", "grpc"];
 
 /// Runs the SDK exporter script; returns the content it sent.
 fn export(protocol: &str, endpoint: &str, run: &str) -> Vec<String> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/exporters/otel_sdk.py");
+    let script = common::manifest_dir().join("tests/exporters/otel_sdk.py");
     let output = Command::new("python3")
         .arg(script)
         .args([protocol, endpoint, TOKEN, run])

@@ -17,6 +17,15 @@ use rdkafka::mocking::MockCluster;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
+/// This crate's directory, as cargo gives it to the running test: a test
+/// binary reused from a build in another checkout (a shared target
+/// directory) still reads this checkout's files.
+pub fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// The bearer token of the tests' client.
 pub const TOKEN: &str = "test-collector-token";
 /// The pseudonym key of the tests.

@@ -85,7 +85,7 @@ impl ModelApi {
     /// Starts the stand-in, logging into `dir`; a shell tool call it makes
     /// runs `echo word`.
     pub fn start(dir: &Path, word: &str) -> ModelApi {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/model_api/stand_in.py");
+        let script = crate::common::manifest_dir().join("tests/model_api/stand_in.py");
         let log = dir.join("model-api.jsonl");
         let mut child = Command::new("python3")
             .arg(script)
