@@ -400,7 +400,9 @@ impl KeptSums {
 
     /// Lets the least recently used sums other than `current` go until the
     /// rest fit the cap (a report still reading them keeps them until it
-    /// is done).
+    /// is done). Slots holding nothing stay: letting go of a kind known to
+    /// outgrow the cap would only have the next report sum it up to the
+    /// cap again.
     fn let_go_beyond_cap(&self, current: &Arc<Slot>) {
         let mut slots = self.locked_slots();
         let mut total: usize = slots
@@ -409,11 +411,13 @@ impl KeptSums {
             .sum();
         let mut index = 0;
         while total > self.cap_bytes && index < slots.len() {
-            if Arc::ptr_eq(&slots[index], current) {
+            let bytes = slots[index].bytes.load(Ordering::Relaxed);
+            if bytes == 0 || Arc::ptr_eq(&slots[index], current) {
                 index += 1;
                 continue;
             }
-            total -= slots.remove(index).bytes.load(Ordering::Relaxed);
+            slots.remove(index);
+            total -= bytes;
         }
     }
 

@@ -321,6 +321,44 @@ async fn sums_beyond_the_cap_are_worked_out_by_each_report() {
 }
 
 #[tokio::test]
+async fn a_kind_outgrowing_the_cap_is_not_summed_again_when_others_are_let_go() {
+    let (_dir, tables) = three_weeks().await;
+    let uncapped = KeptSums::new(usize::MAX);
+    sums_read(&tables, &uncapped, incident_kinds(24)).await;
+    let expected = sums_read(&tables, &uncapped, vec![Kind::AI_USAGE]).await;
+    let bytes_of = |kind: Kind| {
+        let slots = uncapped.locked_slots();
+        let slot = slots.iter().find(|slot| slot.kind == kind).unwrap();
+        slot.bytes.load(Ordering::Relaxed)
+    };
+    let window = bytes_of(Kind::incident_windows(24));
+    let outcomes = bytes_of(Kind::CHANGE_OUTCOMES);
+    // Usage alone outgrows the cap; an incidents report's other sums fit
+    // it one at a time but not together, so some are let go each time.
+    let cap = window.max(outcomes) + window.min(outcomes) / 2;
+    assert!(bytes_of(Kind::AI_USAGE) > cap && window + outcomes > cap);
+    let kept = KeptSums::new(cap);
+    let usage_slot = |kept: &KeptSums| {
+        let slots = kept.locked_slots();
+        let slot = slots.iter().find(|slot| slot.kind == Kind::AI_USAGE);
+        Arc::clone(slot.expect("the usage slot is kept"))
+    };
+    sums_read(&tables, &kept, incident_kinds(24)).await;
+    let first = usage_slot(&kept);
+    assert!(first.sums.lock().await.over_cap);
+    for hours in [48, 96, 168] {
+        let rows = sums_read(&tables, &kept, incident_kinds(hours)).await;
+        assert!(rows.iter().any(|row| row.starts_with("ai_usage_daily")));
+        assert!(Arc::ptr_eq(&usage_slot(&kept), &first));
+        assert!(kept.bytes() <= cap);
+    }
+    assert_eq!(
+        sums_read(&tables, &kept, vec![Kind::AI_USAGE]).await,
+        expected
+    );
+}
+
+#[tokio::test]
 async fn a_refresh_of_one_lookback_never_waits_for_another() {
     let (_dir, tables) = three_weeks().await;
     let kept = KeptSums::new(usize::MAX);
