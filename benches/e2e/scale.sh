@@ -38,7 +38,7 @@ events=$("$bin" sql --store "$work/store" --format csv \
   "SELECT (SELECT count(*) FROM ai_usage) + (SELECT count(*) FROM code_changes)
         + (SELECT count(*) FROM code_reviews) + (SELECT count(*) FROM incidents)" | tail -1)
 bytes=$(du -sb --exclude=_delta_log "$work/store"/{ai_usage,code_changes,code_reviews,incidents} \
-  | awk '{ sum += $1 } END { printf "%d", sum }')
+  | awk '{ sum += $1 } END { printf "%.0f", sum }')
 printf 'events: %s; store: %s bytes, %.1f bytes an event\n' \
   "$events" "$bytes" "$(echo "$bytes / $events" | bc -l)"
 if [ -f "$work/load.seconds" ]; then
