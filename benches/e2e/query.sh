@@ -5,10 +5,12 @@
 #
 #   benches/e2e/query.sh [USERS] [DAYS]     # defaults: 1000 users, 730 days (≈10M events)
 #
-# Generates and loads the events once (kept in $AITRAIL_BENCH_DIR between
-# runs), starts `aitrail serve` on it, then times each report through the
-# server and through `aitrail report`, and the compliance queries through
-# the server and through DuckDB over the Parquet files the Delta log lists.
+# Generates and loads the events once, `aitrail gen` piped straight into
+# `aitrail load` (kept in $AITRAIL_BENCH_DIR between runs; load's events/s,
+# peak RSS and the store's bytes an event are printed), starts `aitrail
+# serve` on it, then times each report through the server and through
+# `aitrail report`, and the compliance queries through the server and
+# through DuckDB over the Parquet files the Delta log lists.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aitrail-target}"
@@ -24,14 +26,30 @@ if [ ! -d "$work/store/ai_usage" ]; then
   echo "== gen --users $users --days $days | load" >&2
   printf 'default_tier = "standard"\n[[tiers]]\nname = "standard"\nkeep_days = 2557\n' \
     > "$work/retention.toml"
-  "$bin" gen --users "$users" --days "$days" --seed 1 > "$work/events.jsonl"
-  "$bin" load --store "$work/store" --policy "$work/retention.toml" "$work/events.jsonl"
-  rm "$work/events.jsonl"
+  start=$(date +%s.%N)
+  "$bin" gen --users "$users" --days "$days" --seed 1 \
+    | /usr/bin/time -f '%M' -o "$work/load.rss" \
+      "$bin" load --store "$work/store" --policy "$work/retention.toml" > "$work/load.rejects"
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc > "$work/load.seconds"
 fi
 for table in ai_usage code_changes incidents; do
   printf '%s: %s rows\n' "$table" \
     "$("$bin" sql --store "$work/store" --format csv "SELECT count(*) FROM $table" | tail -1)"
 done
+events=$("$bin" sql --store "$work/store" --format csv \
+  "SELECT (SELECT count(*) FROM ai_usage) + (SELECT count(*) FROM code_changes)
+        + (SELECT count(*) FROM code_reviews) + (SELECT count(*) FROM incidents)" | tail -1)
+bytes=$(du -sb --exclude=_delta_log "$work/store"/{ai_usage,code_changes,code_reviews,incidents} \
+  | awk '{ sum += $1 } END { printf "%.0f", sum }')
+printf 'events: %s; store: %s bytes, %.1f bytes an event\n' \
+  "$events" "$bytes" "$(echo "$bytes / $events" | bc -l)"
+if [ -f "$work/load.seconds" ]; then
+  seconds=$(cat "$work/load.seconds")
+  printf 'gen | load: %.1f s, %.0f events/s, load peak RSS %d MiB, %s rejected\n' \
+    "$seconds" "$(echo "$events / $seconds" | bc -l)" "$(( $(cat "$work/load.rss") / 1024 ))" \
+    "$(wc -l < "$work/load.rejects")"
+fi
 range=$("$bin" sql --store "$work/store" --format csv \
   "SELECT CAST(min(date) AS VARCHAR) || ' ' || CAST(max(date) + INTERVAL '1 day' AS VARCHAR) FROM ai_usage" | tail -1)
 read -r from to <<< "$range"
