@@ -3,7 +3,11 @@
 //! auditable, with the same tools.
 //!
 //! Partitioned by the UTC `date` of the request only: the log belongs to no
-//! retention tier of the events it is about.
+//! retention tier of the events it is about. A busy server commits a small
+//! file every second; they are merged as the event tables' are
+//! ([`crate::compact`]): continuously after each commit, and a day's files
+//! into one by the scheduled compaction once the day is over. Delta
+//! checkpoints every 100 commits keep opening the log quick.
 
 use std::sync::Arc;
 
@@ -14,15 +18,16 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use deltalake::DeltaTable;
 use deltalake::kernel::Action;
-use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
+use crate::compact::{MergePolicy, merge_full_classes};
 use crate::error::StoreError;
 use crate::integrity;
 use crate::location::StoreRoot;
 use crate::rows::epoch_day;
-use crate::table::{adopt_commit, open_or_create_named};
+use crate::table::{PartitionValues, adopt_commit, open_or_create_named};
 
 /// The table's name under the store root.
 pub const ACCESS_LOG_TABLE: &str = "access_log";
@@ -74,6 +79,7 @@ pub fn access_log_schema() -> SchemaRef {
 /// use.
 pub struct AccessLogWriter {
     table: DeltaTable,
+    merge_policy: MergePolicy,
 }
 
 impl AccessLogWriter {
@@ -81,12 +87,29 @@ impl AccessLogWriter {
     pub async fn open(root: &StoreRoot) -> Result<Self, StoreError> {
         let table =
             open_or_create_named(root, ACCESS_LOG_TABLE, &access_log_schema(), &["date"]).await?;
-        Ok(AccessLogWriter { table })
+        Ok(AccessLogWriter {
+            table,
+            merge_policy: MergePolicy::default(),
+        })
     }
 
-    /// Commits `records` as one new table version. Nothing is written for
-    /// an empty slice; on error nothing is committed and the caller may
-    /// retry with the same records.
+    /// Merges the day's small files by `policy` after each commit instead
+    /// of [`MergePolicy::default`].
+    pub fn with_merge_policy(mut self, policy: MergePolicy) -> Self {
+        self.merge_policy = policy;
+        self
+    }
+
+    /// The version of the table as of this writer's last commit or merge.
+    pub fn version(&self) -> Option<u64> {
+        self.table.version()
+    }
+
+    /// Commits `records` as one new table version, then merges the small
+    /// files of the days written (a failed merge is logged and tried again
+    /// after the next commit). Nothing is written for an empty slice; on
+    /// error nothing is committed and the caller may retry with the same
+    /// records.
     pub async fn append(&mut self, records: &[AccessRecord]) -> Result<(), StoreError> {
         if records.is_empty() {
             return Ok(());
@@ -99,9 +122,17 @@ impl AccessLogWriter {
             partition_by: Some(vec!["date".to_string()]),
             predicate: None,
         };
+        // One partition column, so the log's map of values is already in
+        // the table's column order.
+        let mut days: Vec<PartitionValues> = adds
+            .iter()
+            .map(|add| add.partition_values.clone().into_iter().collect())
+            .collect();
+        days.sort();
+        days.dedup();
         let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
         let intent = integrity::intend(&self.table, &actions).await?;
-        let committed = CommitBuilder::default()
+        let committed = CommitBuilder::from(CommitProperties::default())
             .with_actions(actions)
             .build(
                 Some(self.table.snapshot()?),
@@ -111,7 +142,14 @@ impl AccessLogWriter {
             .await?;
         let version = committed.version();
         adopt_commit(&mut self.table, committed).await?;
-        integrity::record(&self.table, intent, version..=version).await
+        integrity::record(&self.table, intent, version..=version).await?;
+        for day in days {
+            let merged = merge_full_classes(&mut self.table, self.merge_policy, &day, |_| ()).await;
+            if let Err(error) = merged {
+                tracing::warn!(%error, ?day, "cannot merge the access log's small files; trying again after the next commit");
+            }
+        }
+        Ok(())
     }
 }
 

@@ -49,6 +49,24 @@ pub enum StoreError {
         /// Days since the epoch.
         day: i64,
     },
+    /// A partition value the log records cannot be read as its column's type.
+    #[error("partition column `{column}` value {value:?}: {reason}")]
+    BadPartitionValue {
+        /// The partition column.
+        column: String,
+        /// The value as the log records it.
+        value: Option<String>,
+        /// Why it cannot be read.
+        reason: String,
+    },
+    /// Files of different partitions were given to one merge.
+    #[error("cannot merge {first} and {other}: they are in different partitions")]
+    MergeAcrossPartitions {
+        /// The first input.
+        first: String,
+        /// An input of another partition.
+        other: String,
+    },
     /// Rows of one partition without a value in a partition column.
     #[error("partition column `{0}` has no value")]
     NoPartitionValue(String),

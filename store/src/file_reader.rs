@@ -15,7 +15,7 @@ use parquet::arrow::async_reader::AsyncFileReader;
 use parquet::errors::{ParquetError, Result};
 use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
-use crate::table::DataFile;
+use crate::table::TableFile;
 
 /// One data file: where it is and how large (from the Delta log, so that
 /// its footer is read without asking the store for its size).
@@ -27,7 +27,7 @@ pub(crate) struct DataFileReader {
 
 impl DataFileReader {
     /// A reader of the table's data file `file` in the table's `store`.
-    pub(crate) fn of(store: &Arc<dyn ObjectStore>, file: &DataFile) -> Self {
+    pub(crate) fn of(store: &Arc<dyn ObjectStore>, file: &TableFile) -> Self {
         DataFileReader {
             store: Arc::clone(store),
             location: file.location.clone(),

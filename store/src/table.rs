@@ -138,6 +138,14 @@ impl PartitionKey {
     pub fn predicate(&self) -> String {
         format!("tier = '{}' AND date = '{}'", self.tier, self.date)
     }
+
+    /// The partition's values as the Delta log records them.
+    pub fn values(&self) -> PartitionValues {
+        vec![
+            ("tier".to_string(), Some(self.tier.clone())),
+            ("date".to_string(), Some(self.date.to_string())),
+        ]
+    }
 }
 
 impl fmt::Display for PartitionKey {
@@ -146,13 +154,26 @@ impl fmt::Display for PartitionKey {
     }
 }
 
-/// An active data file of a table, as its Delta log describes it: what
-/// compaction, retention and the duplicate index need to know of it
-/// without reading it.
+/// The values of a file's partition columns as the Delta log records
+/// them, in the table's partition column order; empty in an unpartitioned
+/// table such as `retention_log`.
+pub type PartitionValues = Vec<(String, Option<String>)>;
+
+/// The value of partition column `column`, if the partition has one.
+pub(crate) fn partition_value(partition: &PartitionValues, column: &str) -> Option<String> {
+    partition
+        .iter()
+        .find(|(name, _)| name == column)
+        .and_then(|(_, value)| value.clone())
+}
+
+/// An active file of any table of the store, event tables and the store's
+/// own logs alike, as its Delta log describes it: what compaction needs to
+/// know of it without reading it.
 #[derive(Clone)]
-pub struct DataFile {
+pub struct TableFile {
     /// Its partition.
-    pub partition: PartitionKey,
+    pub partition_values: PartitionValues,
     /// Its path relative to the table root, as the log names it (decoded).
     pub path: String,
     /// Where it is in the table's object store.
@@ -164,39 +185,74 @@ pub struct DataFile {
     view: LogicalFileView,
 }
 
-impl DataFile {
+impl TableFile {
     /// The action that removes this file from the table.
     pub fn remove_action(&self, data_change: bool) -> Remove {
         self.view.remove_action(data_change)
     }
 }
 
-/// The active data files of `table` as of its loaded version. A file
-/// without valid `tier` and `date` partition values is an error: no writer
-/// of aitrail makes one.
-pub fn data_files(table: &DeltaTable) -> Result<Vec<DataFile>, StoreError> {
-    table
-        .snapshot()?
+/// The active files of `table` as of its loaded version, whatever its
+/// partition columns.
+pub fn table_files(table: &DeltaTable) -> Result<Vec<TableFile>, StoreError> {
+    let snapshot = table.snapshot()?;
+    let columns = snapshot.metadata().partition_columns();
+    Ok(snapshot
         .log_data()
         .iter()
         .map(|view| {
-            let values = view.partition_values_map();
-            let tier = values.get("tier").cloned().flatten();
-            let date = values
-                .get("date")
-                .and_then(|date| date.as_deref()?.parse().ok());
-            let (Some(tier), Some(date)) = (tier, date) else {
-                return Err(StoreError::BadPartitionValues {
-                    file: view.path().into_owned(),
-                });
-            };
-            Ok(DataFile {
-                partition: PartitionKey { tier, date },
+            let mut values = view.partition_values_map();
+            let partition_values = columns
+                .iter()
+                .map(|column| (column.clone(), values.remove(column).flatten()))
+                .collect();
+            TableFile {
+                partition_values,
                 path: view.path().into_owned(),
                 location: view.object_store_path(),
                 size: view.size().unsigned_abs(),
                 rows: view.num_records().unwrap_or(0),
                 view,
+            }
+        })
+        .collect())
+}
+
+/// An active data file of an event table: a [`TableFile`] whose partition
+/// is read as its (tier, date), for compaction, retention and the
+/// duplicate index.
+#[derive(Clone)]
+pub struct DataFile {
+    /// Its partition.
+    pub partition: PartitionKey,
+    /// The file.
+    pub file: TableFile,
+}
+
+impl std::ops::Deref for DataFile {
+    type Target = TableFile;
+
+    fn deref(&self) -> &TableFile {
+        &self.file
+    }
+}
+
+/// The active data files of an event table as of its loaded version. A
+/// file without valid `tier` and `date` partition values is an error: no
+/// writer of aitrail makes one.
+pub fn data_files(table: &DeltaTable) -> Result<Vec<DataFile>, StoreError> {
+    table_files(table)?
+        .into_iter()
+        .map(|file| {
+            let tier = partition_value(&file.partition_values, "tier");
+            let date =
+                partition_value(&file.partition_values, "date").and_then(|date| date.parse().ok());
+            let (Some(tier), Some(date)) = (tier, date) else {
+                return Err(StoreError::BadPartitionValues { file: file.path });
+            };
+            Ok(DataFile {
+                partition: PartitionKey { tier, date },
+                file,
             })
         })
         .collect()
@@ -218,7 +274,7 @@ pub struct PartitionSize {
 pub fn partitions(table: &DeltaTable) -> Result<BTreeMap<PartitionKey, PartitionSize>, StoreError> {
     let mut found: BTreeMap<PartitionKey, PartitionSize> = BTreeMap::new();
     for file in data_files(table)? {
-        let size = found.entry(file.partition).or_default();
+        let size = found.entry(file.partition.clone()).or_default();
         size.files += 1;
         size.rows += file.rows as i64;
         size.bytes += file.size as i64;

@@ -30,15 +30,14 @@ use futures::{StreamExt, TryStreamExt};
 use indexmap::IndexMap;
 use serde_json::Value;
 
-use crate::compact::{MergePolicy, merge_files};
+use crate::compact::{MergePolicy, merge_full_classes};
 use crate::dedup::{AddedIds, DEFAULT_RECENT_IDS, RecentIds, find_duplicates};
 use crate::error::StoreError;
 use crate::integrity;
 use crate::location::StoreRoot;
 use crate::rows::{Position, TableBatch, event_id_column};
 use crate::table::{
-    DataFile, PARTITION_COLUMNS, PartitionKey, adopt_commit, data_files, open_or_create,
-    recorded_version,
+    PARTITION_COLUMNS, PartitionKey, adopt_commit, open_or_create, recorded_version,
 };
 
 /// The tables of one store, open for appending.
@@ -338,34 +337,14 @@ impl StoreWriter {
         let policy = self.merge_policy;
         let OpenTable { table, recent, .. } = self.open_table_mut(event_type);
         let mut merged_files = 0;
-        loop {
-            let files: Vec<DataFile> = match data_files(table) {
-                Ok(files) => files
-                    .into_iter()
-                    .filter(|file| &file.partition == partition)
-                    .collect(),
-                Err(error) => {
-                    tracing::warn!(%error, table = event_type.table_name(), %partition, "cannot list files to merge");
-                    break;
-                }
-            };
-            let sizes: Vec<u64> = files.iter().map(|file| file.size).collect();
-            let Some(chosen) = policy.files_to_merge(&sizes) else {
-                break;
-            };
-            let inputs: Vec<DataFile> = chosen.into_iter().map(|i| files[i].clone()).collect();
-            match merge_files(table, partition, &inputs, policy.target_bytes).await {
-                Ok(Some(merged)) => {
-                    tracing::debug!(table = event_type.table_name(), %partition, files = merged.removed.len(), rows = merged.rows, version = merged.version, "merged small files");
-                    merged_files += merged.removed.len() as u64;
-                    recent.record_merge(&merged);
-                }
-                Ok(None) => break,
-                Err(error) => {
-                    tracing::warn!(%error, table = event_type.table_name(), %partition, "cannot merge small files; trying again after the next commit");
-                    break;
-                }
-            }
+        let merged = merge_full_classes(table, policy, &partition.values(), |merged| {
+            tracing::debug!(table = event_type.table_name(), %partition, files = merged.removed.len(), rows = merged.rows, version = merged.version, "merged small files");
+            merged_files += merged.removed.len() as u64;
+            recent.record_merge(partition, merged);
+        })
+        .await;
+        if let Err(error) = merged {
+            tracing::warn!(%error, table = event_type.table_name(), %partition, "cannot merge small files; trying again after the next commit");
         }
         self.merged_files += merged_files;
     }

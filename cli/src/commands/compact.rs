@@ -33,7 +33,11 @@ pub fn run(args: CompactArgs) -> anyhow::Result<ExitCode> {
     for c in &done {
         println!(
             "{:<13} {:<10} {:>5} partitions: {:>6} files merged into {}",
-            c.table, c.tier, c.partitions, c.files_removed, c.files_added
+            c.table,
+            c.tier.as_deref().unwrap_or("-"),
+            c.partitions,
+            c.files_removed,
+            c.files_added
         );
     }
     let merged: u64 = done.iter().map(|c| c.files_removed).sum();

@@ -14,6 +14,12 @@
 //! data, not the age of the partition. The daily schedule
 //! ([`super::compact`]) then packs complete partitions into full-size files.
 
+use deltalake::DeltaTable;
+
+use super::merge::{Merged, merge_files};
+use crate::error::StoreError;
+use crate::table::{PartitionValues, TableFile, table_files};
+
 /// The smallest files' class bound: files below `BASE_BYTES × fan_in` are
 /// in class 0.
 const BASE_BYTES: u64 = 64 << 10;
@@ -83,6 +89,34 @@ impl MergePolicy {
             bound = bound.saturating_mul(fan_in);
         }
         class
+    }
+}
+
+/// Continuous compaction of one partition of `table` just written: merges
+/// its small files while one of its size classes is full, calling
+/// `on_merged` after each merge's commit. Stops at the first merge that
+/// does not commit (another writer changed the partition): the next
+/// commit tries again.
+pub(crate) async fn merge_full_classes(
+    table: &mut DeltaTable,
+    policy: MergePolicy,
+    partition: &PartitionValues,
+    mut on_merged: impl FnMut(&Merged),
+) -> Result<(), StoreError> {
+    loop {
+        let files: Vec<TableFile> = table_files(table)?
+            .into_iter()
+            .filter(|file| &file.partition_values == partition)
+            .collect();
+        let sizes: Vec<u64> = files.iter().map(|file| file.size).collect();
+        let Some(chosen) = policy.files_to_merge(&sizes) else {
+            return Ok(());
+        };
+        let inputs: Vec<TableFile> = chosen.into_iter().map(|i| files[i].clone()).collect();
+        match merge_files(table, &inputs, policy.target_bytes).await? {
+            Some(merged) => on_merged(&merged),
+            None => return Ok(()),
+        }
     }
 }
 

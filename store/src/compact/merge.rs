@@ -11,9 +11,7 @@
 //! would leave the merged copy of what it purged.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Date32Array, RecordBatch, StringArray};
 use deltalake::DeltaTable;
 use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{Action, Add, Version};
@@ -27,8 +25,8 @@ use serde::Deserialize;
 
 use crate::error::StoreError;
 use crate::file_reader::DataFileReader;
-use crate::table::{DataFile, PartitionKey, commit_on_held_version, data_files};
-use crate::writer::{partition_values, writer_properties};
+use crate::table::{PartitionValues, TableFile, commit_on_held_version, table_files};
+use crate::writer::writer_properties;
 
 /// How often a merge re-checks its inputs and tries to commit when other
 /// writers keep committing in between, before it gives up for now.
@@ -41,8 +39,8 @@ pub struct Merged {
     pub version: Version,
     /// The table version the commit was made on.
     pub before: Version,
-    /// The partition merged.
-    pub partition: PartitionKey,
+    /// The partition merged, as the log records its values.
+    pub partition: PartitionValues,
     /// Paths (relative to the table root) of the files merged away.
     pub removed: Vec<String>,
     /// Paths of the files written in their place.
@@ -51,23 +49,37 @@ pub struct Merged {
     pub rows: u64,
 }
 
-/// Merges `inputs`, active files of one partition of `table`, into files of
-/// about `target_bytes` each and commits the swap. `Ok(None)` when another
-/// writer removed one of the inputs first, or kept the table moving through
-/// every attempt: nothing was changed, and the files written are deleted.
+/// Merges `inputs`, active files of one partition of `table` (any table of
+/// the store: an event table, `access_log` or `retention_log`), into files
+/// of about `target_bytes` each and commits the swap. `Ok(None)` when
+/// another writer removed one of the inputs first, or kept the table
+/// moving through every attempt: nothing was changed, and the files
+/// written are deleted.
 pub async fn merge_files(
     table: &mut DeltaTable,
-    partition: &PartitionKey,
-    inputs: &[DataFile],
+    inputs: &[TableFile],
     target_bytes: u64,
 ) -> Result<Option<Merged>, StoreError> {
+    let Some(first) = inputs.first() else {
+        return Ok(None);
+    };
+    let partition = &first.partition_values;
+    if let Some(other) = inputs
+        .iter()
+        .find(|file| &file.partition_values != partition)
+    {
+        return Err(StoreError::MergeAcrossPartitions {
+            first: first.path.clone(),
+            other: other.path.clone(),
+        });
+    }
     let rows_in: u64 = inputs.iter().map(|file| file.rows as u64).sum();
     let mut adds = write_merged(table, partition, inputs, target_bytes).await?;
     let rows_out: u64 = adds.iter().map(rows_of).sum::<Result<u64, _>>()?;
     if rows_out != rows_in {
         discard(table, &adds).await;
         return Err(StoreError::MergeLostRows {
-            partition: partition.to_string(),
+            partition: display(partition),
             files: inputs.len(),
             rows_in,
             rows_out,
@@ -102,11 +114,32 @@ pub async fn merge_files(
 /// the partition.
 async fn write_merged(
     table: &DeltaTable,
-    partition: &PartitionKey,
-    inputs: &[DataFile],
+    partition: &PartitionValues,
+    inputs: &[TableFile],
     target_bytes: u64,
 ) -> Result<Vec<Add>, StoreError> {
-    let values = partition_values(&partition_columns(partition)?)?;
+    let schema = table.snapshot()?.schema();
+    let values = partition
+        .iter()
+        .map(|(column, raw)| {
+            let bad = |reason: String| StoreError::BadPartitionValue {
+                column: column.clone(),
+                value: raw.clone(),
+                reason,
+            };
+            let field = schema
+                .field(column)
+                .ok_or_else(|| bad("the table has no such column".to_string()))?;
+            // An empty value is how the log records a null one.
+            let value = field
+                .data_type()
+                .as_primitive_opt()
+                .ok_or_else(|| bad("not a primitive type".to_string()))?
+                .parse_scalar(raw.as_deref().unwrap_or(""))
+                .map_err(|err| bad(err.to_string()))?;
+            Ok((column.clone(), value))
+        })
+        .collect::<Result<_, StoreError>>()?;
     let mut writer = RecordBatchWriter::for_table(table)?
         .with_writer_properties(writer_properties(inputs.iter().map(|file| file.rows).sum()))
         .with_target_file_size(target_bytes);
@@ -124,18 +157,33 @@ async fn write_merged(
     Ok(writer.flush().await?)
 }
 
-/// The partition columns of `partition` as a one-row batch, from which the
-/// writer's partition values are read the same way as for new rows.
-fn partition_columns(partition: &PartitionKey) -> Result<RecordBatch, StoreError> {
-    let day = partition.date.to_epoch_days();
-    let columns: Vec<(&str, ArrayRef)> = vec![
-        (
-            "tier",
-            Arc::new(StringArray::from(vec![partition.tier.as_str()])),
-        ),
-        ("date", Arc::new(Date32Array::from(vec![day]))),
-    ];
-    Ok(RecordBatch::try_from_iter(columns)?)
+/// The partition as a SQL predicate, as the commit records it in the
+/// table's history (`operationParameters.predicate`); `None` for an
+/// unpartitioned table.
+fn predicate(partition: &PartitionValues) -> Option<String> {
+    (!partition.is_empty()).then(|| {
+        partition
+            .iter()
+            .map(|(column, value)| match value {
+                Some(value) => format!("{column} = '{value}'"),
+                None => format!("{column} IS NULL"),
+            })
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    })
+}
+
+/// The partition as a Hive-style path (`tier=standard/date=2026-01-01`),
+/// for messages.
+fn display(partition: &PartitionValues) -> String {
+    if partition.is_empty() {
+        return "the unpartitioned table".to_string();
+    }
+    partition
+        .iter()
+        .map(|(column, value)| format!("{column}={}", value.as_deref().unwrap_or("null")))
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Commits the swap on the version `table` holds, provided every input is
@@ -146,8 +194,8 @@ fn partition_columns(partition: &PartitionKey) -> Result<RecordBatch, StoreError
 /// `Ok(None)` when an input went away, or every attempt lost such a race.
 async fn commit_if_inputs_active(
     table: &mut DeltaTable,
-    partition: &PartitionKey,
-    inputs: &[DataFile],
+    partition: &PartitionValues,
+    inputs: &[TableFile],
     adds: &[Add],
     target_bytes: u64,
 ) -> Result<Option<Version>, StoreError> {
@@ -155,7 +203,7 @@ async fn commit_if_inputs_active(
         if attempt > 0 {
             table.update_incremental(None).await?;
         }
-        let active: HashSet<String> = data_files(table)?.into_iter().map(|f| f.path).collect();
+        let active: HashSet<String> = table_files(table)?.into_iter().map(|f| f.path).collect();
         let Some(removes) = inputs
             .iter()
             .map(|input| {
@@ -172,7 +220,7 @@ async fn commit_if_inputs_active(
             .chain(adds.iter().cloned().map(Action::Add))
             .collect();
         let operation = DeltaOperation::Optimize {
-            predicate: Some(partition.predicate()),
+            predicate: predicate(partition),
             target_size: i64::try_from(target_bytes).unwrap_or(i64::MAX),
         };
         let committed =

@@ -13,6 +13,7 @@ mod continuous;
 mod merge;
 mod scheduled;
 
+pub(crate) use continuous::merge_full_classes;
 pub use continuous::{DEFAULT_FAN_IN, DEFAULT_TARGET_BYTES, MergePolicy};
 pub use merge::{Merged, merge_files};
 pub use scheduled::{Compacted, DEFAULT_COMPACT_AFTER_DAYS, compact};

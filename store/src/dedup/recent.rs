@@ -33,7 +33,7 @@ use parquet::bloom_filter::Sbbf;
 use crate::compact::Merged;
 use crate::error::StoreError;
 use crate::file_reader::DataFileReader;
-use crate::table::{DataFile, data_files};
+use crate::table::{DataFile, PartitionKey, data_files};
 
 /// How many ids the index of one table holds at most by default: 16M ids,
 /// 40–80 MiB of filters when full. A day of a large organisation's stream,
@@ -210,8 +210,8 @@ impl RecentIds {
     /// version the merge was made on stays current without reading
     /// anything back (a date read afresh would cost every id of the day
     /// after each merge of a live stream's today).
-    pub fn record_merge(&mut self, merged: &Merged) {
-        let day = merged.partition.date.to_epoch_days();
+    pub fn record_merge(&mut self, partition: &PartitionKey, merged: &Merged) {
+        let day = partition.date.to_epoch_days();
         if let Some(held) = self
             .dates
             .get_mut(&day)
@@ -284,7 +284,7 @@ impl RecentIds {
         for file in files {
             if !held.files.contains(&file.path) {
                 read_ids(store, &file, held).await?;
-                held.files.insert(file.path);
+                held.files.insert(file.file.path);
             }
         }
         held.checked_at = version;

@@ -19,11 +19,12 @@ use arrow::datatypes::{
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::prelude::SessionContext;
 use deltalake::kernel::Action;
-use deltalake::kernel::transaction::CommitBuilder;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use serde::Serialize;
 
+use crate::compact::{MergePolicy, merge_full_classes};
 use crate::error::StoreError;
 use crate::integrity;
 use crate::location::StoreRoot;
@@ -104,7 +105,9 @@ pub async fn read_log(root: &StoreRoot) -> Result<Vec<LogRow>, StoreError> {
 }
 
 /// Appends `rows` to the log at `root` in one commit, creating the log if
-/// missing.
+/// missing; then merges its small files once ten have gathered
+/// ([`MergePolicy::default`]), so that years of daily runs keep the log
+/// quick to read.
 pub async fn append_log(root: &StoreRoot, rows: &[LogRow]) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
@@ -119,13 +122,20 @@ pub async fn append_log(root: &StoreRoot, rows: &[LogRow]) -> Result<(), StoreEr
         predicate: None,
     };
     let intent = integrity::intend(&table, &actions).await?;
-    let committed = CommitBuilder::default()
+    let committed = CommitBuilder::from(CommitProperties::default())
         .with_actions(actions)
         .build(Some(table.snapshot()?), table.log_store(), operation)
         .await?;
     let version = committed.version();
     adopt_commit(&mut table, committed).await?;
-    integrity::record(&table, intent, version..=version).await
+    integrity::record(&table, intent, version..=version).await?;
+    let unpartitioned = Vec::new();
+    let merged =
+        merge_full_classes(&mut table, MergePolicy::default(), &unpartitioned, |_| ()).await;
+    if let Err(error) = merged {
+        tracing::warn!(%error, "cannot merge the retention log's small files; trying again after the next run");
+    }
+    Ok(())
 }
 
 fn batch_of(rows: &[LogRow]) -> Result<RecordBatch, StoreError> {
