@@ -14,7 +14,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aitrail-target}"
 commits="${1:-10000}"
 work="${AITRAIL_BENCH_DIR:-$(mktemp -d)}"
 mkdir -p "$work"
-cargo build --release --locked -p aitrail -p aitrail-benches >&2
+cargo build --release --locked --workspace >&2
 bin="$CARGO_TARGET_DIR/release/aitrail"
 cost="$CARGO_TARGET_DIR/release/commit_cost"
 

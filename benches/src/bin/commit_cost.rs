@@ -4,7 +4,7 @@
 //! `--store`, timing each, and prints the median and slowest commit time
 //! around versions 10, 1,000 and 10,000 of the table, as JSON.
 //!
-//! `--table ai_usage` commits events of one day through the store's writer
+//! `--table ai_usage` commits events of one day (yesterday) through the store's writer
 //! with the ingest's offsets (a Delta application transaction) and its
 //! continuous compaction; `--table access_log` commits the query
 //! service's access records, `--rows` requests a commit. With
@@ -70,7 +70,8 @@ struct Ingest {
 
 impl Committer for Ingest {
     async fn commit_next(&mut self, n: usize, rows: usize) -> u64 {
-        let day = Utc::now().format("%Y-%m-%d");
+        // Yesterday's: every second of it is in the past.
+        let day = (Utc::now() - TimeDelta::days(1)).format("%Y-%m-%d");
         const TEAMS: [&str; 3] = ["risk-management", "payments", "web"];
         for i in 0..rows {
             let id = n * rows + i;
