@@ -18,16 +18,15 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use deltalake::DeltaTable;
 use deltalake::kernel::Action;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 
 use crate::compact::{MergePolicy, merge_full_classes};
 use crate::error::StoreError;
-use crate::integrity;
 use crate::location::StoreRoot;
 use crate::rows::epoch_day;
-use crate::table::{PartitionValues, adopt_commit, open_or_create_named};
+use crate::table::{PartitionValues, commit_signed, open_or_create_named};
 
 /// The table's name under the store root.
 pub const ACCESS_LOG_TABLE: &str = "access_log";
@@ -131,18 +130,13 @@ impl AccessLogWriter {
         days.sort();
         days.dedup();
         let actions: Vec<Action> = adds.into_iter().map(Action::Add).collect();
-        let intent = integrity::intend(&self.table, &actions).await?;
-        let committed = CommitBuilder::from(CommitProperties::default())
-            .with_actions(actions)
-            .build(
-                Some(self.table.snapshot()?),
-                self.table.log_store(),
-                operation,
-            )
-            .await?;
-        let version = committed.version();
-        adopt_commit(&mut self.table, committed).await?;
-        integrity::record(&self.table, intent, version..=version).await?;
+        commit_signed(
+            &mut self.table,
+            CommitProperties::default(),
+            actions,
+            operation,
+        )
+        .await?;
         for day in days {
             let merged = merge_full_classes(&mut self.table, self.merge_policy, &day, |_| ()).await;
             if let Err(error) = merged {

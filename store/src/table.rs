@@ -133,12 +133,6 @@ pub struct PartitionKey {
 }
 
 impl PartitionKey {
-    /// The partition as a SQL predicate, as a commit records it in the
-    /// table's history (`operationParameters.predicate`).
-    pub fn predicate(&self) -> String {
-        format!("tier = '{}' AND date = '{}'", self.tier, self.date)
-    }
-
     /// The partition's values as the Delta log records them.
     pub fn values(&self) -> PartitionValues {
         vec![
@@ -291,6 +285,30 @@ pub async fn recorded_version(table: &DeltaTable, app_id: &str) -> Result<Option
         .snapshot()?
         .transaction_version(table.log_store().as_ref(), app_id)
         .await?)
+}
+
+/// Commits `actions` to `table` as one new version, signed when this
+/// process signs, and makes `table` hold the result. Every append of the
+/// store commits here: `CommitBuilder::from(properties)` runs Delta's
+/// post-commit hook (a checkpoint every 100 versions, expired log
+/// cleanup), which `CommitBuilder::default()` does not.
+pub async fn commit_signed(
+    table: &mut DeltaTable,
+    properties: CommitProperties,
+    actions: Vec<Action>,
+    operation: DeltaOperation,
+) -> Result<Version, StoreError> {
+    let intent = integrity::intend(table, &actions).await?;
+    let committed = CommitBuilder::from(properties)
+        .with_actions(actions)
+        .build(Some(table.snapshot()?), table.log_store(), operation)
+        .await?;
+    // The commit already brought its snapshot up to the new version;
+    // loading the log again would read every file's statistics twice.
+    let version = committed.version();
+    adopt_commit(table, committed).await?;
+    integrity::record(table, intent, version..=version).await?;
+    Ok(version)
 }
 
 /// Commits `actions` on exactly the version `table` holds, never rebased

@@ -18,7 +18,7 @@ use arrow::record_batch::RecordBatch;
 use chrono::{NaiveDate, TimeDelta};
 use deltalake::DeltaTable;
 use deltalake::kernel::scalars::ScalarExt;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::kernel::{Action, Add, Transaction};
 use deltalake::parquet::basic::{Compression, ZstdLevel};
 use deltalake::parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -33,11 +33,10 @@ use serde_json::Value;
 use crate::compact::{MergePolicy, merge_full_classes};
 use crate::dedup::{AddedIds, DEFAULT_RECENT_IDS, RecentIds, find_duplicates};
 use crate::error::StoreError;
-use crate::integrity;
 use crate::location::StoreRoot;
 use crate::rows::{Position, TableBatch, event_id_column};
 use crate::table::{
-    PARTITION_COLUMNS, PartitionKey, adopt_commit, open_or_create, recorded_version,
+    PARTITION_COLUMNS, PartitionKey, commit_signed, open_or_create, recorded_version,
 };
 
 /// The tables of one store, open for appending.
@@ -312,16 +311,7 @@ impl StoreWriter {
         let actions: Vec<Action> = files.adds.into_iter().map(Action::Add).collect();
         let properties =
             CommitProperties::default().with_application_transactions(transactions.to_vec());
-        let intent = integrity::intend(table, &actions).await?;
-        let committed = CommitBuilder::from(properties)
-            .with_actions(actions)
-            .build(Some(table.snapshot()?), table.log_store(), operation)
-            .await?;
-        // The commit already brought its snapshot up to the new version;
-        // loading the log again would read every file's statistics twice.
-        let version = committed.version();
-        adopt_commit(table, committed).await?;
-        integrity::record(table, intent, version..=version).await?;
+        let version = commit_signed(table, properties, actions, operation).await?;
         recent.record_commit(before, version, files.ids);
         for partition in written {
             self.merge_small_files(event_type, &partition).await;

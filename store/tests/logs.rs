@@ -39,6 +39,13 @@ fn request(n: usize, day: &str, hour: u32) -> AccessRecord {
     }
 }
 
+async fn access_log_writer(root: &StoreRoot, policy: MergePolicy) -> AccessLogWriter {
+    AccessLogWriter::open(root)
+        .await
+        .unwrap()
+        .with_merge_policy(policy)
+}
+
 /// Every request text in `access_log`, sorted: duplicates would show twice.
 async fn logged_requests(root: &StoreRoot) -> Vec<String> {
     let table = open_existing(root, ACCESS_LOG_TABLE)
@@ -90,10 +97,7 @@ async fn access_log_compaction_keeps_every_row() {
         fan_in: 3,
         ..MergePolicy::default()
     };
-    let mut writer = AccessLogWriter::open(&root)
-        .await
-        .unwrap()
-        .with_merge_policy(policy);
+    let mut writer = access_log_writer(&root, policy).await;
     let mut expected = Vec::new();
     for commit in 0..40 {
         let records: Vec<AccessRecord> = (0..5)
@@ -139,10 +143,7 @@ async fn access_log_compaction_keeps_every_row() {
 async fn the_access_log_of_the_current_day_is_left_to_the_writer() {
     let dir = tempfile::tempdir().unwrap();
     let root = root_of(&dir);
-    let mut writer = AccessLogWriter::open(&root)
-        .await
-        .unwrap()
-        .with_merge_policy(MergePolicy::OFF);
+    let mut writer = access_log_writer(&root, MergePolicy::OFF).await;
     for n in 0..4 {
         writer
             .append(&[request(n, "2026-03-09", 10)])
@@ -161,10 +162,7 @@ async fn the_access_log_of_the_current_day_is_left_to_the_writer() {
 async fn access_log_checkpoints_are_written_and_read_on_reopen() {
     let dir = tempfile::tempdir().unwrap();
     let root = root_of(&dir);
-    let mut writer = AccessLogWriter::open(&root)
-        .await
-        .unwrap()
-        .with_merge_policy(MergePolicy::OFF);
+    let mut writer = access_log_writer(&root, MergePolicy::OFF).await;
     let commits = 105;
     for n in 0..commits {
         writer.append(&[request(n, "2026-03-01", 9)]).await.unwrap();

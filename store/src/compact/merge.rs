@@ -39,8 +39,6 @@ pub struct Merged {
     pub version: Version,
     /// The table version the commit was made on.
     pub before: Version,
-    /// The partition merged, as the log records its values.
-    pub partition: PartitionValues,
     /// Paths (relative to the table root) of the files merged away.
     pub removed: Vec<String>,
     /// Paths of the files written in their place.
@@ -93,7 +91,6 @@ pub async fn merge_files(
         Ok(Some(version)) => Ok(Some(Merged {
             version,
             before: version - 1,
-            partition: partition.clone(),
             removed: inputs.iter().map(|file| file.path.clone()).collect(),
             added: adds.iter().map(|add| add.path.clone()).collect(),
             rows: rows_in,

@@ -19,16 +19,15 @@ use arrow::datatypes::{
 use chrono::{DateTime, NaiveDate, Utc};
 use datafusion::prelude::SessionContext;
 use deltalake::kernel::Action;
-use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
+use deltalake::kernel::transaction::CommitProperties;
 use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter, RecordBatchWriter};
 use serde::Serialize;
 
 use crate::compact::{MergePolicy, merge_full_classes};
 use crate::error::StoreError;
-use crate::integrity;
 use crate::location::StoreRoot;
-use crate::table::{adopt_commit, open_existing, open_or_create_named};
+use crate::table::{commit_signed, open_existing, open_or_create_named};
 
 /// The name of the table under the store root.
 pub const RETENTION_LOG: &str = "retention_log";
@@ -121,14 +120,7 @@ pub async fn append_log(root: &StoreRoot, rows: &[LogRow]) -> Result<(), StoreEr
         partition_by: None,
         predicate: None,
     };
-    let intent = integrity::intend(&table, &actions).await?;
-    let committed = CommitBuilder::from(CommitProperties::default())
-        .with_actions(actions)
-        .build(Some(table.snapshot()?), table.log_store(), operation)
-        .await?;
-    let version = committed.version();
-    adopt_commit(&mut table, committed).await?;
-    integrity::record(&table, intent, version..=version).await?;
+    commit_signed(&mut table, CommitProperties::default(), actions, operation).await?;
     let unpartitioned = Vec::new();
     let merged =
         merge_full_classes(&mut table, MergePolicy::default(), &unpartitioned, |_| ()).await;
